@@ -1,0 +1,48 @@
+"""pareto_unlearn — the whole Pareto front of machine unlearning, not one lucky point.
+
+Data flows one way: task (data, splits, cached Original / Retrain) → objectives (forget_kl against a
+fixed reference, retain_ce) → solvers (NSGA-II over parameter subspaces or LS weights, Jacobian descent,
+LS sweeps, baselines) → Front → indicators / selection / plots.
+
+>>> from pareto_unlearn import load_task, make_objectives, JacobianDescent, HV, Knee   # doctest: +SKIP
+>>> task = load_task("digits", forget="random:0.5", seed=0)             # trains or loads θ0 and Retrain
+>>> objectives = make_objectives(task, reference="uniform")              # forget_kl, retain_ce
+>>> front = JacobianDescent(lr=0.1, epochs=5, seed=0).run(task, objectives)
+>>> front.to_frame()[["forget_kl", "retain_ce", "UA", "RA", "TA", "MIA", "gap"]]
+>>> HV(hv_reference_point(task, objectives))(front)                      # hypervolume
+>>> model = front.model(Knee()(front))                                   # the knee point's nn.Module
+"""
+
+from pareto_unlearn.exceptions import (
+    CacheError,
+    ConfigError,
+    DataError,
+    IncompatibleRunsError,
+    ParetoUnlearnError,
+    RunDirError,
+)
+from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import HV, HVAtUtility, hypervolume, igd_plus
+from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.objectives import hv_reference_point, make_objectives
+from pareto_unlearn.selection import ClosestToRetrain, Constrained, Knee, OracleFree, Preference
+from pareto_unlearn.solvers import (
+    FineTune,
+    GradientAscent,
+    JacobianDescent,
+    L1Sparse,
+    LinearScalarization,
+    RandomLabel,
+    SalUn,
+)
+from pareto_unlearn.task import UnlearningTask, load_task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HV", "CacheError", "ClosestToRetrain", "ConfigError", "Constrained", "DataError", "FineTune", "Front",
+    "GradientAscent", "HVAtUtility", "IncompatibleRunsError", "JacobianDescent", "Knee", "L1Sparse",
+    "LinearScalarization", "MetricEvaluator", "OracleFree", "ParetoUnlearnError", "Preference", "RandomLabel",
+    "RunDirError", "SalUn", "UnlearningTask", "hv_reference_point", "hypervolume", "igd_plus", "load_task",
+    "make_objectives",
+]

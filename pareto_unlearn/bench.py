@@ -1,0 +1,93 @@
+"""``pareto-unlearn bench``: measured speed ratios of the fast paths against plain idiomatic code.
+
+Benchmarks are not tests: nothing here asserts; it prints what it measured, with the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from pareto_unlearn.manifest import manifest
+
+__all__ = ["run_bench", "time_ms"]
+
+logger = logging.getLogger(__name__)
+
+
+def time_ms(fn: Callable[[], Any], *, repeat: int, warmup: int = 2) -> float:
+    """Median wall-clock milliseconds of ``fn()`` over ``repeat`` runs, after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(samples)
+
+
+def _ratio(name: str, numerator: str, num_ms: float, denominator: str, den_ms: float, goal: str,
+           **extra: Any) -> dict[str, Any]:
+    return {"ratio": num_ms / den_ms, "numerator": numerator, "numerator_ms": num_ms, "denominator": denominator,
+            "denominator_ms": den_ms, "goal": goal, **extra}
+
+
+def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
+    """One ``jd`` (UPGrad) step over one ``ls`` step on the same two batches, same model and dtype."""
+    from torchjd.aggregation import UPGrad
+
+    from pareto_unlearn.objectives import make_objectives
+    from pareto_unlearn.solvers._jd import _assign_grad, jd_direction
+
+    objectives = make_objectives(task, reference="uniform")
+    forget_kl, retain_ce = objectives
+    model = task.copy_original()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    xf, yf = task.forget.x[:64], task.forget.y[:64]
+    xr, yr = task.retain.x[:64], task.retain.y[:64]
+    upgrad = UPGrad()
+
+    def jd_step() -> None:
+        losses = [forget_kl(model(xf), yf), retain_ce(model(xr), yr)]
+        _assign_grad(params, jd_direction(losses, params, upgrad))
+        optimizer.step()
+
+    def ls_step() -> None:
+        loss = 0.5 * forget_kl(model(xf), yf) + 0.5 * retain_ce(model(xr), yr)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    jd_ms = time_ms(jd_step, repeat=repeat)
+    ls_ms = time_ms(ls_step, repeat=repeat)
+    return _ratio("upgrad_vs_ls_step", "jd step (autograd.grad per objective + torchjd UPGrad on J [2, n])", jd_ms,
+                  "ls step (one backward of ½f_F + ½f_R)", ls_ms, "<= 1.2",
+                  n_params=sum(p.numel() for p in params), batch=64)
+
+
+def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Every ratio side by side on the digits CNN (random 50 % forgetting), with the machine."""
+    from pareto_unlearn.task import load_task
+
+    repeat = 10 if quick else 50
+    task = load_task("digits", forget="random:0.5", model="cnn", seed=0, device="cpu", cache_dir=cache_dir,
+                     progress=progress)
+    ratios: dict[str, Any] = {}
+    try:
+        from pareto_unlearn.spaces import bench as space_bench
+    except ImportError:  # the subspace benches live with the subspaces
+        space_bench = None
+    if space_bench is not None:
+        ratios.update(space_bench(task, repeat=max(3, repeat // 5)))
+    ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
+    man = manifest()
+    machine = (f"{man['hardware']['cpu']}, {man['hardware']['cpu_count']} cores, torch {man['versions']['torch']} "
+               f"with {torch.get_num_threads()} threads, float32")
+    return {"ratios": ratios, "machine": machine, "manifest": man, "quick": quick}

@@ -1,0 +1,212 @@
+"""The ``pareto-unlearn`` command line. Only this module prints; bad input → one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pareto_unlearn.exceptions import ParetoUnlearnError
+
+__all__ = ["main", "build_parser"]
+
+
+def _task_flags(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("task")
+    g.add_argument("--config", help="TOML file with any of these settings; flags override it")
+    g.add_argument("--task", help="digits (default, embedded), cifar10, cifar100, mnist, fashion-mnist")
+    g.add_argument("--forget", help="random:R with R in (0, 1), or class:K[,K...]")
+    g.add_argument("--model", help="mlp, cnn (digits) or resnet18")
+    g.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
+    g.add_argument("--device", help="auto (default), cpu or cuda")
+    g.add_argument("--data-root", help="folder of the torchvision files (not needed for digits)")
+    g.add_argument("--download", action="store_true", default=None, help="let torchvision download missing files")
+    g.add_argument("--cache-dir", help="model cache (default $PARETO_UNLEARN_CACHE or ~/.cache/pareto_unlearn)")
+    g.add_argument("--batch-size", type=int, help="unlearning batch size (default 64 for digits, 256 otherwise)")
+    g.add_argument("--threads", type=int, help="torch CPU threads for this process")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    g.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+
+def _objective_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", help="uniform (default), heldout or heldout-marginal")
+    parser.add_argument("--kl-direction", help="model-ref (default) or ref-model")
+    parser.add_argument("--objectives", help="comma-separated, default forget_kl,retain_ce")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pareto-unlearn", description=(
+        "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) with NSGA-II and Jacobian descent."))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("table", help="the paper's Table 1 layout on any task")
+    _task_flags(p)
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+
+    p = sub.add_parser("explore", help="fronts of every solver on one task")
+    _task_flags(p)
+    _objective_flags(p)
+    p.add_argument("--solvers", help="comma-separated solver names (default: the three NSGA-II spaces, jd, ls)")
+    p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
+    p.add_argument("--quick", action="store_true", help="small settings")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+
+    p = sub.add_parser("demo", help="the main job: every solver and baseline on digits, random 50 %%")
+    _task_flags(p)
+    _objective_flags(p)
+    p.add_argument("--quick", action="store_true", help="small settings, under a minute with models cached")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
+    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+
+    p = sub.add_parser("bench", help="measured speed ratios of the fast paths")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--cache-dir", help="model cache")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+
+    p = sub.add_parser("select", help="choose an operating point of a run and export it")
+    p.add_argument("run_dir", help="directory written by explore or demo")
+    p.add_argument("--method", default="oracle-free", help="oracle-free (default), knee, preference, closest-to-retrain")
+    p.add_argument("--constraint", action="append", default=[], help="e.g. 'RA >= 99' (repeatable, or comma-separated)")
+    p.add_argument("--weights", help="preference weights, comma-separated (with --method preference)")
+    p.add_argument("--solver", help="choose among this solver's points only")
+    p.add_argument("--export", help="write the chosen model here (.safetensors) with a JSON beside it")
+    p.add_argument("--cache-dir", help="model cache")
+    p.add_argument("--device", default=None, help="auto, cpu or cuda")
+    return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _run_config(args: argparse.Namespace, **forced):
+    from pareto_unlearn.config import load_config
+
+    cfg = load_config(getattr(args, "config", None))
+    overrides = {k: getattr(args, k, None) for k in (
+        "task", "forget", "model", "seeds", "device", "data_root", "download", "cache_dir", "batch_size", "threads",
+        "reference", "kl_direction", "objectives", "solvers")}
+    overrides.update(forced)
+    return cfg.merged(overrides)
+
+
+def _apply_threads(cfg) -> None:
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
+
+
+def _print_summary(summary: dict, out: Path, elapsed: float) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(summary["solvers"]).T
+    columns = ["hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s", "forward_passes",
+               "backward_passes"]
+    print(frame[columns].to_string(float_format=lambda v: f"{v:.4g}"))
+    o, r = summary["original"]["metrics"], summary["retrain"]["metrics"]
+    print(f"Original: UA {o['UA']:.2f} RA {o['RA']:.2f} TA {o['TA']:.2f} MIA {o['MIA']:.2f} gap {o['gap']:.2f}")
+    print(f"Retrain:  UA {r['UA']:.2f} RA {r['RA']:.2f} TA {r['TA']:.2f} MIA {r['MIA']:.2f}")
+    print(f"HV reference point: {summary['hv_reference_point']}")
+    print(f"wrote {out}/ (points.csv, summary.json, fronts.png, splits.npz, front/) in {elapsed:.1f} s")
+
+
+def _cmd_table(args) -> int:
+    from pareto_unlearn.experiments import run_table
+    from pareto_unlearn.rundir import prepare_out_dir
+
+    cfg = _run_config(args)
+    _apply_threads(cfg)
+    out = prepare_out_dir(args.out, force=args.force)
+    start = time.perf_counter()
+    result = run_table(cfg, out, progress=not args.no_progress)
+    print((out / "table.md").read_text())
+    print(f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) in {time.perf_counter() - start:.1f} s")
+    _ = result
+    return 0
+
+
+def _cmd_explore(args, *, demo: bool = False) -> int:
+    from pareto_unlearn.experiments import explore
+    from pareto_unlearn.experiments._explore import default_settings
+    from pareto_unlearn.rundir import prepare_out_dir
+
+    # The demo is digits, random 50 %, every solver, unless a flag or --config says otherwise.
+    forced = {"forget": args.forget or "random:0.5"} if demo and not args.config else {}
+    cfg = _run_config(args, **forced)
+    _apply_threads(cfg)
+    out = prepare_out_dir(args.out, force=args.force)
+    if args.quick:
+        settings = default_settings(cfg.task, quick=True)
+        print("quick settings: " + "; ".join(f"{k}: {v}" for k, v in settings.items() if k in cfg.solvers))
+    start = time.perf_counter()
+    for i, seed in enumerate(cfg.seeds):
+        target = out if i == 0 else out / f"seed{seed}"
+        result = explore(cfg, target, quick=args.quick, baselines=demo or getattr(args, "baselines", False),
+                         progress=not args.no_progress, seed=seed)
+        if len(cfg.seeds) > 1:
+            print(f"seed {seed}:")
+        _print_summary(result.summary, target, time.perf_counter() - start)
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from pareto_unlearn.bench import run_bench
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    report = run_bench(quick=args.quick, cache_dir=args.cache_dir, progress=not args.json)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name, item in report["ratios"].items():
+            goal = item.get("goal", "")
+            print(f"{name:28s} {item['ratio']:8.2f}  (goal {goal}; {item['numerator']}: {item['numerator_ms']:.3f} ms, "
+                  f"{item['denominator']}: {item['denominator_ms']:.3f} ms)")
+        print(f"machine: {report['machine']}")
+    return 0
+
+
+def _cmd_select(args) -> int:
+    from pareto_unlearn.selection_export import select_and_export
+
+    result = select_and_export(args.run_dir, method=args.method, constraints=args.constraint,
+                               weights=args.weights, solver=args.solver, export=args.export,
+                               cache_dir=args.cache_dir, device=args.device)
+    point = result["point"]
+    print(f"chosen: solver {point['solver']} point {point['point']} ({args.method})")
+    print("  " + ", ".join(f"{k} {point[k]:.4g}" for k in (*result["objective_names"], "UA", "RA", "TA", "MIA", "gap")))
+    if args.export:
+        print(f"wrote {args.export} and {result['json_path']}" + (
+            f" and {result['adapter_path']}" if result.get("adapter_path") else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", False))
+    handlers = {"table": _cmd_table, "explore": _cmd_explore, "demo": lambda a: _cmd_explore(a, demo=True),
+                "bench": _cmd_bench, "select": _cmd_select}
+    try:
+        return handlers[args.command](args)
+    except ParetoUnlearnError as exc:
+        print(f"pareto-unlearn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pareto-unlearn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

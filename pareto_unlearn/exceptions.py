@@ -1,0 +1,46 @@
+"""Typed errors of pareto_unlearn.
+
+Every error raised for bad input is a subclass of :class:`ParetoUnlearnError` and of the builtin that
+fits (``ValueError``, ``FileNotFoundError``, ...). Messages name the bad value and say how to fix it;
+the CLI prints the message alone and exits with code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ParetoUnlearnError",
+    "ConfigError",
+    "DataError",
+    "CacheError",
+    "RunDirError",
+    "IncompatibleRunsError",
+    "MissingDependencyError",
+]
+
+
+class ParetoUnlearnError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConfigError(ParetoUnlearnError, ValueError):
+    """A setting (flag, config key, argument) has a value that is not allowed."""
+
+
+class DataError(ParetoUnlearnError, ValueError):
+    """A data set, split or forget set cannot be built from what was given."""
+
+
+class CacheError(ParetoUnlearnError, ValueError):
+    """A cache, checkpoint or saved file is corrupt, tampered with or does not fit the model."""
+
+
+class RunDirError(ParetoUnlearnError, ValueError):
+    """An output or run directory cannot be used (holds another run, is not writable, is incomplete)."""
+
+
+class IncompatibleRunsError(ParetoUnlearnError, ValueError):
+    """Runs that differ in task, reference, KL direction or θ0 cannot be compared."""
+
+
+class MissingDependencyError(ParetoUnlearnError, ImportError):
+    """An optional dependency is not installed."""

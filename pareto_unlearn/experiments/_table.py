@@ -1,0 +1,177 @@
+"""``pareto-unlearn table``: the layout of the paper's Table 1 on any task (SPEC §2, §3, §6).
+
+Every method's lr (and α) comes from its grid and is chosen by the oracle-free rule on D_h,sel —
+never by Retrain's metrics or test data. Grid, scores and choice are recorded in ``results.json``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pareto_unlearn._io import atomic_write_json, atomic_write_text
+from pareto_unlearn.config import RunConfig, task_from_config
+from pareto_unlearn.front import Front
+from pareto_unlearn.manifest import manifest
+from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.selection import OracleFree
+from pareto_unlearn.solvers import (
+    FineTune,
+    GradientAscent,
+    JacobianDescent,
+    L1Sparse,
+    LinearScalarization,
+    RandomLabel,
+    SalUn,
+)
+
+__all__ = ["run_table", "TABLE_ROWS", "format_table"]
+
+logger = logging.getLogger(__name__)
+
+TABLE_ROWS = ("Retrain", "Original", "FT", "GA", "RL", "SalUn", "l1-sparse", "UniDist-RAUL-LS",
+              "UniDist-RAUL-UPGrad", "HeldDist-RAUL-LS", "HeldDist-RAUL-UPGrad")
+_METHOD_OF_ROW = {"FT": "FT", "GA": "GA", "RL": "RL", "SalUn": "SalUn", "l1-sparse": "l1-sparse",
+                  "UniDist-RAUL-LS": "RAUL-LS", "UniDist-RAUL-UPGrad": "RAUL-UPGrad",
+                  "HeldDist-RAUL-LS": "RAUL-LS", "HeldDist-RAUL-UPGrad": "RAUL-UPGrad"}
+_SOLVERS = {"FT": FineTune, "GA": GradientAscent, "RL": RandomLabel, "SalUn": SalUn, "l1-sparse": L1Sparse}
+
+
+def _candidates(row: str, spec, batch_size: int, seed: int):
+    """Solvers of one row's grid (record='last': the row is the last epoch)."""
+    common = {"epochs": spec.epochs, "batch_size": batch_size, "seed": seed, "progress": False, "record": "last"}
+    method = _METHOD_OF_ROW[row]
+    if method == "RAUL-LS":
+        return [LinearScalarization(weight=0.5, lr=lr, name=row, **common) for lr in spec.lr]
+    if method == "RAUL-UPGrad":
+        return [JacobianDescent(aggregator="upgrad", lr=lr, name=row, **common) for lr in spec.lr]
+    if method == "l1-sparse":
+        return [L1Sparse(lr=lr, alpha=a, **common) for lr, a in itertools.product(spec.lr, spec.alpha)]
+    return [_SOLVERS[method](lr=lr, **common) for lr in spec.lr]
+
+
+UTILITY_MARGIN = 5.0
+
+
+def _choose(rule, front: Front, min_sel_acc: float) -> int:
+    """The oracle-free pick among grid points that keep their accuracy on D_h,sel within
+    ``UTILITY_MARGIN`` points of θ0's. Without this guard a collapsed model (every accuracy at chance,
+    every confidence at 1/C) scores near 0 on the random-forgetting rule; D_h,sel is the selection set,
+    so the guard uses no oracle and no test data."""
+    keep = np.flatnonzero(front.metrics["sel_acc"] >= min_sel_acc)
+    if len(keep) == 0:
+        return rule(front)
+    return int(keep[rule(front.take(keep))])
+
+
+def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
+    return {"method": method, "seed": seed, **{k: float(metrics[k]) for k in ("UA", "RA", "TA", "MIA", "gap")},
+            "forget_kl": float(F[0]), "retain_ce": float(F[1]), "wall_s": float(wall_s), "hyperparameters": hp}
+
+
+def run_table(cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_ROWS,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every row over every seed, write table.md / table.csv / results.json / splits*.npz to ``out``."""
+    out = Path(out)
+    specs = cfg.method_specs()
+    results: list[dict[str, Any]] = []
+    tasks_info = []
+    bar = tqdm(total=len(cfg.seeds) * len(rows), desc="table", disable=not progress)
+    for seed in cfg.seeds:
+        task = task_from_config(cfg, seed, progress=progress)
+        task.splits.save(out / ("splits.npz" if seed == cfg.seeds[0] else f"splits_seed{seed}.npz"))
+        tasks_info.append(task.describe())
+        evaluator = MetricEvaluator(task)
+        # forget_kl / retain_ce columns: against the uniform reference, whatever the row optimises.
+        report_objectives = make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction)
+        objectives = {
+            "UniDist": make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction),
+            "HeldDist": make_objectives(task, reference="heldout", kl_direction=cfg.kl_direction),
+        }
+        rule = OracleFree.for_task(task)
+        sel_acc_theta0 = evaluator(task.original)["sel_acc"]
+        for row in rows:
+            if row in ("Retrain", "Original"):
+                model = task.retrain if row == "Retrain" else task.original
+                metrics = evaluator.retrain_ if row == "Retrain" else evaluator(model)
+                wall = task.train_seconds.get(row.lower(), float("nan"))
+                results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task), wall,
+                                    {"recipe": task.recipe.to_dict()}))
+                bar.update()
+                continue
+            family = row.split("-")[0] if row.startswith(("UniDist", "HeldDist")) else "UniDist"
+            fronts = [s.run(task, objectives[family], evaluator=evaluator) for s in _candidates(
+                row, specs[_METHOD_OF_ROW[row]], cfg.unlearn_batch_size(), seed)]
+            front = Front.concat(fronts)
+            chosen = _choose(rule, front, sel_acc_theta0 - UTILITY_MARGIN)
+            model = front.model(chosen, task)
+            grid = [f.provenance[0]["hyperparameters"] for f in fronts]
+            hp = {"grid": grid, "chosen": grid[chosen], "rule": "oracle-free",
+                  "min_sel_acc": sel_acc_theta0 - UTILITY_MARGIN, "sel_acc": front.metrics["sel_acc"].tolist(),
+                  "scores": front.metrics["oracle_free"].tolist(),
+                  "forget_acc": front.metrics["forget_acc"].tolist(),
+                  "grid_wall_s": float(sum(f.cost["wall_s"][-1] for f in fronts))}
+            metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap")}
+            results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task),
+                                front.cost["wall_s"][chosen], hp))
+            bar.update()
+    bar.close()
+    frame = summarize(results, rows)
+    payload = {"task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
+               "rows": results, "manifest": manifest(seeds=list(cfg.seeds), theta0=[t["theta0_sha256"] for t in tasks_info])}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "table.csv", frame.to_csv(index=False))
+    atomic_write_text(out / "table.md", format_table(frame, cfg, payload["manifest"]))
+    atomic_write_json(out / "results.json", payload)
+    return {"frame": frame, "results": payload}
+
+
+def summarize(results: list[dict[str, Any]], rows: tuple[str, ...]) -> pd.DataFrame:
+    """Mean ± std over seeds, with the mean |gap to Retrain| per metric (same seed)."""
+    data = pd.DataFrame(results)
+    retrain = data[data.method == "Retrain"].set_index("seed")
+    retrain_wall = retrain["wall_s"]
+    out = []
+    for row in rows:
+        part = data[data.method == row].set_index("seed")
+        if part.empty:
+            continue
+        entry: dict[str, Any] = {"method": row}
+        for k in ("UA", "RA", "TA", "MIA"):
+            gap = (part[k] - retrain.loc[part.index, k]).abs().mean()
+            entry[k] = part[k].mean()
+            entry[f"{k}_std"] = part[k].std(ddof=0)
+            entry[f"{k}_gap"] = gap
+        entry["gap"] = part["gap"].mean()
+        entry["forget_kl"] = part["forget_kl"].mean()
+        entry["retain_ce"] = part["retain_ce"].mean()
+        entry["wall_s"] = part["wall_s"].mean()
+        entry["wall_rel_retrain"] = (part["wall_s"] / retrain_wall.loc[part.index]).mean()
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> str:
+    """Markdown in the layout of the paper's Table 1."""
+    header = ("| Method | UA | RA | TA | MIA | Avg. Gap | forget_kl | retain_ce | wall s | × Retrain |\n"
+              "|---|---|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for r in frame.itertuples(index=False):
+        cells = [f"{getattr(r, k):.2f} ± {getattr(r, k + '_std'):.2f} ({getattr(r, k + '_gap'):.2f})"
+                 for k in ("UA", "RA", "TA", "MIA")]
+        lines.append(f"| {r.method} | " + " | ".join(cells)
+                     + f" | {r.gap:.2f} | {r.forget_kl:.4f} | {r.retain_ce:.4f} | {r.wall_s:.2f} | {r.wall_rel_retrain:.3f} |")
+    title = (f"**{cfg.task}, forget {cfg.forget}, seeds {','.join(map(str, cfg.seeds))}** — metrics in %, mean ± std "
+             "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n")
+    foot = (f"\nMachine: {man['hardware']['cpu']} ({man['hardware']['cpu_count']} cores), torch "
+            f"{man['versions']['torch']}, device {man['hardware']['device']}.\n")
+    return title + header + "\n".join(lines) + "\n" + foot
+
+

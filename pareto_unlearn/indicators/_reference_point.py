@@ -1,0 +1,80 @@
+"""The hypervolume reference point of a task (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pareto_unlearn.exceptions import ConfigError
+
+__all__ = ["hv_reference_point"]
+
+
+def _as_vector(value: Any, name: str, owner: str) -> np.ndarray:
+    """``value`` as a finite 1-D float64 array (numpy, torch or a sequence), else ConfigError."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{owner}: `{name}` must be a vector of numbers. Got {value!r}.") from None
+    if array.ndim != 1 or array.size == 0:
+        raise ConfigError(f"{owner}: `{name}` must be a non-empty 1-D vector. Found shape {array.shape}.")
+    if not np.isfinite(array).all():
+        raise ConfigError(f"{owner}: `{name}` must be finite. Got {array.tolist()}.")
+    return array
+
+
+def hv_reference_point(at_theta0: Any, at_uniform: Any, /, *, factor: float = 1.01) -> np.ndarray:
+    """Reference point for HV and IGD+: per objective ``factor × max(value at θ0, value at uniform)``.
+
+    SPEC §4 fixes ``r = 1.01 × (f_F(θ0), log C)`` for (forget_kl, retain_ce) with the ``model-ref``
+    direction; this is the same rule for any objective list: each objective is bounded by the worse of
+    its value at the original model θ0 and at a uniform predictor (which has ``forget_kl = 0`` against the
+    uniform reference and ``retain_ce = log C``). One reference point per task and objective list, the
+    same for every solver.
+
+    Parameters
+    ----------
+    at_theta0 : array-like [m]
+        Objective values of the original model θ0.
+    at_uniform : array-like [m]
+        Objective values of a predictor that outputs the uniform distribution.
+    factor : float, default 1.01
+        Margin, at least 1, so that the extreme points still add volume.
+
+    Returns
+    -------
+    np.ndarray [m]
+        The reference point.
+
+    Raises
+    ------
+    ConfigError
+        If the vectors differ in length, are not finite, ``factor < 1``, or an objective's bound is not
+        positive (then a multiplicative margin would not move it outwards).
+
+    Examples
+    --------
+    >>> import math
+    >>> r = hv_reference_point([0.9, 0.05], [0.0, math.log(10)])
+    >>> r.round(4).tolist()
+    [0.909, 2.3256]
+    """
+    theta0 = _as_vector(at_theta0, "at_theta0", "hv_reference_point")
+    uniform = _as_vector(at_uniform, "at_uniform", "hv_reference_point")
+    if theta0.shape != uniform.shape:
+        raise ConfigError(
+            f"hv_reference_point: `at_theta0` and `at_uniform` must have the same length. "
+            f"Found {theta0.size} and {uniform.size}."
+        )
+    if not (np.isfinite(factor) and factor >= 1.0):
+        raise ConfigError(f"hv_reference_point: `factor` must be a float >= 1. Got {factor!r}.")
+    worst = np.maximum(theta0, uniform)
+    if (worst <= 0).any():
+        raise ConfigError(
+            f"hv_reference_point: every objective needs a positive bound; got max(θ0, uniform) = "
+            f"{worst.tolist()}. Give the reference point explicitly for objectives that can be <= 0."
+        )
+    return factor * worst

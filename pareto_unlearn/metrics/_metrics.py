@@ -1,0 +1,139 @@
+"""Unlearning metrics of the SalUn protocol (SPEC §3) and the oracle-free score (SPEC §6).
+
+Everything is computed from logits, so a model, a batch of subspace individuals or a cached prediction
+all go through the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import ks_2samp
+from sklearn.svm import SVC
+
+__all__ = ["Predictions", "predict_logits", "predict", "unlearning_metrics", "avg_gap", "mia_efficacy",
+           "oracle_free_score", "MetricEvaluator", "METRICS"]
+
+METRICS = ("UA", "RA", "TA", "MIA")
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int = 2048) -> torch.Tensor:
+    """Logits [n, C] of ``model`` in eval mode, in batches."""
+    model.eval()
+    if len(x) == 0:
+        raise ValueError("predict_logits got an empty input")
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Logits [n, C] of one model on the four splits that metrics need."""
+
+    forget: torch.Tensor
+    retain: torch.Tensor
+    test: torch.Tensor
+    heldout_selection: torch.Tensor
+
+
+def predict(model: torch.nn.Module, task, *, batch_size: int = 2048) -> Predictions:
+    return Predictions(*(predict_logits(model, getattr(task, s).x, batch_size=batch_size)
+                         for s in ("forget", "retain", "test", "heldout_selection")))
+
+
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    if len(y) == 0:
+        return float("nan")
+    return 100.0 * float((logits.argmax(dim=-1) == y).double().mean())
+
+
+def _confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Softmax probability of the true label (the MIA feature)."""
+    probs = torch.softmax(logits.double(), dim=-1)
+    return probs.gather(-1, y.unsqueeze(-1)).squeeze(-1).cpu().numpy()
+
+
+def mia_efficacy(member_conf: np.ndarray, nonmember_conf: np.ndarray, forget_conf: np.ndarray) -> float:
+    """MIA-efficacy: share (%) of forget samples an SVC attack calls non-member.
+
+    The attack is ``SVC(C=3, gamma="auto", kernel="rbf")`` on the confidence, fitted on members (label 1)
+    and non-members (label 0), re-fitted for every model.
+    """
+    features = np.concatenate([member_conf, nonmember_conf]).reshape(-1, 1)
+    labels = np.concatenate([np.ones(len(member_conf)), np.zeros(len(nonmember_conf))])
+    attack = SVC(C=3, gamma="auto", kernel="rbf")
+    attack.fit(features, labels)
+    return 100.0 * float((attack.predict(forget_conf.reshape(-1, 1)) == 0).mean())
+
+
+def oracle_free_score(forget_acc: float, sel_acc: float, forget_conf: np.ndarray, sel_conf: np.ndarray) -> float:
+    """|acc(D_f) − acc(D_h,sel)| + 100 · KS(conf(D_f), conf(D_h,sel)); lower is better (SPEC §6)."""
+    return abs(forget_acc - sel_acc) + 100.0 * float(ks_2samp(forget_conf, sel_conf).statistic)
+
+
+def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
+    """UA, RA, TA, MIA (percent) plus the helpers of selection: forget_acc, sel_acc, oracle_free, and,
+    under class-wise forgetting, TA_forgotten (test accuracy on the forgotten classes)."""
+    f_y, r_y, t_y, s_y = task.forget.y, task.retain.y, task.test.y, task.heldout_selection.y
+    if not all(bool(torch.isfinite(t).all()) for t in (pred.forget, pred.retain, pred.test, pred.heldout_selection)):
+        # A diverged model (NaN / inf logits) has no meaningful metrics; its point is infeasible anyway.
+        nan = float("nan")
+        out = dict.fromkeys(("UA", "RA", "TA", "MIA", "forget_acc", "sel_acc", "oracle_free"), nan)
+        if task.forgotten_classes:
+            out["TA_forgotten"] = nan
+        return out
+    keep_test = task.test_nonforgotten_mask()
+    forget_acc = _accuracy(pred.forget, f_y)
+    out = {
+        "UA": 100.0 - forget_acc,
+        "RA": _accuracy(pred.retain, r_y),
+        "TA": _accuracy(pred.test[keep_test], t_y[keep_test]),
+    }
+    members = torch.as_tensor(task.mia_members, device=pred.retain.device)
+    forget_conf = _confidence(pred.forget, f_y)
+    out["MIA"] = mia_efficacy(
+        _confidence(pred.retain[members], r_y[members]),
+        _confidence(pred.test[keep_test], t_y[keep_test]),
+        forget_conf,
+    )
+    keep_sel = torch.ones_like(s_y, dtype=torch.bool)
+    for c in task.forgotten_classes:
+        keep_sel &= s_y != c
+    sel_acc = _accuracy(pred.heldout_selection[keep_sel], s_y[keep_sel])
+    out["forget_acc"] = forget_acc
+    out["sel_acc"] = sel_acc
+    out["oracle_free"] = oracle_free_score(
+        forget_acc, sel_acc, forget_conf, _confidence(pred.heldout_selection[keep_sel], s_y[keep_sel])
+    )
+    if task.forgotten_classes:
+        out["TA_forgotten"] = _accuracy(pred.test[~keep_test], t_y[~keep_test])
+    return out
+
+
+def avg_gap(metrics: dict[str, float], retrain: dict[str, float]) -> float:
+    """Mean of |UA − UA_R|, |RA − RA_R|, |TA − TA_R|, |MIA − MIA_R|."""
+    return float(np.mean([abs(metrics[k] - retrain[k]) for k in METRICS]))
+
+
+class MetricEvaluator:
+    """Scores models of one task: metrics plus the Avg. Gap to the task's Retrain.
+
+    Examples
+    --------
+    >>> # evaluator = MetricEvaluator(task); evaluator(task.original)["gap"]
+    """
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.retrain_ = unlearning_metrics(predict(task.retrain, task), task)
+        self.retrain_["gap"] = 0.0
+
+    def from_predictions(self, pred: Predictions) -> dict[str, float]:
+        out = unlearning_metrics(pred, self.task)
+        out["gap"] = avg_gap(out, self.retrain_)
+        return out
+
+    def __call__(self, model: torch.nn.Module) -> dict[str, float]:
+        return self.from_predictions(predict(model, self.task))

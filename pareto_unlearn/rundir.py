@@ -1,0 +1,107 @@
+"""The run directory contract: points.csv, summary.json, fronts.png, splits.npz and front/ (the Front).
+
+``python ../shared/tools/validate_run_dir.py DIR`` checks it. Everything is written atomically;
+``summary.json`` says ``complete: false`` until the run has finished.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pareto_unlearn._io import atomic_write_json, atomic_write_text, read_json
+from pareto_unlearn.exceptions import RunDirError
+from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import HVAtUtility, hypervolume, igd_plus
+
+__all__ = ["SCHEMA_VERSION", "prepare_out_dir", "solver_summary", "write_run_dir", "load_run", "UTILITY_MARGIN"]
+
+SCHEMA_VERSION = 1
+UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (SPEC §4)
+_MARKERS = ("summary.json", "points.csv", "results.json")
+
+
+def prepare_out_dir(out: str | os.PathLike, *, force: bool = False) -> Path:
+    """Check that ``out`` can take a new run: not holding another run (unless ``force``), writable."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file; give a directory path")
+    if out.is_dir() and any((out / m).exists() for m in _MARKERS) and not force:
+        raise RunDirError(f"--out {out} already holds a run; choose another directory or pass --force to overwrite")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise RunDirError(f"--out {out} is not writable ({exc.strerror}); choose a directory you can write to") from None
+    return out
+
+
+def solver_summary(front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray,
+                   ra_min: float) -> dict[str, Any]:
+    """HV, HV@utility, IGD+ to the union front, counts and total cost of one solver's points."""
+    part = front.only(name)
+    feasible = part.F[part.feasible]
+    return {
+        "hv": hypervolume(feasible, ref_point) if len(feasible) else 0.0,
+        "hv_utility": HVAtUtility(ref_point, ra_min)(part),
+        "igd_plus": igd_plus(feasible, union_F, ref_point) if len(feasible) else float("nan"),
+        "n_points": len(part),
+        "n_nondominated": int(part.nondominated().sum()),
+        "wall_s": float(np.nanmax(part.cost["wall_s"])) if len(part) else 0.0,
+        "forward_passes": float(np.nanmax(part.cost["forward_passes"])) if len(part) else 0.0,
+        "backward_passes": float(np.nanmax(part.cost["backward_passes"])) if len(part) else 0.0,
+    }
+
+
+def write_run_dir(out: str | os.PathLike, front: Front, *, task_info: dict[str, Any], reference: str,
+                  kl_direction: str, ref_point: np.ndarray, original: dict[str, Any], retrain: dict[str, Any],
+                  complete: bool, manifest: dict[str, Any], settings: dict[str, Any] | None = None,
+                  figure=None, splits=None) -> dict[str, Any]:
+    """Write every file of the contract and return the summary."""
+    out = Path(out)
+    union_F = front.F[front.nondominated_union()]
+    ra_min = float(original["metrics"]["RA"]) - UTILITY_MARGIN
+    solvers = {name: solver_summary(front, name, ref_point, union_F, ra_min)
+               for name in front.solvers if name != "Original"}
+    front.save(out / "front")
+    atomic_write_text(out / "points.csv", front.to_frame().to_csv(index=False, float_format="%.17g"))
+    if splits is not None:
+        splits.save(out / "splits.npz")
+    if figure is not None:
+        from pareto_unlearn.plotting import save_figure
+
+        save_figure(figure, out / "fronts.png")
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "complete": bool(complete),
+        "task": task_info,
+        "objectives": list(front.objective_names),
+        "reference": reference,
+        "kl_direction": kl_direction,
+        "hv_reference_point": [float(v) for v in ref_point],
+        "hv_utility_ra_min": ra_min,
+        "original": original,
+        "retrain": retrain,
+        "solvers": solvers,
+        "settings": settings or {},
+        "manifest": manifest,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], Front]:
+    """Read a run directory: its summary and its Front (hash-checked)."""
+    directory = Path(directory)
+    if not (directory / "summary.json").is_file():
+        raise RunDirError(f"{directory} is not a run directory (no summary.json); give the --out of an explore run")
+    try:
+        summary = read_json(directory / "summary.json")
+    except ValueError as exc:
+        raise RunDirError(f"{directory / 'summary.json'} is not valid JSON ({exc})") from None
+    return summary, Front.load(directory / "front", task=task)

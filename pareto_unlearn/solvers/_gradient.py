@@ -1,0 +1,153 @@
+"""The shared loop of gradient solvers: paired forget / retain batches, SGD, a trajectory record."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.front import Front
+from pareto_unlearn.metrics import MetricEvaluator, predict
+from pareto_unlearn.solvers._cost import CostMeter
+from pareto_unlearn.solvers._rebuild import flat_params
+
+__all__ = ["GradientSolver", "paired_batches"]
+
+logger = logging.getLogger(__name__)
+
+
+def paired_batches(n_forget: int, n_retain: int, batch_size: int, generator: torch.Generator):
+    """One epoch = one pass over D_r in batches of ``batch_size`` and one pass over D_f in as many
+    steps (forget batches of ceil(|D_f| / steps)): both objectives see their whole set every epoch."""
+    steps = max(1, math.ceil(n_retain / batch_size))
+    forget_bs = max(1, math.ceil(n_forget / steps))
+    r_order = torch.randperm(n_retain, generator=generator)
+    f_order = torch.randperm(n_forget, generator=generator)
+    for s in range(steps):
+        yield f_order[s * forget_bs : (s + 1) * forget_bs], r_order[s * batch_size : (s + 1) * batch_size]
+
+
+class GradientSolver:
+    """Base of every gradient solver. Configure in the constructor, call :meth:`run`.
+
+    Parameters
+    ----------
+    lr : float
+        Constant SGD learning rate.
+    epochs : int
+    batch_size : int
+        Retain batch size; forget batches are sized so both sets are covered once per epoch.
+    momentum, weight_decay : float
+        SGD settings (SPEC §2: 0.9, 5e-4).
+    seed : int
+        Seeds batch order and any random labels.
+    progress : bool
+        Show a tqdm bar.
+    record : {"epoch", "last"}
+        Keep a point after every epoch (a trajectory) or only the last.
+    """
+
+    name = "gradient"
+    space = "all-parameters"
+
+    def __init__(self, *, lr: float = 0.01, epochs: int = 5, batch_size: int = 64, momentum: float = 0.9,
+                 weight_decay: float = 5e-4, seed: int = 0, progress: bool = True, record: str = "epoch") -> None:
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.progress = progress
+        self.record = record
+
+    # -- what subclasses change -------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size}
+
+    def _setup(self, model: nn.Module, task, objectives, meter: CostMeter) -> None:
+        """One-time work before the first epoch (charged to the solver's cost)."""
+
+    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch: int) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"{self.name}: lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise ConfigError(f"{self.name}: epochs must be an integer >= 1, got {self.epochs!r}")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ConfigError(f"{self.name}: batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.record not in ("epoch", "last"):
+            raise ConfigError(f"{self.name}: record must be 'epoch' or 'last', got {self.record!r}")
+
+    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None) -> Front:
+        """Unlearn from θ0 and return the trajectory as a Front (θ0 itself is never modified)."""
+        self._validate()
+        meter = CostMeter()
+        evaluator = evaluator or MetricEvaluator(task)
+        model = task.copy_original()
+        generator = torch.Generator().manual_seed(self.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
+                                    weight_decay=self.weight_decay)
+        self._setup(model, task, objectives, meter)
+        rows: list[dict[str, Any]] = []
+        arrays: dict[str, np.ndarray] = {}
+        run_id = run_id or f"{self.name}:{self.hyperparameters()}"
+        bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not self.progress, leave=False)
+        for epoch in bar:
+            model.eval()  # BatchNorm statistics stay frozen at θ0's (SPEC §1)
+            self._epoch(model, task, objectives, optimizer, generator, meter, epoch)
+            if self.record == "epoch" or epoch == self.epochs:
+                rows.append(self._record(model, task, objectives, evaluator, meter, epoch, run_id, arrays))
+        return self._front(rows, objectives, arrays, task)
+
+    def _record(self, model, task, objectives, evaluator, meter, epoch, run_id, arrays) -> dict[str, Any]:
+        values = objectives.evaluate(model, task)
+        meter.add(forward=sum(len(getattr(task, s)) for s in {o.subset for o in objectives}))
+        cost = meter.snapshot()
+        with meter.paused():
+            metrics = evaluator.from_predictions(predict(model, task))
+            key = f"p{len(arrays)}"
+            arrays[key] = flat_params(model)
+        return {"F": values, "metrics": metrics, "cost": cost, "epoch": epoch, "run": run_id, "array": key}
+
+    def _front(self, rows, objectives, arrays, task) -> Front:
+        metric_keys = sorted({k for r in rows for k in r["metrics"]})
+        hp = self.hyperparameters()
+        front = Front(
+            objectives.names,
+            np.array([r["F"] for r in rows]),
+            np.array([self.name] * len(rows), dtype=object),
+            metrics={k: np.array([r["metrics"].get(k, np.nan) for r in rows]) for k in metric_keys},
+            cost={k: np.array([r["cost"][k] for r in rows]) for k in ("wall_s", "forward_passes", "backward_passes")},
+            provenance=[{"space": self.space, "reference": _reference_name(objectives), "hyperparameters": hp,
+                         "seed": self.seed, "epoch": r["epoch"], "run": r["run"]} for r in rows],
+            rebuild=[{"kind": "params", "array": r["array"]} for r in rows],
+            arrays=arrays,
+            task=task,
+        )
+        return front
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args}, seed={self.seed})"
+
+
+def _reference_name(objectives) -> str:
+    refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
+    return "+".join(refs) if refs else "none"
+
+
+def forward_loss(model: nn.Module, objective, subset, idx: torch.Tensor, meter: CostMeter) -> torch.Tensor:
+    """Mini-batch objective on ``subset[idx]``, counting the forward pass."""
+    idx = idx.to(subset.y.device)
+    meter.add(forward=len(idx))
+    return objective(model(subset.x[idx]), subset.y[idx])

@@ -1,0 +1,172 @@
+"""``jd`` (UPGrad Jacobian descent, or any torchjd aggregator) and ``ls`` (linear scalarisation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torchjd.aggregation as tja
+from torch import nn
+
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.solvers._gradient import GradientSolver, forward_loss, paired_batches
+
+__all__ = ["JacobianDescent", "LinearScalarization", "make_aggregator", "AGGREGATORS", "jd_direction"]
+
+# Solver name suffix → torchjd aggregator class name (``jd`` alone is UPGrad).
+AGGREGATORS = {
+    "upgrad": "UPGrad", "mgda": "MGDA", "dualproj": "DualProj", "pcgrad": "PCGrad", "mean": "Mean",
+    "sum": "Sum", "imtlg": "IMTLG", "aligned-mtl": "AlignedMTL", "cagrad": "CAGrad", "nash-mtl": "NashMTL",
+    "graddrop": "GradDrop", "random": "Random", "config": "ConFIG", "fairgrad": "FairGrad",
+    "gradvac": "GradVac", "excess-mtl": "ExcessMTL", "pcd": "PCD", "trimmed-mean": "TrimmedMean",
+}
+_TAKES_PREF = {"UPGrad", "DualProj", "AlignedMTL", "ConFIG"}
+
+
+def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = None) -> tja.Aggregator:
+    """A torchjd aggregator by name (``upgrad``, ``mgda``, ``dualproj``, ``pcgrad``, ...).
+
+    Examples
+    --------
+    >>> agg = make_aggregator("upgrad")
+    >>> agg(torch.tensor([[-4.0, 1.0, 1.0], [6.0, 1.0, 1.0]]))
+    tensor([0.2929, 1.9004, 1.9004])
+    """
+    key = name.lower()
+    if key not in AGGREGATORS:
+        raise ConfigError(f"unknown aggregator {name!r}; choose one of {', '.join(sorted(AGGREGATORS))}")
+    cls = getattr(tja, AGGREGATORS[key])
+    kwargs: dict[str, Any] = {}
+    if pref_vector is not None:
+        if AGGREGATORS[key] not in _TAKES_PREF:
+            raise ConfigError(f"aggregator {name!r} takes no preference vector; use upgrad or dualproj")
+        kwargs["pref_vector"] = torch.as_tensor(pref_vector, dtype=torch.float32)
+    if key in ("cagrad",):
+        kwargs.setdefault("c", 0.5)
+    if key in ("nash-mtl", "excess-mtl"):
+        kwargs["n_tasks"] = 2
+    if key == "trimmed-mean":
+        kwargs["trim_number"] = 0
+    try:
+        return cls(**kwargs)
+    except ImportError as exc:
+        raise ConfigError(f"aggregator {name!r} needs extra packages ({exc}); pip install 'pareto-unlearn[full]'") from None
+
+
+def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter], aggregator) -> torch.Tensor:
+    """The aggregated update [n]: one ``autograd.grad`` per objective, rows stacked into J [m, n], then
+    the aggregator. Equals torchjd's ``autojac.backward`` + ``jac_to_grad`` (a test pins it), and costs
+    no more backward work than LS because the objectives live on different batches."""
+    rows = []
+    for loss in losses:
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                               for g, p in zip(grads, params)]))
+    return aggregator(torch.stack(rows))
+
+
+def _assign_grad(params: Sequence[nn.Parameter], vector: torch.Tensor) -> None:
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = vector[offset : offset + n].view_as(p).clone()
+        offset += n
+
+
+def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Tensor]:
+    """One loss per objective; objectives on the same subset share one forward pass."""
+    batches = {"forget": f_idx, "retain": r_idx}
+    logits: dict[str, torch.Tensor] = {}
+    for o in objectives:
+        if o.subset not in logits:
+            subset = getattr(task, o.subset)
+            idx = batches[o.subset].to(subset.y.device)
+            meter.add(forward=len(idx))
+            logits[o.subset] = model(subset.x[idx])
+    return [o(logits[o.subset], getattr(task, o.subset).y[batches[o.subset].to(task.device)]) for o in objectives]
+
+
+class JacobianDescent(GradientSolver):
+    """Jacobian descent on the objectives' gradients with a torchjd aggregator (UPGrad by default).
+
+    Examples
+    --------
+    >>> solver = JacobianDescent(lr=0.05, epochs=3, seed=0, progress=False)
+    >>> # front = solver.run(task, objectives)   # one point per epoch
+    """
+
+    name = "jd"
+
+    def __init__(self, *, aggregator: str = "upgrad", pref_vector: Sequence[float] | None = None,
+                 name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.aggregator = aggregator
+        self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
+        self.name = name or ("jd" if aggregator == "upgrad" else f"jd-{aggregator}")
+
+    def hyperparameters(self) -> dict[str, Any]:
+        hp = {**super().hyperparameters(), "aggregator": self.aggregator}
+        if self.pref_vector is not None:
+            hp["pref_vector"] = self.pref_vector
+        return hp
+
+    def _setup(self, model, task, objectives, meter) -> None:
+        self.aggregator_ = make_aggregator(self.aggregator, self.pref_vector)
+
+    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+        params = [p for p in model.parameters() if p.requires_grad]
+        for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
+            losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
+            direction = jd_direction(losses, params, self.aggregator_)
+            meter.add(backward=len(f_idx) * any(o.subset == "forget" for o in objectives)
+                      + len(r_idx) * any(o.subset == "retain" for o in objectives))
+            _assign_grad(params, direction)
+            optimizer.step()
+
+
+class LinearScalarization(GradientSolver):
+    """Gradient descent on w·forget_kl + (1 − w)·retain_ce (weights per objective for m > 2).
+
+    ``weights=None`` with two objectives means w = ``weight``; RAUL-LS is w = 0.5 (torchjd's Mean).
+    """
+
+    name = "ls"
+
+    def __init__(self, *, weight: float = 0.5, weights: Sequence[float] | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.weight = weight
+        self.weights = None if weights is None else [float(w) for w in weights]
+        if name:
+            self.name = name
+
+    def hyperparameters(self) -> dict[str, Any]:
+        hp = super().hyperparameters()
+        if self.weights is not None:
+            hp["weights"] = self.weights
+        else:
+            hp["w"] = self.weight
+        return hp
+
+    def _setup(self, model, task, objectives, meter) -> None:
+        if self.weights is not None:
+            weights = self.weights
+        elif len(objectives) == 2:
+            weights = [self.weight, 1.0 - self.weight]
+        else:
+            weights = [1.0 / len(objectives)] * len(objectives)
+        if len(weights) != len(objectives) or min(weights) < 0:
+            raise ConfigError(f"ls: need {len(objectives)} non-negative weights, got {weights}")
+        self.weights_ = weights
+
+    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+        for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
+            losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
+            loss = sum(w * loss for w, loss in zip(self.weights_, losses))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            meter.add(backward=len(f_idx) + len(r_idx))
+            optimizer.step()
+
+

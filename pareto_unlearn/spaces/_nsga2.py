@@ -1,0 +1,384 @@
+"""What the three NSGA-II solvers share: the pymoo problem wrapper, the per-generation log, the cost
+meter, a FLOP counter for cached-suffix passes, and the base class that runs pymoo and builds the Front.
+
+A space subclass sets up its caches (``_setup``), evaluates a population ``X`` [P, n_var] to true
+objective values [P, m] (``_evaluate_population``), draws its perturbed initial rows
+(``_perturbed_rows``), scores the final population (``_final_metrics``) and says how to rebuild a point
+(``_rebuild_fields``). Everything else is here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from pymoo.core.callback import Callback
+from pymoo.core.problem import Problem
+from torch import nn
+from tqdm.auto import tqdm
+
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.front import COST_NAMES, Front
+from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.objectives import hv_reference_point
+from pareto_unlearn.solvers._cost import CostMeter
+
+__all__ = ["NSGA2Solver", "SpaceMeter", "SpaceProblem", "count_macs", "population_hv", "rank_penalty",
+           "PENALTY"]
+
+logger = logging.getLogger(__name__)
+
+# Value given to NaN / inf objectives for pymoo's ranking only; the Front keeps the true values.
+PENALTY = 1e30
+
+
+class SpaceMeter(CostMeter):
+    """A :class:`CostMeter` that can also leave out seconds measured elsewhere (metrics captured inside a
+    per-individual fine-tune, which only that run can time)."""
+
+    def exclude(self, seconds: float) -> None:
+        """Do not charge ``seconds`` of wall-clock already spent (measurement, not the solver's work)."""
+        self._paused += max(0.0, float(seconds))
+
+
+def rank_penalty(F: np.ndarray) -> tuple[np.ndarray, int]:
+    """``F`` [P, m] with non-finite entries replaced by :data:`PENALTY`, and the number of rows hit."""
+    F = np.asarray(F, dtype=float)
+    bad = ~np.isfinite(F)
+    if not bad.any():
+        return F, 0
+    F_rank = F.copy()
+    F_rank[bad] = PENALTY
+    return F_rank, int(bad.any(axis=1).sum())
+
+
+def population_hv(F: np.ndarray, ref_point: np.ndarray) -> float:
+    """HV (pymoo) of the feasible rows of ``F`` [P, m] strictly inside the box of ``ref_point``; 0 if none."""
+    from pymoo.indicators.hv import HV
+
+    F = np.asarray(F, dtype=float)
+    inside = np.isfinite(F).all(axis=1) & (F < ref_point).all(axis=1)
+    if not inside.any():
+        return 0.0
+    return float(HV(ref_point=np.asarray(ref_point, dtype=float))(F[inside]))
+
+
+class SpaceProblem(Problem):
+    """A vectorised pymoo problem: the whole population in one call to ``evaluate_population``.
+
+    ``out["F"]`` holds the values pymoo ranks (non-finite ones replaced by :data:`PENALTY`) and
+    ``out["F_true"]`` the true ones, which the population carries to the Front.
+    """
+
+    def __init__(self, evaluate_population: Callable[[np.ndarray], np.ndarray], *, n_var: int, n_obj: int,
+                 xl: np.ndarray, xu: np.ndarray, owner: str) -> None:
+        super().__init__(n_var=n_var, n_obj=n_obj, xl=xl, xu=xu)
+        self.evaluate_population = evaluate_population
+        self.owner = owner
+
+    def _evaluate(self, X, out, *args, **kwargs):
+        F_true = np.asarray(self.evaluate_population(np.asarray(X)), dtype=float)
+        F_rank, n_bad = rank_penalty(F_true)
+        if n_bad:
+            logger.warning("%s: %d of %d individuals have NaN or inf objectives; they are ranked last and "
+                           "kept as infeasible points", self.owner, n_bad, len(F_true))
+        out["F"] = F_rank
+        out["F_true"] = F_true
+
+
+class _GenerationLog(Callback):
+    """Logs, after every generation, the cumulative cost and the HV of the population (``front.anytime``)."""
+
+    def __init__(self, solver: NSGA2Solver, meter: SpaceMeter, ref_point: np.ndarray, bar) -> None:
+        super().__init__()
+        self.solver = solver
+        self.meter = meter
+        self.ref_point = ref_point
+        self.bar = bar
+        self.rows: list[dict[str, Any]] = []
+
+    def notify(self, algorithm) -> None:
+        cost = self.meter.snapshot()
+        with self.meter.paused():
+            F = algorithm.pop.get("F_true")
+            hv = population_hv(F, self.ref_point)
+            self.rows.append({"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv})
+            self.solver._after_generation(algorithm.pop.get("X"))
+            self.bar.update(1)
+            self.bar.set_postfix(hv=f"{hv:.4g}")
+
+
+@torch.no_grad()
+def count_macs(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Multiply-accumulates per sample of every ``nn.Linear`` and ``nn.Conv2d`` of ``model``.
+
+    One forward of ``x[:1]`` in eval mode with forward hooks; keys are qualified module names, in
+    execution order. A pass through a cached suffix counts as the suffix's share of the total.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> count_macs(net, torch.zeros(5, 4))
+    {'0': 12.0, '2': 6.0}
+    """
+    macs: dict[str, float] = {}
+    handles = []
+
+    def hook(name: str):
+        def record(module: nn.Module, inputs, output) -> None:
+            if isinstance(module, nn.Linear):
+                macs[name] = macs.get(name, 0.0) + float(output.numel() * module.in_features)
+            else:
+                per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
+                macs[name] = macs.get(name, 0.0) + float(output.numel() * per_output)
+        return record
+
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            handles.append(module.register_forward_hook(hook(name)))
+    was_training = model.training
+    model.eval()
+    try:
+        model(x[:1])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return macs
+
+
+def _reference_name(objectives) -> str:
+    refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
+    return "+".join(refs) if refs else "none"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+class NSGA2Solver:
+    """Base of the NSGA-II solvers: configure in the constructor, call :meth:`run`.
+
+    Parameters
+    ----------
+    pop_size : int
+        Population size (>= 2).
+    n_gen : int
+        Number of generations (the initial population is generation 1).
+    seed : int
+        Seeds pymoo's generator and the initial rows; the same seed gives the same front.
+    progress : bool
+        tqdm bar over generations.
+    initial : array-like [k, n_var] or None
+        Genomes to put in the initial population (k <= pop_size); the rest are perturbed rows.
+    init_sigma : float
+        Standard deviation of the perturbed initial rows, in genome units.
+    crossover_eta, crossover_prob, mutation_eta : float
+        SBX and polynomial-mutation settings (pymoo's NSGA-II defaults: 15, 0.9, 20).
+    """
+
+    name = "nsga2"
+    space = "none"
+    rebuild_kind = "none"
+
+    def __init__(self, *, pop_size: int = 40, n_gen: int = 30, seed: int = 0, progress: bool = True,
+                 initial: Any = None, init_sigma: float = 0.05, crossover_eta: float = 15.0,
+                 crossover_prob: float = 0.9, mutation_eta: float = 20.0) -> None:
+        self.pop_size = pop_size
+        self.n_gen = n_gen
+        self.seed = seed
+        self.progress = progress
+        self.initial = initial
+        self.init_sigma = init_sigma
+        self.crossover_eta = crossover_eta
+        self.crossover_prob = crossover_prob
+        self.mutation_eta = mutation_eta
+
+    # -- what subclasses provide ------------------------------------------------------------------
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
+                "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
+                "mutation_eta": self.mutation_eta}
+
+    def _validate_space(self) -> None:
+        """Check the space's own settings (called before anything runs)."""
+
+    def _setup(self, task, objectives, meter: SpaceMeter) -> None:  # pragma: no cover
+        """Build caches; set ``n_var_``, ``xl_``, ``xu_`` (charged to the solver's cost)."""
+        raise NotImplementedError
+
+    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:  # pragma: no cover
+        """True objective values [P, m] of the genomes ``X`` [P, n_var]; adds their passes to ``meter``."""
+        raise NotImplementedError
+
+    def _perturbed_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` distinct genomes around θ0 (row 0 of the space is θ0 itself)."""
+        rows = rng.normal(0.0, self.init_sigma, size=(n, self.n_var_))
+        rows[0] = 0.0
+        return rows
+
+    def _final_metrics(self, X: np.ndarray, task, evaluator: MetricEvaluator) -> list[dict[str, float]]:
+        raise NotImplementedError  # pragma: no cover
+
+    def _rebuild_fields(self) -> dict[str, Any]:
+        """JSON-able fields (besides ``kind`` and ``array``) the rebuilder needs."""
+        return {}
+
+    def _point_rebuild_fields(self, genome: np.ndarray) -> dict[str, Any]:
+        return {}
+
+    def _after_generation(self, X: np.ndarray) -> None:
+        """Hook called after each generation with the surviving population's genomes."""
+
+    # -- validation -------------------------------------------------------------------------------
+    def _validate(self) -> None:
+        owner = type(self).__name__
+        if not (_is_int(self.pop_size) and self.pop_size >= 2):
+            raise ConfigError(f"{owner}: `pop_size` must be an integer >= 2. Got {self.pop_size!r}.")
+        if not (_is_int(self.n_gen) and self.n_gen >= 1):
+            raise ConfigError(f"{owner}: `n_gen` must be an integer >= 1. Got {self.n_gen!r}.")
+        if not (_is_int(self.seed) and self.seed >= 0):
+            raise ConfigError(f"{owner}: `seed` must be a non-negative integer. Got {self.seed!r}.")
+        for key in ("init_sigma", "crossover_eta", "mutation_eta"):
+            value = getattr(self, key)
+            if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{owner}: `{key}` must be a finite number >= 0. Got {value!r}.")
+        if not (isinstance(self.crossover_prob, numbers.Real) and 0 <= self.crossover_prob <= 1):
+            raise ConfigError(f"{owner}: `crossover_prob` must be in [0, 1]. Got {self.crossover_prob!r}.")
+        self._validate_space()
+
+    def _initial_rows(self) -> np.ndarray:
+        """The user's ``initial`` genomes, checked and clipped to the bounds."""
+        owner = type(self).__name__
+        if self.initial is None:
+            return np.zeros((0, self.n_var_))
+        rows = np.asarray(self.initial, dtype=float)
+        if rows.ndim == 1:
+            rows = rows.reshape(1, -1)
+        if rows.ndim != 2 or rows.shape[1] != self.n_var_:
+            raise ConfigError(f"{owner}: `initial` must be an array [k, {self.n_var_}] of genomes of this space. "
+                              f"Found shape {rows.shape}.")
+        if len(rows) > self.pop_size:
+            raise ConfigError(f"{owner}: `initial` has {len(rows)} rows but pop_size is {self.pop_size}.")
+        if not np.isfinite(rows).all():
+            raise ConfigError(f"{owner}: `initial` has NaN or inf entries.")
+        clipped = np.clip(rows, self.xl_, self.xu_)
+        n_out = int((clipped != rows).sum())
+        if n_out:
+            logger.warning("%s: %d entries of `initial` lie outside the genome bounds and were clipped; "
+                           "a larger `scale` keeps them", owner, n_out)
+        unique = np.unique(clipped, axis=0)
+        if len(unique) < len(clipped):
+            raise ConfigError(f"{owner}: `initial` has duplicate rows (after clipping to the bounds); "
+                              "pymoo would drop them.")
+        return clipped
+
+    def initial_population(self, rng: np.random.Generator) -> np.ndarray:
+        """``pop_size`` distinct rows: the user's ``initial`` genomes first, then perturbed rows around θ0."""
+        user = self._initial_rows()
+        n_more = self.pop_size - len(user)
+        extra = np.clip(self._perturbed_rows(max(n_more, 1), rng), self.xl_, self.xu_)[:n_more]
+        X = np.concatenate([user, extra])
+        for _ in range(10):  # collisions are measure-zero; re-draw any that happen
+            _, first = np.unique(X, axis=0, return_index=True)
+            dup = np.setdiff1d(np.arange(len(X)), first)
+            if not len(dup):
+                break
+            X[dup] = np.clip(X[dup] + rng.normal(0.0, max(self.init_sigma, 1e-3), X[dup].shape), self.xl_, self.xu_)
+        return X
+
+    # -- the run ----------------------------------------------------------------------------------
+    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None,
+            ref_point: Sequence[float] | np.ndarray | None = None) -> Front:
+        """Run NSGA-II from θ0 and return the final population as a Front (θ0 is never modified).
+
+        Parameters
+        ----------
+        task : UnlearningTask
+        objectives : Objectives
+        evaluator : MetricEvaluator, optional
+            Scores the final points; built from ``task`` when not given.
+        ref_point : array-like [m], optional
+            HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
+
+        Returns
+        -------
+        Front
+            One point per individual of the final population, with ``anytime`` filled per generation.
+        """
+        from pymoo.algorithms.moo.nsga2 import NSGA2
+        from pymoo.operators.crossover.sbx import SBX
+        from pymoo.operators.mutation.pm import PM
+        from pymoo.optimize import minimize
+
+        self._validate()
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)  # a second run starts clean
+        meter = SpaceMeter()
+        with meter.paused():
+            evaluator = evaluator or MetricEvaluator(task)
+            ref = self._ref_point(task, objectives, ref_point)
+        self._setup(task, objectives, meter)
+        rng = np.random.default_rng([self.seed, 20250])
+        X0 = self.initial_population(rng)
+        self.initial_population_ = X0.copy()
+        problem = SpaceProblem(lambda X: self._evaluate_population(X, meter), n_var=self.n_var_,
+                               n_obj=len(objectives), xl=self.xl_, xu=self.xu_, owner=self.name)
+        algorithm = NSGA2(pop_size=self.pop_size, sampling=X0, eliminate_duplicates=True,
+                          crossover=SBX(eta=self.crossover_eta, prob=self.crossover_prob),
+                          mutation=PM(eta=self.mutation_eta))
+        bar = tqdm(total=self.n_gen, desc=self.name, disable=not self.progress, leave=False)
+        log = _GenerationLog(self, meter, ref, bar)
+        try:
+            result = minimize(problem, algorithm, ("n_gen", self.n_gen), seed=self.seed, callback=log,
+                              copy_algorithm=False, verbose=False)
+        finally:
+            bar.close()
+        pop = result.pop
+        X = np.asarray(pop.get("X"), dtype=float)
+        F = np.asarray(pop.get("F_true"), dtype=float)
+        born = np.asarray(pop.get("n_gen"), dtype=int).reshape(-1)
+        cost = meter.snapshot()
+        with meter.paused():
+            metrics = self._final_metrics(X, task, evaluator)
+        self.anytime_ = log.rows
+        return self._front(X, F, born, metrics, cost, objectives, task, log.rows)
+
+    def _ref_point(self, task, objectives, ref_point) -> np.ndarray:
+        if ref_point is None:
+            return np.asarray(hv_reference_point(task, objectives), dtype=float)
+        ref = np.asarray(ref_point, dtype=float).reshape(-1)
+        if ref.shape != (len(objectives),) or not np.isfinite(ref).all():
+            raise ConfigError(f"{type(self).__name__}: `ref_point` must be {len(objectives)} finite numbers, one "
+                              f"per objective. Got {ref_point!r}.")
+        return ref
+
+    def _front(self, X, F, born, metrics, cost, objectives, task, anytime) -> Front:
+        n = len(X)
+        metric_keys = sorted({k for row in metrics for k in row})
+        hp = self.hyperparameters()
+        reference = _reference_name(objectives)
+        arrays, rebuild, provenance = {}, [], []
+        shared = self._rebuild_fields()
+        for i in range(n):
+            key = f"{self.space}.g{i}"
+            arrays[key] = X[i].astype(np.float32)
+            rebuild.append({"kind": self.rebuild_kind, "array": key, **shared,
+                            **self._point_rebuild_fields(arrays[key])})
+            provenance.append({"space": self.space, "reference": reference, "hyperparameters": hp,
+                               "seed": self.seed, "generation": int(born[i])})
+        return Front(
+            objectives.names, F, np.array([self.name] * n, dtype=object),
+            metrics={k: np.array([row.get(k, np.nan) for row in metrics]) for k in metric_keys},
+            cost={k: np.full(n, cost[k]) for k in COST_NAMES},
+            provenance=provenance, rebuild=rebuild, arrays=arrays, anytime=list(anytime), task=task,
+        )
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({args}, seed={self.seed})"

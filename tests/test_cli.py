@@ -1,0 +1,301 @@
+"""The command line, in process: ``table`` and ``explore`` on digits with tiny settings, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pareto_unlearn.cli import main
+from pareto_unlearn.experiments import TABLE_ROWS
+from pareto_unlearn.metrics import avg_gap
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.task import SPLIT_KEYS, load_dataset, make_splits, parse_forget
+
+VALIDATOR = Path("/work/shared/tools/validate_run_dir.py")
+
+TABLE_CONFIG = """
+[methods.FT]
+epochs = 1
+lr = [0.1]
+
+[methods.GA]
+epochs = 1
+lr = [0.05]
+
+[methods.RL]
+epochs = 1
+lr = [0.003]
+
+[methods.SalUn]
+epochs = 1
+lr = [0.003]
+
+[methods.l1-sparse]
+epochs = 1
+lr = [0.05]
+alpha = [0.001]
+
+[methods.RAUL-LS]
+epochs = 1
+lr = [0.1]
+
+[methods.RAUL-UPGrad]
+epochs = 1
+lr = [0.05, 0.2]
+"""
+GRIDS = {"FT": [0.1], "GA": [0.05], "RL": [0.003], "SalUn": [0.003], "l1-sparse": [0.05], "UniDist-RAUL-LS": [0.1],
+         "HeldDist-RAUL-LS": [0.1], "UniDist-RAUL-UPGrad": [0.05, 0.2], "HeldDist-RAUL-UPGrad": [0.05, 0.2]}
+_AGGREGATOR_BUG = "make_aggregator('fairgrad') calls FairGrad() without its required `alpha` (TypeError)"
+RESULT_FILES = ("results.json", "table.md", "table.csv", "splits.npz", "summary.json", "points.csv")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
+    root = tmp_path_factory.mktemp("table")
+    config = _write(root / "tiny.toml", TABLE_CONFIG)
+    out = root / "out"
+    code = main(["table", "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--config", str(config), "--no-progress"])
+    return code, out
+
+
+def test_table_exits_0_and_writes_its_files(table_run) -> None:
+    code, out = table_run
+    assert code == 0
+    for name in ("table.md", "table.csv", "results.json", "splits.npz"):
+        assert (out / name).is_file(), name
+    frame = pd.read_csv(out / "table.csv")
+    assert frame["method"].tolist() == list(TABLE_ROWS)
+    markdown = (out / "table.md").read_text()
+    for row in TABLE_ROWS:
+        assert f"| {row} |" in markdown, row
+
+
+def test_table_splits_file(table_run) -> None:
+    _, out = table_run
+    with np.load(out / "splits.npz", allow_pickle=False) as data:
+        assert set(SPLIT_KEYS) <= set(data.files)
+        expected = make_splits(load_dataset("digits").y_train.numpy(), parse_forget("random:0.1"), seed=0)
+        for key in SPLIT_KEYS:
+            np.testing.assert_array_equal(data[key], getattr(expected, key))
+
+
+def test_table_results_rows(table_run) -> None:
+    _, out = table_run
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert len(rows) == len(TABLE_ROWS) == 11
+    assert sorted(r["method"] for r in rows) == sorted(TABLE_ROWS)
+    assert {r["seed"] for r in rows} == {0}
+    by_method = {r["method"]: r for r in rows}
+    retrain = by_method["Retrain"]
+    assert retrain["gap"] == 0
+    for r in rows:
+        for key in ("UA", "RA", "TA", "MIA"):
+            assert 0.0 <= r[key] <= 100.0, (r["method"], key)
+        assert r["gap"] == pytest.approx(avg_gap(r, retrain), abs=1e-9), r["method"]
+        assert np.isfinite(r["forget_kl"]) and 0 <= r["forget_kl"] <= np.log(10) + 1e-6
+        assert np.isfinite(r["retain_ce"]) and r["retain_ce"] >= 0
+
+
+@pytest.mark.parametrize("method", list(GRIDS))
+def test_table_records_grid_and_choice(table_run, method: str) -> None:
+    _, out = table_run
+    row = next(r for r in json.loads((out / "results.json").read_text())["rows"] if r["method"] == method)
+    hp = row["hyperparameters"]
+    grid, chosen = hp["grid"], hp["chosen"]
+    assert [g["lr"] for g in grid] == pytest.approx(GRIDS[method])
+    assert all(g["epochs"] == 1 for g in grid)
+    assert chosen in grid
+    if method == "l1-sparse":
+        assert [g["alpha"] for g in grid] == pytest.approx([0.001])
+    # The choice is the lowest oracle-free score among grid points that keep their D_h,sel accuracy.
+    index = grid.index(chosen)
+    keep = [i for i, s in enumerate(hp["sel_acc"]) if s >= hp["min_sel_acc"]] or list(range(len(grid)))
+    assert hp["scores"][index] == min(hp["scores"][i] for i in keep)
+
+
+def _assert_refused(code: int, capsys, out: Path, needle: str, before: dict[str, bytes] | None = None) -> None:
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    assert needle in lines[0]
+    for name in RESULT_FILES:
+        path = out / name
+        if before and name in before:
+            assert path.read_bytes() == before[name], f"{name} was overwritten"
+        else:
+            assert not path.exists(), f"{name} was written"
+
+
+BAD_FLAGS = [
+    (["--forget", "random:1.5"], "random:1.5"),
+    (["--forget", "class:12"], "class:12"),
+    (["--forget", "random:x"], "random:x"),
+    (["--task", "imagenet"], "imagenet"),
+    (["--model", "transformer"], "transformer"),
+    (["--seeds", "-1"], "-1"),
+]
+
+
+@pytest.mark.parametrize("flags, needle", BAD_FLAGS, ids=[f[1] for f in BAD_FLAGS])
+def test_table_bad_flags_exit_2(tmp_path: Path, cache_dir: Path, capsys, flags: list[str], needle: str) -> None:
+    out = tmp_path / "out"
+    base = ["table", "--task", "digits", "--seeds", "0", "--out", str(out), "--cache-dir", str(cache_dir),
+            "--no-progress"]
+    assert_flags = base + flags
+    _assert_refused(main(assert_flags), capsys, out, needle)
+
+
+BAD_CONFIGS = [
+    ("frobnicate = 1\n", "frobnicate"),
+    ("[methods.Foo]\nepochs = 1\n", "Foo"),
+    ("[methods.FT]\nepochs = 0\n", "0"),
+    ("[methods.FT]\nlr = [-0.1]\n", "-0.1"),
+    ("[methods.FT]\nmomentum = 0.5\n", "momentum"),
+    ("[recipe]\nepoch = 3\n", "epoch"),
+]
+
+
+_UNCHECKED_RECIPE = ("TrainRecipe.__post_init__ (task/_training.py) does not check types: a TypeError from "
+                     "training escapes main() instead of exit 2")
+_UNCHECKED_EXPLORE = ("explore() merges [explore.*] values without checking their types: a TypeError "
+                      "escapes main() instead of exit 2")
+BAD_CONFIGS += [
+    pytest.param(text, needle, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_RECIPE),
+                 id=f"recipe-{needle}")
+    for text, needle in [("[recipe]\nepochs = 1.5\n", "1.5"), ('[recipe]\nlr = "fast"\n', "fast"),
+                         ("[recipe]\nmilestones = 5\n", "5"), ("[recipe]\nbatch_size = 2.5\n", "2.5")]
+]
+
+
+@pytest.mark.parametrize("text, needle", BAD_CONFIGS)
+def test_table_bad_config_exit_2(tmp_path: Path, cache_dir: Path, capsys, text: str, needle: str) -> None:
+    config = _write(tmp_path / "bad.toml", text)
+    out = tmp_path / "out"
+    code = main(["table", "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--config", str(config), "--no-progress"])
+    _assert_refused(code, capsys, out, needle)
+
+
+def test_table_missing_config_file_exit_2(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    missing = tmp_path / "nowhere.toml"
+    code = main(["table", "--config", str(missing), "--out", str(out), "--no-progress"])
+    _assert_refused(code, capsys, out, "nowhere.toml")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible")
+def test_table_cuda_without_gpu_exit_2(tmp_path: Path, cache_dir: Path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["table", "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--device", "cuda",
+                 "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    _assert_refused(code, capsys, out, "cuda")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[explore.jd]\nepochs = 0\n", "0"),
+    ("[explore.jd]\nspeed = 3\n", "speed"),
+    ("[explore.bogus]\nlr = 1\n", "bogus"),
+    pytest.param("[explore.ls]\nweights = 0.5\n", "0.5",
+                 marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_EXPLORE)),
+    pytest.param("[explore.jd]\nlrs = 0.1\n", "0.1",
+                 marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_EXPLORE)),
+])
+def test_explore_bad_settings_exit_2(tmp_path: Path, cache_dir: Path, capsys, text: str, needle: str) -> None:
+    config = _write(tmp_path / "bad.toml", text)
+    out = tmp_path / "out"
+    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd,ls",
+                 "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    _assert_refused(code, capsys, out, needle)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=_AGGREGATOR_BUG)
+def test_explore_with_a_listed_aggregator_never_crashes(tmp_path: Path, cache_dir: Path, capsys) -> None:
+    """jd-fairgrad is listed in SOLVERS; it must run or be refused with exit 2, not raise."""
+    out = tmp_path / "out"
+    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd-fairgrad",
+                 "--config", str(_write(tmp_path / "c.toml", "[explore.jd]\nlrs = [0.1]\nepochs = 1\n")),
+                 "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    assert code in (0, 2)
+
+
+@pytest.mark.parametrize("command", ["table", "explore"])
+def test_out_holding_a_run_needs_force(tmp_path: Path, cache_dir: Path, capsys, command: str) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    marker = "results.json" if command == "table" else "summary.json"
+    (out / marker).write_text('{"a run": true}\n')
+    before = {marker: (out / marker).read_bytes()}
+    code = main([command, "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--no-progress"])
+    _assert_refused(code, capsys, out, str(out), before)
+
+
+# ---------------------------------------------------------------------------------------------- explore
+EXPLORE_CONFIG = """
+[explore.jd]
+lrs = [0.1]
+epochs = 2
+
+[explore.ls]
+weights = [0.3, 0.7]
+lr = 0.2
+epochs = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def explore_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
+    root = tmp_path_factory.mktemp("explore")
+    config = _write(root / "explore.toml", EXPLORE_CONFIG)
+    out = root / "out"
+    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd,ls",
+                 "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    return code, out
+
+
+def test_explore_writes_a_valid_run_dir(explore_run) -> None:
+    code, out = explore_run
+    assert code == 0
+    if not VALIDATOR.is_file():
+        pytest.skip(f"{VALIDATOR} is not available")
+    result = subprocess.run([sys.executable, str(VALIDATOR), str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "ok"
+
+
+def test_explore_points_and_rebuild(explore_run, digits_task) -> None:
+    code, out = explore_run
+    assert code == 0
+    summary, front = load_run(out, task=digits_task)
+    assert set(summary["solvers"]) == {"jd", "ls"}
+    assert summary["complete"] is True
+    assert summary["task"]["theta0_sha256"] == digits_task.theta0_hash
+    assert summary["objectives"] == ["forget_kl", "retain_ce"]
+    counts = {name: int((front.solver == name).sum()) for name in front.solvers}
+    assert counts == {"Original": 1, "jd": 2, "ls": 2}  # 1 lr × 2 epochs; 2 weights, last epoch each
+    assert summary["solvers"]["jd"]["n_points"] == 2 and summary["solvers"]["ls"]["n_points"] == 2
+    ls_weights = sorted(p["hyperparameters"]["w"] for p, s in zip(front.provenance, front.solver) if s == "ls")
+    assert ls_weights == pytest.approx([0.3, 0.7])
+    from pareto_unlearn.objectives import make_objectives
+
+    objectives = make_objectives(digits_task)
+    for i in range(len(front)):
+        values = objectives.evaluate(front.model(i), digits_task)
+        np.testing.assert_allclose(values, front.F[i], rtol=1e-5, atol=1e-7)
+    with np.load(out / "splits.npz", allow_pickle=False) as data:
+        for key in SPLIT_KEYS:
+            np.testing.assert_array_equal(data[key], getattr(digits_task.splits, key))

@@ -13,8 +13,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_bytes", "sha256_file",
-           "stable_hash", "to_jsonable", "read_json", "atomic_save_npz"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "sha256_bytes",
+    "sha256_file",
+    "stable_hash",
+    "to_jsonable",
+    "read_json",
+    "atomic_save_npz",
+]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -32,10 +32,18 @@ def time_ms(fn: Callable[[], Any], *, repeat: int, warmup: int = 2) -> float:
     return statistics.median(samples)
 
 
-def _ratio(name: str, numerator: str, num_ms: float, denominator: str, den_ms: float, goal: str,
-           **extra: Any) -> dict[str, Any]:
-    return {"ratio": num_ms / den_ms, "numerator": numerator, "numerator_ms": num_ms, "denominator": denominator,
-            "denominator_ms": den_ms, "goal": goal, **extra}
+def _ratio(
+    name: str, numerator: str, num_ms: float, denominator: str, den_ms: float, goal: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "ratio": num_ms / den_ms,
+        "numerator": numerator,
+        "numerator_ms": num_ms,
+        "denominator": denominator,
+        "denominator_ms": den_ms,
+        "goal": goal,
+        **extra,
+    }
 
 
 def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
@@ -67,9 +75,16 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
 
     jd_ms = time_ms(jd_step, repeat=repeat)
     ls_ms = time_ms(ls_step, repeat=repeat)
-    return _ratio("upgrad_vs_ls_step", "jd step (autograd.grad per objective + torchjd UPGrad on J [2, n])", jd_ms,
-                  "ls step (one backward of ½f_F + ½f_R)", ls_ms, "<= 1.2",
-                  n_params=sum(p.numel() for p in params), batch=64)
+    return _ratio(
+        "upgrad_vs_ls_step",
+        "jd step (autograd.grad per objective + torchjd UPGrad on J [2, n])",
+        jd_ms,
+        "ls step (one backward of ½f_F + ½f_R)",
+        ls_ms,
+        "<= 1.2",
+        n_params=sum(p.numel() for p in params),
+        batch=64,
+    )
 
 
 def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
@@ -77,8 +92,15 @@ def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bo
     from pareto_unlearn.task import load_task
 
     repeat = 10 if quick else 50
-    task = load_task("digits", forget="random:0.5", model="cnn", seed=0, device="cpu", cache_dir=cache_dir,
-                     progress=progress)
+    task = load_task(
+        "digits",
+        forget="random:0.5",
+        model="cnn",
+        seed=0,
+        device="cpu",
+        cache_dir=cache_dir,
+        progress=progress,
+    )
     ratios: dict[str, Any] = {}
     try:
         from pareto_unlearn.spaces import bench as space_bench
@@ -88,6 +110,8 @@ def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bo
         ratios.update(space_bench(task, repeat=max(3, repeat // 5)))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
     man = manifest()
-    machine = (f"{man['hardware']['cpu']}, {man['hardware']['cpu_count']} cores, torch {man['versions']['torch']} "
-               f"with {torch.get_num_threads()} threads, float32")
+    machine = (
+        f"{man['hardware']['cpu']}, {man['hardware']['cpu_count']} cores, torch {man['versions']['torch']} "
+        f"with {torch.get_num_threads()} threads, float32"
+    )
     return {"ratios": ratios, "machine": machine, "manifest": man, "quick": quick}

@@ -24,9 +24,15 @@ def _task_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     g.add_argument("--device", help="auto (default), cpu or cuda")
     g.add_argument("--data-root", help="folder of the torchvision files (not needed for digits)")
-    g.add_argument("--download", action="store_true", default=None, help="let torchvision download missing files")
-    g.add_argument("--cache-dir", help="model cache (default $PARETO_UNLEARN_CACHE or ~/.cache/pareto_unlearn)")
-    g.add_argument("--batch-size", type=int, help="unlearning batch size (default 64 for digits, 256 otherwise)")
+    g.add_argument(
+        "--download", action="store_true", default=None, help="let torchvision download missing files"
+    )
+    g.add_argument(
+        "--cache-dir", help="model cache (default $PARETO_UNLEARN_CACHE or ~/.cache/pareto_unlearn)"
+    )
+    g.add_argument(
+        "--batch-size", type=int, help="unlearning batch size (default 64 for digits, 256 otherwise)"
+    )
     g.add_argument("--threads", type=int, help="torch CPU threads for this process")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     g.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -39,8 +45,12 @@ def _objective_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pareto-unlearn", description=(
-        "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) with NSGA-II and Jacobian descent."))
+    parser = argparse.ArgumentParser(
+        prog="pareto-unlearn",
+        description=(
+            "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) with NSGA-II and Jacobian descent."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("table", help="the paper's Table 1 layout on any task")
@@ -51,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("explore", help="fronts of every solver on one task")
     _task_flags(p)
     _objective_flags(p)
-    p.add_argument("--solvers", help="comma-separated solver names (default: the three NSGA-II spaces, jd, ls)")
+    p.add_argument(
+        "--solvers", help="comma-separated solver names (default: the three NSGA-II spaces, jd, ls)"
+    )
     p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
     p.add_argument("--quick", action="store_true", help="small settings")
     p.add_argument("--out", required=True, help="output directory")
@@ -70,10 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="model cache")
     p.add_argument("--threads", type=int, help="torch CPU threads")
 
+    p = sub.add_parser("compare", help="compare the fronts of several runs at equal cost")
+    p.add_argument("run_dirs", nargs="+", help="directories written by explore or demo")
+    p.add_argument("--out", required=True, help="folder for compare.csv and compare.md")
+
+    p = sub.add_parser("report", help="write DIR/report.md with the comparison tables and figures")
+    p.add_argument("run_dir", help="directory written by explore or demo")
+
     p = sub.add_parser("select", help="choose an operating point of a run and export it")
     p.add_argument("run_dir", help="directory written by explore or demo")
-    p.add_argument("--method", default="oracle-free", help="oracle-free (default), knee, preference, closest-to-retrain")
-    p.add_argument("--constraint", action="append", default=[], help="e.g. 'RA >= 99' (repeatable, or comma-separated)")
+    p.add_argument(
+        "--method", default="oracle-free", help="oracle-free (default), knee, preference, closest-to-retrain"
+    )
+    p.add_argument(
+        "--constraint", action="append", default=[], help="e.g. 'RA >= 99' (repeatable, or comma-separated)"
+    )
     p.add_argument("--weights", help="preference weights, comma-separated (with --method preference)")
     p.add_argument("--solver", help="choose among this solver's points only")
     p.add_argument("--export", help="write the chosen model here (.safetensors) with a JSON beside it")
@@ -83,16 +106,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _run_config(args: argparse.Namespace, **forced):
     from pareto_unlearn.config import load_config
 
     cfg = load_config(getattr(args, "config", None))
-    overrides = {k: getattr(args, k, None) for k in (
-        "task", "forget", "model", "seeds", "device", "data_root", "download", "cache_dir", "batch_size", "threads",
-        "reference", "kl_direction", "objectives", "solvers")}
+    overrides = {
+        k: getattr(args, k, None)
+        for k in (
+            "task",
+            "forget",
+            "model",
+            "seeds",
+            "device",
+            "data_root",
+            "download",
+            "cache_dir",
+            "batch_size",
+            "threads",
+            "reference",
+            "kl_direction",
+            "objectives",
+            "solvers",
+        )
+    }
     overrides.update(forced)
     return cfg.merged(overrides)
 
@@ -108,11 +149,21 @@ def _print_summary(summary: dict, out: Path, elapsed: float) -> None:
     import pandas as pd
 
     frame = pd.DataFrame(summary["solvers"]).T
-    columns = ["hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s", "forward_passes",
-               "backward_passes"]
+    columns = [
+        "hv",
+        "hv_utility",
+        "igd_plus",
+        "n_points",
+        "n_nondominated",
+        "wall_s",
+        "forward_passes",
+        "backward_passes",
+    ]
     print(frame[columns].to_string(float_format=lambda v: f"{v:.4g}"))
     o, r = summary["original"]["metrics"], summary["retrain"]["metrics"]
-    print(f"Original: UA {o['UA']:.2f} RA {o['RA']:.2f} TA {o['TA']:.2f} MIA {o['MIA']:.2f} gap {o['gap']:.2f}")
+    print(
+        f"Original: UA {o['UA']:.2f} RA {o['RA']:.2f} TA {o['TA']:.2f} MIA {o['MIA']:.2f} gap {o['gap']:.2f}"
+    )
     print(f"Retrain:  UA {r['UA']:.2f} RA {r['RA']:.2f} TA {r['TA']:.2f} MIA {r['MIA']:.2f}")
     print(f"HV reference point: {summary['hv_reference_point']}")
     print(f"wrote {out}/ (points.csv, summary.json, fronts.png, splits.npz, front/) in {elapsed:.1f} s")
@@ -128,7 +179,9 @@ def _cmd_table(args) -> int:
     start = time.perf_counter()
     result = run_table(cfg, out, progress=not args.no_progress)
     print((out / "table.md").read_text())
-    print(f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) in {time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) in {time.perf_counter() - start:.1f} s"
+    )
     _ = result
     return 0
 
@@ -149,8 +202,14 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
     start = time.perf_counter()
     for i, seed in enumerate(cfg.seeds):
         target = out if i == 0 else out / f"seed{seed}"
-        result = explore(cfg, target, quick=args.quick, baselines=demo or getattr(args, "baselines", False),
-                         progress=not args.no_progress, seed=seed)
+        result = explore(
+            cfg,
+            target,
+            quick=args.quick,
+            baselines=demo or getattr(args, "baselines", False),
+            progress=not args.no_progress,
+            seed=seed,
+        )
         if len(cfg.seeds) > 1:
             print(f"seed {seed}:")
         _print_summary(result.summary, target, time.perf_counter() - start)
@@ -170,8 +229,10 @@ def _cmd_bench(args) -> int:
     else:
         for name, item in report["ratios"].items():
             goal = item.get("goal", "")
-            print(f"{name:28s} {item['ratio']:8.2f}  (goal {goal}; {item['numerator']}: {item['numerator_ms']:.3f} ms, "
-                  f"{item['denominator']}: {item['denominator_ms']:.3f} ms)")
+            print(
+                f"{name:28s} {item['ratio']:8.2f}  (goal {goal}; {item['numerator']}: {item['numerator_ms']:.3f} ms, "
+                f"{item['denominator']}: {item['denominator_ms']:.3f} ms)"
+            )
         print(f"machine: {report['machine']}")
     return 0
 
@@ -179,15 +240,47 @@ def _cmd_bench(args) -> int:
 def _cmd_select(args) -> int:
     from pareto_unlearn.selection_export import select_and_export
 
-    result = select_and_export(args.run_dir, method=args.method, constraints=args.constraint,
-                               weights=args.weights, solver=args.solver, export=args.export,
-                               cache_dir=args.cache_dir, device=args.device)
+    result = select_and_export(
+        args.run_dir,
+        method=args.method,
+        constraints=args.constraint,
+        weights=args.weights,
+        solver=args.solver,
+        export=args.export,
+        cache_dir=args.cache_dir,
+        device=args.device,
+    )
     point = result["point"]
     print(f"chosen: solver {point['solver']} point {point['point']} ({args.method})")
-    print("  " + ", ".join(f"{k} {point[k]:.4g}" for k in (*result["objective_names"], "UA", "RA", "TA", "MIA", "gap")))
+    print(
+        "  "
+        + ", ".join(
+            f"{k} {point[k]:.4g}" for k in (*result["objective_names"], "UA", "RA", "TA", "MIA", "gap")
+        )
+    )
     if args.export:
-        print(f"wrote {args.export} and {result['json_path']}" + (
-            f" and {result['adapter_path']}" if result.get("adapter_path") else ""))
+        print(
+            f"wrote {args.export} and {result['json_path']}"
+            + (f" and {result['adapter_path']}" if result.get("adapter_path") else "")
+        )
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from pareto_unlearn.experiments._compare import compare, write_compare
+
+    frame = compare(args.run_dirs)
+    paths = write_compare(frame, args.out)
+    print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {', '.join(str(p) for p in paths)}" if isinstance(paths, (list, tuple)) else f"wrote {args.out}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from pareto_unlearn.experiments._report import write_report
+
+    path = write_report(args.run_dir)
+    print(f"wrote {path}")
     return 0
 
 
@@ -196,8 +289,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", False))
-    handlers = {"table": _cmd_table, "explore": _cmd_explore, "demo": lambda a: _cmd_explore(a, demo=True),
-                "bench": _cmd_bench, "select": _cmd_select}
+    handlers = {
+        "table": _cmd_table,
+        "explore": _cmd_explore,
+        "demo": lambda a: _cmd_explore(a, demo=True),
+        "bench": _cmd_bench,
+        "select": _cmd_select,
+        "compare": _cmd_compare,
+        "report": _cmd_report,
+    }
     try:
         return handlers[args.command](args)
     except ParetoUnlearnError as exc:

@@ -35,7 +35,9 @@ class MethodSpec:
         allowed = {"epochs", "lr", "alpha"}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise ConfigError(f"[methods.{name}] has unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"[methods.{name}] has unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(allowed))}"
+            )
         out = base
         if "epochs" in data:
             if not isinstance(data["epochs"], int) or data["epochs"] < 1:
@@ -45,7 +47,9 @@ class MethodSpec:
             if key in data:
                 values = data[key] if isinstance(data[key], list) else [data[key]]
                 if not values or not all(isinstance(v, (int, float)) and v > 0 for v in values):
-                    raise ConfigError(f"[methods.{name}] {key} must be a list of positive numbers, got {data[key]!r}")
+                    raise ConfigError(
+                        f"[methods.{name}] {key} must be a list of positive numbers, got {data[key]!r}"
+                    )
                 out = replace(out, **{key: tuple(float(v) for v in values)})
         return out
 
@@ -141,7 +145,9 @@ def _validated(cfg: RunConfig) -> RunConfig:
     if cfg.reference not in REFERENCES:
         raise ConfigError(f"reference {cfg.reference!r} is not known; choose one of {', '.join(REFERENCES)}")
     if cfg.kl_direction not in KL_DIRECTIONS:
-        raise ConfigError(f"kl_direction {cfg.kl_direction!r} is not known; choose one of {', '.join(KL_DIRECTIONS)}")
+        raise ConfigError(
+            f"kl_direction {cfg.kl_direction!r} is not known; choose one of {', '.join(KL_DIRECTIONS)}"
+        )
     seeds = _as_tuple("seeds", cfg.seeds, int)
     if not seeds or min(seeds) < 0:
         raise ConfigError(f"seeds must be non-negative integers, e.g. 0,1,2; got {cfg.seeds!r}")
@@ -152,8 +158,12 @@ def _validated(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"batch_size must be an integer >= 1, got {cfg.batch_size!r}")
     if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
         raise ConfigError(f"threads must be an integer >= 1, got {cfg.threads!r}")
-    return replace(cfg, seeds=seeds, objectives=_as_tuple("objectives", cfg.objectives, str),
-                   solvers=_as_tuple("solvers", cfg.solvers, str))
+    return replace(
+        cfg,
+        seeds=seeds,
+        objectives=_as_tuple("objectives", cfg.objectives, str),
+        solvers=_as_tuple("solvers", cfg.solvers, str),
+    )
 
 
 def load_config(path: str | Path | None) -> RunConfig:
@@ -196,9 +206,18 @@ def task_from_config(cfg: RunConfig, seed: int, *, progress: bool = True):
     """Load the task a config describes, for one seed (Original and Retrain from the cache or trained)."""
     from pareto_unlearn.task import load_task
 
-    return load_task(cfg.task, forget=cfg.forget, seed=seed, model=cfg.model, device=cfg.device,
-                     data_root=cfg.data_root, download=cfg.download, cache_dir=cfg.cache_dir,
-                     recipe=recipe_for(cfg), progress=progress)
+    return load_task(
+        cfg.task,
+        forget=cfg.forget,
+        seed=seed,
+        model=cfg.model,
+        device=cfg.device,
+        data_root=cfg.data_root,
+        download=cfg.download,
+        cache_dir=cfg.cache_dir,
+        recipe=recipe_for(cfg),
+        progress=progress,
+    )
 
 
 __all__ += ["recipe_for", "task_from_config"]

@@ -104,15 +104,26 @@ class Front:
             self.provenance = [{} for _ in range(n)]
         if not self.rebuild:
             self.rebuild = [{"kind": "none"} for _ in range(n)]
-        for label, column in [("solver", self.solver), ("provenance", self.provenance), ("rebuild", self.rebuild),
-                              *self.metrics.items(), *self.cost.items()]:
+        for label, column in [
+            ("solver", self.solver),
+            ("provenance", self.provenance),
+            ("rebuild", self.rebuild),
+            *self.metrics.items(),
+            *self.cost.items(),
+        ]:
             if len(column) != n:
                 raise ConfigError(f"Front column {label!r} has {len(column)} entries for {n} points")
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_points(cls, F: np.ndarray, *, solver: str = "points",
-                    objective_names: Sequence[str] = DEFAULT_OBJECTIVES, **columns: Any) -> Front:
+    def from_points(
+        cls,
+        F: np.ndarray,
+        *,
+        solver: str = "points",
+        objective_names: Sequence[str] = DEFAULT_OBJECTIVES,
+        **columns: Any,
+    ) -> Front:
         """A front from bare objective vectors (metrics NaN unless given)."""
         F = np.asarray(F, dtype=float)
         return cls(tuple(objective_names), F, np.array([solver] * len(F), dtype=object), **columns)
@@ -128,8 +139,10 @@ class Front:
             if f.objective_names != names:
                 raise ConfigError(f"cannot concatenate fronts over {names} and {f.objective_names}")
         metric_keys = sorted(set().union(*[f.metrics for f in fronts]))
-        metrics = {k: np.concatenate([f.metrics.get(k, np.full(len(f), np.nan)) for f in fronts])
-                   for k in metric_keys}
+        metrics = {
+            k: np.concatenate([f.metrics.get(k, np.full(len(f), np.nan)) for f in fronts])
+            for k in metric_keys
+        }
         cost = {k: np.concatenate([f.cost[k] for f in fronts]) for k in COST_NAMES}
         arrays: dict[str, np.ndarray] = {}
         rebuild: list[dict[str, Any]] = []
@@ -143,9 +156,15 @@ class Front:
                         spec[key] = renames[spec[key]]
                 rebuild.append(spec)
         return cls(
-            names, np.concatenate([f.F for f in fronts]), np.concatenate([f.solver for f in fronts]),
-            metrics=metrics, cost=cost, provenance=sum((list(f.provenance) for f in fronts), []),
-            rebuild=rebuild, arrays=arrays, anytime=sum((list(f.anytime) for f in fronts), []),
+            names,
+            np.concatenate([f.F for f in fronts]),
+            np.concatenate([f.solver for f in fronts]),
+            metrics=metrics,
+            cost=cost,
+            provenance=sum((list(f.provenance) for f in fronts), []),
+            rebuild=rebuild,
+            arrays=arrays,
+            anytime=sum((list(f.anytime) for f in fronts), []),
             task=next((f.task for f in fronts if f.task is not None), None),
         )
 
@@ -175,11 +194,15 @@ class Front:
         if index.dtype == bool:
             index = np.flatnonzero(index)
         return Front(
-            self.objective_names, self.F[index], self.solver[index],
+            self.objective_names,
+            self.F[index],
+            self.solver[index],
             metrics={k: v[index] for k, v in self.metrics.items()},
             cost={k: v[index] for k, v in self.cost.items()},
-            provenance=[self.provenance[i] for i in index], rebuild=[self.rebuild[i] for i in index],
-            arrays=self.arrays, anytime=[a for a in self.anytime if a.get("solver") in set(self.solver[index])],
+            provenance=[self.provenance[i] for i in index],
+            rebuild=[self.rebuild[i] for i in index],
+            arrays=self.arrays,
+            anytime=[a for a in self.anytime if a.get("solver") in set(self.solver[index])],
             task=self.task,
         )
 
@@ -211,13 +234,15 @@ class Front:
         for name in self.solvers:
             rows = self.solver == name
             point[rows] = np.arange(rows.sum())
-        frame = pd.DataFrame({
-            "solver": self.solver.astype(str),
-            "space": [p.get("space", "") for p in self.provenance],
-            "reference": [p.get("reference", "") for p in self.provenance],
-            "point": point,
-            "feasible": self.feasible.astype(int),
-        })
+        frame = pd.DataFrame(
+            {
+                "solver": self.solver.astype(str),
+                "space": [p.get("space", "") for p in self.provenance],
+                "reference": [p.get("reference", "") for p in self.provenance],
+                "point": point,
+                "feasible": self.feasible.astype(int),
+            }
+        )
         for j, name in enumerate(self.objective_names):
             frame[name] = self.F[:, j]
         for name in METRIC_NAMES:
@@ -228,7 +253,9 @@ class Front:
         extra = sorted(set(self.metrics) - set(METRIC_NAMES))
         for name in extra:
             frame[name] = self.metrics[name]
-        frame["hyperparameters"] = [json.dumps(p.get("hyperparameters", {}), sort_keys=True) for p in self.provenance]
+        frame["hyperparameters"] = [
+            json.dumps(p.get("hyperparameters", {}), sort_keys=True) for p in self.provenance
+        ]
         frame["seed"] = [p.get("seed", "") for p in self.provenance]
         return frame
 
@@ -242,7 +269,9 @@ class Front:
 
         task = task if task is not None else self.task
         if task is None:
-            raise ConfigError("Front.model needs the task: pass task=..., or load the front with Front.load(dir, task)")
+            raise ConfigError(
+                "Front.model needs the task: pass task=..., or load the front with Front.load(dir, task)"
+            )
         if not 0 <= i < len(self):
             raise ConfigError(f"point {i} does not exist; this front has points 0..{len(self) - 1}")
         return rebuild_model(task, self.rebuild[i], self.arrays)
@@ -258,16 +287,23 @@ class Front:
         columns.update({f"metric:{k}": v for k, v in self.metrics.items()})
         columns.update({f"cost:{k}": v for k, v in self.cost.items()})
         atomic_save_npz(directory / "front.npz", **columns)
-        blob = save_arrays({k: np.ascontiguousarray(v) for k, v in self.arrays.items()}) if self.arrays else b""
+        blob = (
+            save_arrays({k: np.ascontiguousarray(v) for k, v in self.arrays.items()}) if self.arrays else b""
+        )
         atomic_write_bytes(directory / "front_arrays.safetensors", blob)
-        atomic_write_json(directory / "front.json", {
-            "schema_version": FRONT_SCHEMA,
-            "objective_names": list(self.objective_names),
-            "provenance": self.provenance,
-            "rebuild": self.rebuild,
-            "anytime": self.anytime,
-            "sha256": {name: sha256_file(directory / name) for name in ("front.npz", "front_arrays.safetensors")},
-        })
+        atomic_write_json(
+            directory / "front.json",
+            {
+                "schema_version": FRONT_SCHEMA,
+                "objective_names": list(self.objective_names),
+                "provenance": self.provenance,
+                "rebuild": self.rebuild,
+                "anytime": self.anytime,
+                "sha256": {
+                    name: sha256_file(directory / name) for name in ("front.npz", "front_arrays.safetensors")
+                },
+            },
+        )
         return directory
 
     @classmethod
@@ -285,15 +321,22 @@ class Front:
             raise CacheError(f"{meta_path}: not valid JSON ({exc}); the file is damaged") from None
         for name, digest in meta.get("sha256", {}).items():
             if not (directory / name).exists() or sha256_file(directory / name) != digest:
-                raise CacheError(f"{directory / name}: missing or its SHA-256 differs from front.json (tampered)")
+                raise CacheError(
+                    f"{directory / name}: missing or its SHA-256 differs from front.json (tampered)"
+                )
         with np.load(directory / "front.npz", allow_pickle=False) as data:
             columns = {k: data[k] for k in data.files}
         raw = (directory / "front_arrays.safetensors").read_bytes()
         arrays = dict(load_arrays(raw)) if raw else {}
         return cls(
-            tuple(meta["objective_names"]), columns["F"], columns["solver"].astype(object),
+            tuple(meta["objective_names"]),
+            columns["F"],
+            columns["solver"].astype(object),
             metrics={k.split(":", 1)[1]: v for k, v in columns.items() if k.startswith("metric:")},
             cost={k.split(":", 1)[1]: v for k, v in columns.items() if k.startswith("cost:")},
-            provenance=meta["provenance"], rebuild=meta["rebuild"], arrays=arrays, anytime=meta["anytime"],
+            provenance=meta["provenance"],
+            rebuild=meta["rebuild"],
+            arrays=arrays,
+            anytime=meta["anytime"],
             task=task,
         )

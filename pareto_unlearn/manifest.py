@@ -11,15 +11,31 @@ from typing import Any
 
 __all__ = ["manifest"]
 
-_PACKAGES = ("pareto-unlearn", "torch", "torchvision", "pymoo", "torchjd", "numpy", "scikit-learn", "scipy",
-             "pandas", "safetensors", "matplotlib")
+_PACKAGES = (
+    "pareto-unlearn",
+    "torch",
+    "torchvision",
+    "pymoo",
+    "torchjd",
+    "numpy",
+    "scikit-learn",
+    "scipy",
+    "pandas",
+    "safetensors",
+    "matplotlib",
+)
 
 
 def _git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
@@ -48,7 +64,9 @@ def manifest(**extra: Any) -> dict[str, Any]:
         "versions": {**versions, "python": platform.python_version()},
         "git_commit": _git_commit(),
         "hardware": {
-            "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cpu": _cpu_name(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
             "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
             "platform": platform.platform(),
         },

@@ -17,7 +17,14 @@ from pareto_unlearn.exceptions import RunDirError
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, hypervolume, igd_plus
 
-__all__ = ["SCHEMA_VERSION", "prepare_out_dir", "solver_summary", "write_run_dir", "load_run", "UTILITY_MARGIN"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "prepare_out_dir",
+    "solver_summary",
+    "write_run_dir",
+    "load_run",
+    "UTILITY_MARGIN",
+]
 
 SCHEMA_VERSION = 1
 UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (SPEC §4)
@@ -30,19 +37,24 @@ def prepare_out_dir(out: str | os.PathLike, *, force: bool = False) -> Path:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; give a directory path")
     if out.is_dir() and any((out / m).exists() for m in _MARKERS) and not force:
-        raise RunDirError(f"--out {out} already holds a run; choose another directory or pass --force to overwrite")
+        raise RunDirError(
+            f"--out {out} already holds a run; choose another directory or pass --force to overwrite"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise RunDirError(f"--out {out} is not writable ({exc.strerror}); choose a directory you can write to") from None
+        raise RunDirError(
+            f"--out {out} is not writable ({exc.strerror}); choose a directory you can write to"
+        ) from None
     return out
 
 
-def solver_summary(front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray,
-                   ra_min: float) -> dict[str, Any]:
+def solver_summary(
+    front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray, ra_min: float
+) -> dict[str, Any]:
     """HV, HV@utility, IGD+ to the union front, counts and total cost of one solver's points."""
     part = front.only(name)
     feasible = part.F[part.feasible]
@@ -58,16 +70,31 @@ def solver_summary(front: Front, name: str, ref_point: np.ndarray, union_F: np.n
     }
 
 
-def write_run_dir(out: str | os.PathLike, front: Front, *, task_info: dict[str, Any], reference: str,
-                  kl_direction: str, ref_point: np.ndarray, original: dict[str, Any], retrain: dict[str, Any],
-                  complete: bool, manifest: dict[str, Any], settings: dict[str, Any] | None = None,
-                  figure=None, splits=None) -> dict[str, Any]:
+def write_run_dir(
+    out: str | os.PathLike,
+    front: Front,
+    *,
+    task_info: dict[str, Any],
+    reference: str,
+    kl_direction: str,
+    ref_point: np.ndarray,
+    original: dict[str, Any],
+    retrain: dict[str, Any],
+    complete: bool,
+    manifest: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+    figure=None,
+    splits=None,
+) -> dict[str, Any]:
     """Write every file of the contract and return the summary."""
     out = Path(out)
     union_F = front.F[front.nondominated_union()]
     ra_min = float(original["metrics"]["RA"]) - UTILITY_MARGIN
-    solvers = {name: solver_summary(front, name, ref_point, union_F, ra_min)
-               for name in front.solvers if name != "Original"}
+    solvers = {
+        name: solver_summary(front, name, ref_point, union_F, ra_min)
+        for name in front.solvers
+        if name != "Original"
+    }
     front.save(out / "front")
     atomic_write_text(out / "points.csv", front.to_frame().to_csv(index=False, float_format="%.17g"))
     if splits is not None:
@@ -99,7 +126,9 @@ def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], F
     """Read a run directory: its summary and its Front (hash-checked)."""
     directory = Path(directory)
     if not (directory / "summary.json").is_file():
-        raise RunDirError(f"{directory} is not a run directory (no summary.json); give the --out of an explore run")
+        raise RunDirError(
+            f"{directory} is not a run directory (no summary.json); give the --out of an explore run"
+        )
     try:
         summary = read_json(directory / "summary.json")
     except ValueError as exc:

@@ -37,13 +37,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def digits_task(cache_dir: Path) -> UnlearningTask:
     """Digits, MLP, random 50 % forgetting, seed 0, the default recipe."""
-    return load_task("digits", forget="random:0.5", seed=0, model="mlp", cache_dir=str(cache_dir), progress=False)
+    return load_task("digits", forget="random:0.5", seed=0, model="mlp", cache_dir=str(cache_dir),
+                     progress=False)
 
 
 @pytest.fixture(scope="session")
 def digits_class_task(cache_dir: Path) -> UnlearningTask:
     """Digits, MLP, class-wise forgetting of class 3 (θ0 is shared with ``digits_task``: same train set)."""
-    return load_task("digits", forget="class:3", seed=0, model="mlp", cache_dir=str(cache_dir), progress=False)
+    return load_task("digits", forget="class:3", seed=0, model="mlp", cache_dir=str(cache_dir),
+                     progress=False)
 
 
 @pytest.fixture(scope="session")

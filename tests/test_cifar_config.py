@@ -30,14 +30,21 @@ def test_table_runs_the_cifar10_config_on_synthetic_files(tmp_path, monkeypatch)
     root = tmp_path / "data"
     write_synthetic_cifar10(root, n_train=200, n_test=40, seed=0)
     # The synthetic batches cannot pass torchvision's md5 gate of the official files: bypass it here only.
-    monkeypatch.setattr(_torchvision, "load_torchvision",
-                        functools.partial(_torchvision.load_torchvision, verify_md5=False))
+    monkeypatch.setattr(
+        _torchvision, "load_torchvision", functools.partial(_torchvision.load_torchvision, verify_md5=False)
+    )
     tiny = {m: {"epochs": 1, "lr": [0.01]} for m in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad")}
     tiny["l1-sparse"] = {"epochs": 1, "lr": [0.01], "alpha": [1e-4]}
     cfg = load_config(CONFIGS / "cifar10_resnet18_random10.toml")
-    cfg = dataclasses.replace(cfg, recipe={**cfg.recipe, "epochs": 1, "milestones": [], "batch_size": 64},
-                              methods=tiny, batch_size=64)
-    cfg = cfg.merged({"data_root": str(root), "seeds": (0,), "device": "cpu", "cache_dir": str(tmp_path / "cache")})
+    cfg = dataclasses.replace(
+        cfg,
+        recipe={**cfg.recipe, "epochs": 1, "milestones": [], "batch_size": 64},
+        methods=tiny,
+        batch_size=64,
+    )
+    cfg = cfg.merged(
+        {"data_root": str(root), "seeds": (0,), "device": "cpu", "cache_dir": str(tmp_path / "cache")}
+    )
     rows = ("Retrain", "Original", "FT", "HeldDist-RAUL-UPGrad")  # ResNet-18 on a CPU: a few rows suffice
     run_table(cfg, tmp_path / "out", rows=rows, progress=False)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -50,5 +57,10 @@ def test_table_runs_the_cifar10_config_on_synthetic_files(tmp_path, monkeypatch)
             assert 0.0 <= row[key] <= 100.0
     with np.load(tmp_path / "out" / "splits.npz", allow_pickle=False) as splits:
         assert len(splits["test"]) == 40
-        assert len(splits["forget"]) + len(splits["retain"]) + len(splits["heldout_reference"]) + len(
-            splits["heldout_selection"]) == 200
+        assert (
+            len(splits["forget"])
+            + len(splits["retain"])
+            + len(splits["heldout_reference"])
+            + len(splits["heldout_selection"])
+            == 200
+        )

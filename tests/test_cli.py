@@ -50,15 +50,20 @@ lr = [0.1]
 epochs = 1
 lr = [0.05, 0.2]
 """
-GRIDS = {"FT": [0.1], "GA": [0.05], "RL": [0.003], "SalUn": [0.003], "l1-sparse": [0.05], "UniDist-RAUL-LS": [0.1],
-         "HeldDist-RAUL-LS": [0.1], "UniDist-RAUL-UPGrad": [0.05, 0.2], "HeldDist-RAUL-UPGrad": [0.05, 0.2]}
-_AGGREGATOR_BUG = "make_aggregator('fairgrad') calls FairGrad() without its required `alpha` (TypeError)"
+GRIDS = {"FT": [0.1], "GA": [0.05], "RL": [0.003], "SalUn": [0.003], "l1-sparse": [0.05],
+         "UniDist-RAUL-LS": [0.1], "HeldDist-RAUL-LS": [0.1], "UniDist-RAUL-UPGrad": [0.05, 0.2],
+         "HeldDist-RAUL-UPGrad": [0.05, 0.2]}
 RESULT_FILES = ("results.json", "table.md", "table.csv", "splits.npz", "summary.json", "points.csv")
 
 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _explore_argv(solvers: str, config: Path, out: Path, cache_dir: Path) -> list[str]:
+    return ["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", solvers,
+            "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +131,8 @@ def test_table_records_grid_and_choice(table_run, method: str) -> None:
     assert hp["scores"][index] == min(hp["scores"][i] for i in keep)
 
 
-def _assert_refused(code: int, capsys, out: Path, needle: str, before: dict[str, bytes] | None = None) -> None:
+def _assert_refused(code: int, capsys, out: Path, needle: str,
+                    before: dict[str, bytes] | None = None) -> None:
     captured = capsys.readouterr()
     assert code == 2
     lines = [line for line in captured.err.splitlines() if line.strip()]
@@ -151,7 +157,8 @@ BAD_FLAGS = [
 
 
 @pytest.mark.parametrize("flags, needle", BAD_FLAGS, ids=[f[1] for f in BAD_FLAGS])
-def test_table_bad_flags_exit_2(tmp_path: Path, cache_dir: Path, capsys, flags: list[str], needle: str) -> None:
+def test_table_bad_flags_exit_2(tmp_path: Path, cache_dir: Path, capsys, flags: list[str],
+                                needle: str) -> None:
     out = tmp_path / "out"
     base = ["table", "--task", "digits", "--seeds", "0", "--out", str(out), "--cache-dir", str(cache_dir),
             "--no-progress"]
@@ -169,13 +176,8 @@ BAD_CONFIGS = [
 ]
 
 
-_UNCHECKED_RECIPE = ("TrainRecipe.__post_init__ (task/_training.py) does not check types: a TypeError from "
-                     "training escapes main() instead of exit 2")
-_UNCHECKED_EXPLORE = ("explore() merges [explore.*] values without checking their types: a TypeError "
-                      "escapes main() instead of exit 2")
 BAD_CONFIGS += [
-    pytest.param(text, needle, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_RECIPE),
-                 id=f"recipe-{needle}")
+    pytest.param(text, needle, id=f"recipe-{needle}")
     for text, needle in [("[recipe]\nepochs = 1.5\n", "1.5"), ('[recipe]\nlr = "fast"\n', "fast"),
                          ("[recipe]\nmilestones = 5\n", "5"), ("[recipe]\nbatch_size = 2.5\n", "2.5")]
 ]
@@ -209,27 +211,33 @@ def test_table_cuda_without_gpu_exit_2(tmp_path: Path, cache_dir: Path, capsys) 
     ("[explore.jd]\nepochs = 0\n", "0"),
     ("[explore.jd]\nspeed = 3\n", "speed"),
     ("[explore.bogus]\nlr = 1\n", "bogus"),
-    pytest.param("[explore.ls]\nweights = 0.5\n", "0.5",
-                 marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_EXPLORE)),
-    pytest.param("[explore.jd]\nlrs = 0.1\n", "0.1",
-                 marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_UNCHECKED_EXPLORE)),
+    ("[explore.ls]\nweights = 0.5\n", "0.5"),
+    ("[explore.jd]\nlrs = 0.1\n", "0.1"),
 ])
 def test_explore_bad_settings_exit_2(tmp_path: Path, cache_dir: Path, capsys, text: str, needle: str) -> None:
     config = _write(tmp_path / "bad.toml", text)
     out = tmp_path / "out"
-    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd,ls",
-                 "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    code = main(_explore_argv("jd,ls", config, out, cache_dir))
     _assert_refused(code, capsys, out, needle)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=_AGGREGATOR_BUG)
 def test_explore_with_a_listed_aggregator_never_crashes(tmp_path: Path, cache_dir: Path, capsys) -> None:
     """jd-fairgrad is listed in SOLVERS; it must run or be refused with exit 2, not raise."""
     out = tmp_path / "out"
-    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd-fairgrad",
-                 "--config", str(_write(tmp_path / "c.toml", "[explore.jd]\nlrs = [0.1]\nepochs = 1\n")),
-                 "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    config = _write(tmp_path / "c.toml", "[explore.jd]\nlrs = [0.1]\nepochs = 1\n")
+    code = main(_explore_argv("jd-fairgrad", config, out, cache_dir))
     assert code in (0, 2)
+
+
+def test_out_that_is_a_file_exit_2(tmp_path: Path, cache_dir: Path, capsys) -> None:
+    out = tmp_path / "a-file"
+    out.write_text("not a directory\n")
+    code = main(["table", "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert str(out) in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert out.read_text() == "not a directory\n"
 
 
 @pytest.mark.parametrize("command", ["table", "explore"])
@@ -254,7 +262,9 @@ epochs = 2
 weights = [0.3, 0.7]
 lr = 0.2
 epochs = 2
-"""
+""" + TABLE_CONFIG.replace("[methods.RAUL-LS]\nepochs = 1\nlr = [0.1]\n", "").replace(
+    "[methods.RAUL-UPGrad]\nepochs = 1\nlr = [0.05, 0.2]\n", "")
+BASELINE_NAMES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +272,7 @@ def explore_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     root = tmp_path_factory.mktemp("explore")
     config = _write(root / "explore.toml", EXPLORE_CONFIG)
     out = root / "out"
-    code = main(["explore", "--task", "digits", "--forget", "random:0.5", "--seeds", "0", "--solvers", "jd,ls",
-                 "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"])
+    code = main([*_explore_argv("jd,ls", config, out, cache_dir), "--baselines"])
     return code, out
 
 
@@ -272,7 +281,8 @@ def test_explore_writes_a_valid_run_dir(explore_run) -> None:
     assert code == 0
     if not VALIDATOR.is_file():
         pytest.skip(f"{VALIDATOR} is not available")
-    result = subprocess.run([sys.executable, str(VALIDATOR), str(out)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(VALIDATOR), str(out)], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().splitlines()[-1] == "ok"
 
@@ -281,14 +291,21 @@ def test_explore_points_and_rebuild(explore_run, digits_task) -> None:
     code, out = explore_run
     assert code == 0
     summary, front = load_run(out, task=digits_task)
-    assert set(summary["solvers"]) == {"jd", "ls"}
+    assert set(summary["solvers"]) == {"jd", "ls", *BASELINE_NAMES}
     assert summary["complete"] is True
     assert summary["task"]["theta0_sha256"] == digits_task.theta0_hash
     assert summary["objectives"] == ["forget_kl", "retain_ce"]
     counts = {name: int((front.solver == name).sum()) for name in front.solvers}
-    assert counts == {"Original": 1, "jd": 2, "ls": 2}  # 1 lr × 2 epochs; 2 weights, last epoch each
+    # jd: 1 lr × 2 epochs; ls: 2 weights, last epoch each; a baseline: its oracle-free pick of its grid.
+    assert counts == {"Original": 1, "jd": 2, "ls": 2, **dict.fromkeys(BASELINE_NAMES, 1)}
+    for name in BASELINE_NAMES:
+        provenance = front.provenance[int(np.flatnonzero(front.solver == name)[0])]
+        assert provenance["chosen_by"] == "oracle-free"
+        assert provenance["hyperparameters"] in provenance["grid"]
+        assert provenance["hyperparameters"]["epochs"] == 1
     assert summary["solvers"]["jd"]["n_points"] == 2 and summary["solvers"]["ls"]["n_points"] == 2
-    ls_weights = sorted(p["hyperparameters"]["w"] for p, s in zip(front.provenance, front.solver) if s == "ls")
+    ls_points = [p for p, s in zip(front.provenance, front.solver, strict=True) if s == "ls"]
+    ls_weights = sorted(p["hyperparameters"]["w"] for p in ls_points)
     assert ls_weights == pytest.approx([0.3, 0.7])
     from pareto_unlearn.objectives import make_objectives
 

@@ -165,7 +165,8 @@ def test_parse_forget_accepts_good_specs() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "random:0", "random:1", "random:1.5", "random:x", "random:-0.2", "class:", "class:12", "class:a", "forget:3",
+    "random:0", "random:1", "random:1.5", "random:x", "random:-0.2",
+    "class:", "class:12", "class:a", "forget:3",
 ])
 def test_parse_forget_errors_name_the_value(text: str) -> None:
     with pytest.raises(ConfigError) as info:

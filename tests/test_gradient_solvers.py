@@ -22,7 +22,9 @@ from pareto_unlearn.solvers import (
     SalUn,
     jd_direction,
     make_aggregator,
+    paired_batches,
 )
+from pareto_unlearn.solvers._baselines import _random_wrong_labels
 
 EPOCHS = 2
 # Learning rates small enough that no solver diverges on digits in two epochs.
@@ -204,12 +206,14 @@ def test_same_seed_same_front(runs, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(SOLVERS))
-def test_front_model_reproduces_the_point(runs, digits_task, digits_objectives, digits_evaluator, name) -> None:
+def test_front_model_reproduces_the_point(runs, digits_task, digits_objectives, digits_evaluator,
+                                          name: str) -> None:
     front = runs(name)["front"]
     for i in range(len(front)):
         model = front.model(i)
         assert not model.training
-        np.testing.assert_allclose(digits_objectives.evaluate(model, digits_task), front.F[i], rtol=1e-5, atol=1e-7)
+        values = digits_objectives.evaluate(model, digits_task)
+        np.testing.assert_allclose(values, front.F[i], rtol=1e-5, atol=1e-7)
         rescored = digits_evaluator(model)
         for key in ("UA", "RA", "TA", "MIA", "gap"):
             assert rescored[key] == pytest.approx(front.metrics[key][i], abs=1e-9), key
@@ -240,7 +244,47 @@ def test_bad_settings_are_refused(digits_task, digits_objectives, name: str, bad
         solver.run(digits_task, digits_objectives)
 
 
-# ---------------------------------------------------------------------------------------------- SalUn, BatchNorm
+PAIRED_CASES = [(649, 646, 64), (131, 1164, 64), (10, 5, 64), (7, 100, 3), (4500, 40500, 256)]
+
+
+@pytest.mark.parametrize("n_forget, n_retain, batch", PAIRED_CASES)
+def test_paired_batches_cover_both_sets_once_per_epoch(n_forget: int, n_retain: int, batch: int) -> None:
+    pairs = list(paired_batches(n_forget, n_retain, batch, torch.Generator().manual_seed(0)))
+    forget = torch.cat([f for f, _ in pairs]).tolist()
+    retain = torch.cat([r for _, r in pairs]).tolist()
+    assert sorted(forget) == list(range(n_forget))
+    assert sorted(retain) == list(range(n_retain))
+    assert all(len(r) <= batch for _, r in pairs)
+    assert len(pairs) == -(-n_retain // batch)
+
+
+@pytest.mark.parametrize("n_forget, n_retain, batch", [(4500, 40500, 256), (649, 646, 2)])
+def test_paired_batches_spread_the_forget_set_evenly(n_forget: int, n_retain: int, batch: int) -> None:
+    pairs = list(paired_batches(n_forget, n_retain, batch, torch.Generator().manual_seed(0)))
+    sizes = [len(f) for f, _ in pairs]
+    assert n_forget >= len(pairs)
+    assert min(sizes) >= 1, f"{sizes.count(0)} of {len(pairs)} steps have no forget sample"
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_random_labels_are_wrong_and_cover_the_other_classes() -> None:
+    y = torch.arange(10).repeat(200)
+    labels = _random_wrong_labels(y, 10, torch.Generator().manual_seed(0))
+    assert (labels != y).all()
+    assert ((labels >= 0) & (labels < 10)).all()
+    for c in range(10):
+        assert set(labels[y == c].tolist()) == set(range(10)) - {c}
+
+
+def test_gradient_ascent_raises_the_forget_loss(runs, digits_task) -> None:
+    front = runs("GA")["front"]
+    model = front.model(len(front) - 1)
+    ce = lambda m: float(torch.nn.functional.cross_entropy(  # noqa: E731
+        predict_logits(m, digits_task.forget.x), digits_task.forget.y))
+    assert ce(model) > ce(digits_task.original)
+
+
+# ------------------------------------------------------------------------------------------ SalUn, BatchNorm
 def test_salun_mask_keeps_half_of_the_weights(digits_task, digits_objectives, digits_evaluator) -> None:
     solver = SalUn(lr=0.01, epochs=1, weight_decay=0.0, record="last", seed=0, progress=False)
     front = solver.run(digits_task, digits_objectives, evaluator=digits_evaluator)
@@ -288,17 +332,10 @@ def test_batchnorm_statistics_stay_frozen(digits_cnn_task, monkeypatch, name: st
 
 
 # ---------------------------------------------------------------------------------------------- aggregators
-_BAD_KWARGS = "make_aggregator builds it with the wrong keyword arguments for torchjd 0.18 (TypeError)"
-_AGGREGATOR_XFAIL = {
-    "fairgrad": "FairGrad.__init__ requires `alpha`; " + _BAD_KWARGS,
-    "excess-mtl": "ExcessMTL.__init__ takes no `n_tasks`; " + _BAD_KWARGS,
-}
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=_AGGREGATOR_XFAIL[n]))
-    if n in _AGGREGATOR_XFAIL else n
-    for n in AGGREGATORS
+    n for n in AGGREGATORS
 ])
 def test_every_listed_aggregator_builds_or_names_its_missing_extra(name: str) -> None:
     """Each name of AGGREGATORS (hence each ``jd-NAME`` solver) gives a working aggregator, or a
@@ -319,14 +356,13 @@ def test_unknown_aggregator_is_refused() -> None:
 
 
 @pytest.mark.parametrize("aggregator", [
-    pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=(
-        f"torchjd's {a} aggregator draws from torch's global RNG, which JacobianDescent never seeds "
-        "(only its batch-order generator): the same seed gives a different front")))
-    for a in ("random", "graddrop")
+    "random", "graddrop"
 ])
-def test_stochastic_aggregators_are_reproducible(digits_task, digits_objectives, digits_evaluator, aggregator):
+def test_stochastic_aggregators_are_reproducible(digits_task, digits_objectives, digits_evaluator,
+                                                 aggregator: str) -> None:
     def run() -> np.ndarray:
-        solver = JacobianDescent(aggregator=aggregator, lr=0.1, epochs=1, record="last", seed=0, progress=False)
+        solver = JacobianDescent(aggregator=aggregator, lr=0.1, epochs=1, record="last", seed=0,
+                                 progress=False)
         return solver.run(digits_task, digits_objectives, evaluator=digits_evaluator).F
 
     first = run()

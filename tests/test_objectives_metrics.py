@@ -1,4 +1,5 @@
-"""forget_kl / retain_ce identities and references (SPEC §1); UA, RA, TA, MIA, gap, oracle-free (SPEC §3, §6)."""
+"""forget_kl / retain_ce identities and references (SPEC §1); UA, RA, TA, MIA, gap and the oracle-free
+score (SPEC §3, §6)."""
 
 from __future__ import annotations
 
@@ -254,7 +255,8 @@ def _mia_task_predictions(forget_confident: bool):
 
 
 @pytest.mark.parametrize("forget_confident, expected", [(True, 0.0), (False, 100.0)])
-def test_mia_through_unlearning_metrics_uses_the_member_subset(forget_confident: bool, expected: float) -> None:
+def test_mia_through_unlearning_metrics_uses_the_member_subset(forget_confident: bool,
+                                                               expected: float) -> None:
     task, pred = _mia_task_predictions(forget_confident)
     assert unlearning_metrics(pred, task)["MIA"] == pytest.approx(expected)
 
@@ -273,6 +275,26 @@ def test_classwise_ta_excludes_forgotten_classes() -> None:
     assert out["TA_forgotten"] == pytest.approx(100.0 * 2 / 3)
     assert out["UA"] == pytest.approx(100.0 * 2 / 3)
     assert out["sel_acc"] == pytest.approx(100.0 * 2 / 3)
+
+
+def test_classwise_mia_uses_only_retained_test_classes_as_non_members() -> None:
+    """Members (all of D_r) and D_f are sure and right; retained-class test samples sure and wrong. The
+    forgotten class's test samples are sure and right too: if they served as non-members they would
+    outnumber the members at the same confidence and flip the attack."""
+    c = 3
+    retain_y, forget_y = [0, 1, 0, 1], [2, 2, 2]
+    test_y = [0, 1, 0, 1] + [2] * 6
+    task = _fake_task(forget_y, retain_y, test_y, [0, 1], forgotten=(2,), members=np.arange(4))
+    wrong = [1, 0, 1, 0]
+    pred = Predictions(
+        forget=_one_hot_logits(forget_y, c),
+        retain=_one_hot_logits(retain_y, c),
+        test=_one_hot_logits(wrong + [2] * 6, c),
+        heldout_selection=_one_hot_logits([0, 1], c),
+    )
+    out = unlearning_metrics(pred, task)
+    assert out["MIA"] == pytest.approx(0.0)
+    assert out["TA"] == pytest.approx(0.0) and out["TA_forgotten"] == pytest.approx(100.0)
 
 
 def test_nan_logits_give_nan_metrics(digits_task, digits_evaluator) -> None:

@@ -31,7 +31,8 @@ from pareto_unlearn.exceptions import CacheError, ConfigError, IncompatibleRunsE
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, attainment_surface, hypervolume, igd_plus
 
-__all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_COLUMNS", "RunLike"]
+__all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_COLUMNS", "markdown_table",
+           "compare_markdown"]
 
 # What must agree between runs (label, path in summary.json), in the order they are checked.
 _TASK_FIELDS = (
@@ -136,7 +137,8 @@ def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
             if a != b:
                 raise IncompatibleRunsError(
                     f"runs {first.label!r} and {run.label!r} differ in {label} (summary {'.'.join(path)}): "
-                    f"{_short(a)} vs {_short(b)}; compare only runs of one task, reference, KL direction and θ0")
+                    f"{_short(a)} vs {_short(b)}; compare only runs of one task, reference, KL direction "
+                    "and θ0")
         if same_theta0:
             a, b = (np.asarray(_get(r.summary, ("hv_reference_point",)), dtype=float) for r in (first, run))
             if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=0.0):
@@ -458,5 +460,3 @@ def seed_summary(run_dirs: Sequence[RunLike], *, level: float = 50.0) -> SeedSum
         surfaces[name] = attainment_surface(normalised, level)
     return SeedSummary(pd.DataFrame(rows), surfaces, seeds, float(level))
 
-
-__all__ += ["markdown_table", "compare_markdown"]

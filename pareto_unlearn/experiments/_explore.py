@@ -13,7 +13,8 @@ from tqdm.auto import tqdm
 
 from pareto_unlearn.config import RunConfig, task_from_config
 from pareto_unlearn.exceptions import ConfigError
-from pareto_unlearn.experiments._table import _candidates, _choose, UTILITY_MARGIN as SEL_MARGIN
+from pareto_unlearn.experiments._table import UTILITY_MARGIN as SEL_MARGIN
+from pareto_unlearn.experiments._table import choose_oracle_free, grid_candidates
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.indicators import anytime_hv
 from pareto_unlearn.manifest import manifest
@@ -78,33 +79,57 @@ def _sweep(name: str, solvers, task, objectives, evaluator, ref_point, progress:
     front.solver = np.array([name] * len(front), dtype=object)
     times, hv = anytime_hv(front.F, front.cost["wall_s"], ref_point)
     order = np.argsort(front.cost["wall_s"], kind="stable")
-    front.anytime = [{"solver": name, "wall_s": float(t), "hv": float(h),
-                      "forward_passes": float(front.cost["forward_passes"][i]),
-                      "backward_passes": float(front.cost["backward_passes"][i])}
-                     for t, h, i in zip(times, hv, order)]
+    front.anytime = [
+        {
+            "solver": name,
+            "wall_s": float(t),
+            "hv": float(h),
+            "forward_passes": float(front.cost["forward_passes"][i]),
+            "backward_passes": float(front.cost["backward_passes"][i]),
+        }
+        for t, h, i in zip(times, hv, order)
+    ]
     return front
 
 
-def _gradient_front(name, settings, task, objectives, evaluator, ref_point, seed, batch_size, progress) -> Front:
+def _gradient_front(
+    name, settings, task, objectives, evaluator, ref_point, seed, batch_size, progress
+) -> Front:
     common = {"batch_size": batch_size, "seed": seed, "progress": False}
     if name == "ls":
         s = settings["ls"]
-        solvers = [LinearScalarization(weight=w, lr=s["lr"], epochs=s["epochs"], record="last", **common)
-                   for w in s["weights"]]
+        solvers = [
+            LinearScalarization(weight=w, lr=s["lr"], epochs=s["epochs"], record="last", **common)
+            for w in s["weights"]
+        ]
     else:
         s = settings["jd"]
         aggregator = "upgrad" if name == "jd" else name[3:]
         prefs = s.get("pref_vectors") or [None]
-        solvers = [JacobianDescent(aggregator=aggregator, pref_vector=p, lr=lr, epochs=s["epochs"], name=name,
-                                   record="epoch", **common) for lr in s["lrs"] for p in prefs]
+        solvers = [
+            JacobianDescent(
+                aggregator=aggregator,
+                pref_vector=p,
+                lr=lr,
+                epochs=s["epochs"],
+                name=name,
+                record="epoch",
+                **common,
+            )
+            for lr in s["lrs"]
+            for p in prefs
+        ]
     return _sweep(name, solvers, task, objectives, evaluator, ref_point, progress)
 
 
 def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress) -> Front:
     from pareto_unlearn import spaces
 
-    cls = {"nsga2-last-layer": spaces.NSGA2LastLayer, "nsga2-lora": spaces.NSGA2LoRA,
-           "nsga2-ls-weights": spaces.NSGA2LSWeights}[name]
+    cls = {
+        "nsga2-last-layer": spaces.NSGA2LastLayer,
+        "nsga2-lora": spaces.NSGA2LoRA,
+        "nsga2-ls-weights": spaces.NSGA2LSWeights,
+    }[name]
     solver = cls(**settings[name], seed=seed, progress=progress)
     return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point)
 
@@ -113,31 +138,46 @@ def _baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size) ->
     """One point: the baseline's grid run, its oracle-free pick kept, the whole grid charged."""
     spec = cfg.method_specs()[name]
     fronts, offset = [], dict.fromkeys(COST_NAMES, 0.0)
-    for solver in _candidates(name, spec, batch_size, seed):
+    for solver in grid_candidates(name, spec, batch_size, seed):
         front = _shifted(solver.run(task, objectives, evaluator=evaluator), offset)
         offset = {k: float(front.cost[k][-1]) for k in COST_NAMES}
         fronts.append(front)
     grid = Front.concat(fronts)
     sel0 = evaluator(task.original)["sel_acc"]
-    chosen = _choose(OracleFree.for_task(task), grid, sel0 - SEL_MARGIN)
+    chosen = choose_oracle_free(OracleFree.for_task(task), grid, sel0 - SEL_MARGIN)
     point = grid.take([chosen])
     point.cost = {k: np.array([offset[k]]) for k in COST_NAMES}
-    point.provenance[0] = {**point.provenance[0], "chosen_by": "oracle-free",
-                           "grid": [f.provenance[0]["hyperparameters"] for f in fronts]}
+    point.provenance[0] = {
+        **point.provenance[0],
+        "chosen_by": "oracle-free",
+        "grid": [f.provenance[0]["hyperparameters"] for f in fronts],
+    }
     return point
 
 
 def _original_front(task, objectives, evaluator) -> Front:
     metrics = evaluator(task.original)
-    return Front(objectives.names, objectives.evaluate(task.original, task)[None, :], np.array(["Original"], dtype=object),
-                 metrics={k: [v] for k, v in metrics.items()},
-                 cost={k: [0.0] for k in COST_NAMES},
-                 provenance=[{"space": "none", "reference": "", "hyperparameters": {}, "seed": task.seed}],
-                 rebuild=[{"kind": "original"}], task=task)
+    return Front(
+        objectives.names,
+        objectives.evaluate(task.original, task)[None, :],
+        np.array(["Original"], dtype=object),
+        metrics={k: [v] for k, v in metrics.items()},
+        cost={k: [0.0] for k in COST_NAMES},
+        provenance=[{"space": "none", "reference": "", "hyperparameters": {}, "seed": task.seed}],
+        rebuild=[{"kind": "original"}],
+        task=task,
+    )
 
 
-def explore(cfg: RunConfig, out: str | Path | None = None, *, quick: bool = False, baselines: bool = False,
-            progress: bool = True, seed: int | None = None) -> ExploreResult:
+def explore(
+    cfg: RunConfig,
+    out: str | Path | None = None,
+    *,
+    quick: bool = False,
+    baselines: bool = False,
+    progress: bool = True,
+    seed: int | None = None,
+) -> ExploreResult:
     """Run every solver of ``cfg.solvers`` (and the baselines) on one task and seed; write ``out``."""
     unknown = [s for s in cfg.solvers if s not in SOLVERS]
     if unknown:
@@ -146,14 +186,26 @@ def explore(cfg: RunConfig, out: str | Path | None = None, *, quick: bool = Fals
     for name, values in cfg.explore.items():
         key = "jd" if name.startswith("jd") else name
         if key not in settings or not isinstance(values, dict):
-            raise ConfigError(f"[explore.{name}] is not a solver's settings table; valid: {', '.join(settings)}")
+            raise ConfigError(
+                f"[explore.{name}] is not a solver's settings table; valid: {', '.join(settings)}"
+            )
         bad = sorted(set(values) - set(settings[key]))
         if bad:
-            raise ConfigError(f"[explore.{name}] has unknown key {bad[0]!r}; valid: {', '.join(settings[key])}")
+            raise ConfigError(
+                f"[explore.{name}] has unknown key {bad[0]!r}; valid: {', '.join(settings[key])}"
+            )
+        for item, value in values.items():
+            default = settings[key][item]
+            if isinstance(default, list) and not isinstance(value, list):
+                raise ConfigError(f"[explore.{name}] {item} must be a list like {default!r}, got {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+                raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
         settings[key] = {**settings[key], **values}
     seed = cfg.seeds[0] if seed is None else seed
     task = task_from_config(cfg, seed, progress=progress)
-    objectives = make_objectives(task, reference=cfg.reference, kl_direction=cfg.kl_direction, names=cfg.objectives)
+    objectives = make_objectives(
+        task, reference=cfg.reference, kl_direction=cfg.kl_direction, names=cfg.objectives
+    )
     evaluator = MetricEvaluator(task)
     ref_point = hv_reference_point(task, objectives)
     batch_size = cfg.unlearn_batch_size()
@@ -162,27 +214,50 @@ def explore(cfg: RunConfig, out: str | Path | None = None, *, quick: bool = Fals
     for name in tqdm(names, desc="solvers", disable=not progress):
         logger.info("running %s", name)
         if name in NSGA2_SOLVERS:
-            fronts.append(_nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress))
+            fronts.append(
+                _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress)
+            )
         elif name in BASELINES:
             fronts.append(_baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size))
         else:
-            fronts.append(_gradient_front(name, settings, task, objectives, evaluator, ref_point, seed, batch_size,
-                                          progress))
+            fronts.append(
+                _gradient_front(
+                    name, settings, task, objectives, evaluator, ref_point, seed, batch_size, progress
+                )
+            )
     front = Front.concat(fronts)
     front.task = task
-    original = {"objectives": fronts[0].F[0].tolist(), "metrics": {k: float(v[0]) for k, v in fronts[0].metrics.items()}}
-    retrain = {"objectives": objectives.evaluate(task.retrain, task).tolist(), "metrics": dict(evaluator.retrain_)}
+    original = {
+        "objectives": fronts[0].F[0].tolist(),
+        "metrics": {k: float(v[0]) for k, v in fronts[0].metrics.items()},
+    }
+    retrain = {
+        "objectives": objectives.evaluate(task.retrain, task).tolist(),
+        "metrics": dict(evaluator.retrain_),
+    }
     summary = None
     if out is not None:
         from pareto_unlearn.plotting import plot_fronts
 
         figure = plot_fronts(front, original=original["objectives"], retrain=retrain["objectives"])
         summary = write_run_dir(
-            out, front, task_info=task.describe(), reference=cfg.reference, kl_direction=cfg.kl_direction,
-            ref_point=ref_point, original=original, retrain=retrain, complete=True,
+            out,
+            front,
+            task_info=task.describe(),
+            reference=cfg.reference,
+            kl_direction=cfg.kl_direction,
+            ref_point=ref_point,
+            original=original,
+            retrain=retrain,
+            complete=True,
             manifest=manifest(seeds=[seed], theta0_sha256=task.theta0_hash, objectives=objectives.describe()),
-            settings={"solvers": names, "quick": quick, "solver_settings": settings,
-                      "config": {k: v for k, v in vars(cfg).items()}},
-            figure=figure, splits=task.splits,
+            settings={
+                "solvers": names,
+                "quick": quick,
+                "solver_settings": settings,
+                "config": {k: v for k, v in vars(cfg).items()},
+            },
+            figure=figure,
+            splits=task.splits,
         )
     return ExploreResult(front=front, summary=summary or {}, task=task, out=Path(out) if out else None)

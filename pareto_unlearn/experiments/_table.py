@@ -36,17 +36,42 @@ __all__ = ["run_table", "TABLE_ROWS", "format_table"]
 
 logger = logging.getLogger(__name__)
 
-TABLE_ROWS = ("Retrain", "Original", "FT", "GA", "RL", "SalUn", "l1-sparse", "UniDist-RAUL-LS",
-              "UniDist-RAUL-UPGrad", "HeldDist-RAUL-LS", "HeldDist-RAUL-UPGrad")
-_METHOD_OF_ROW = {"FT": "FT", "GA": "GA", "RL": "RL", "SalUn": "SalUn", "l1-sparse": "l1-sparse",
-                  "UniDist-RAUL-LS": "RAUL-LS", "UniDist-RAUL-UPGrad": "RAUL-UPGrad",
-                  "HeldDist-RAUL-LS": "RAUL-LS", "HeldDist-RAUL-UPGrad": "RAUL-UPGrad"}
+TABLE_ROWS = (
+    "Retrain",
+    "Original",
+    "FT",
+    "GA",
+    "RL",
+    "SalUn",
+    "l1-sparse",
+    "UniDist-RAUL-LS",
+    "UniDist-RAUL-UPGrad",
+    "HeldDist-RAUL-LS",
+    "HeldDist-RAUL-UPGrad",
+)
+_METHOD_OF_ROW = {
+    "FT": "FT",
+    "GA": "GA",
+    "RL": "RL",
+    "SalUn": "SalUn",
+    "l1-sparse": "l1-sparse",
+    "UniDist-RAUL-LS": "RAUL-LS",
+    "UniDist-RAUL-UPGrad": "RAUL-UPGrad",
+    "HeldDist-RAUL-LS": "RAUL-LS",
+    "HeldDist-RAUL-UPGrad": "RAUL-UPGrad",
+}
 _SOLVERS = {"FT": FineTune, "GA": GradientAscent, "RL": RandomLabel, "SalUn": SalUn, "l1-sparse": L1Sparse}
 
 
-def _candidates(row: str, spec, batch_size: int, seed: int):
+def grid_candidates(row: str, spec, batch_size: int, seed: int):
     """Solvers of one row's grid (record='last': the row is the last epoch)."""
-    common = {"epochs": spec.epochs, "batch_size": batch_size, "seed": seed, "progress": False, "record": "last"}
+    common = {
+        "epochs": spec.epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "progress": False,
+        "record": "last",
+    }
     method = _METHOD_OF_ROW[row]
     if method == "RAUL-LS":
         return [LinearScalarization(weight=0.5, lr=lr, name=row, **common) for lr in spec.lr]
@@ -60,7 +85,7 @@ def _candidates(row: str, spec, batch_size: int, seed: int):
 UTILITY_MARGIN = 5.0
 
 
-def _choose(rule, front: Front, min_sel_acc: float) -> int:
+def choose_oracle_free(rule, front: Front, min_sel_acc: float) -> int:
     """The oracle-free pick among grid points that keep their accuracy on D_h,sel within
     ``UTILITY_MARGIN`` points of θ0's. Without this guard a collapsed model (every accuracy at chance,
     every confidence at 1/C) scores near 0 on the random-forgetting rule; D_h,sel is the selection set,
@@ -72,12 +97,20 @@ def _choose(rule, front: Front, min_sel_acc: float) -> int:
 
 
 def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
-    return {"method": method, "seed": seed, **{k: float(metrics[k]) for k in ("UA", "RA", "TA", "MIA", "gap")},
-            "forget_kl": float(F[0]), "retain_ce": float(F[1]), "wall_s": float(wall_s), "hyperparameters": hp}
+    return {
+        "method": method,
+        "seed": seed,
+        **{k: float(metrics[k]) for k in ("UA", "RA", "TA", "MIA", "gap")},
+        "forget_kl": float(F[0]),
+        "retain_ce": float(F[1]),
+        "wall_s": float(wall_s),
+        "hyperparameters": hp,
+    }
 
 
-def run_table(cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_ROWS,
-              progress: bool = True) -> dict[str, Any]:
+def run_table(
+    cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_ROWS, progress: bool = True
+) -> dict[str, Any]:
     """Run every row over every seed, write table.md / table.csv / results.json / splits*.npz to ``out``."""
     out = Path(out)
     specs = cfg.method_specs()
@@ -102,30 +135,56 @@ def run_table(cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_
                 model = task.retrain if row == "Retrain" else task.original
                 metrics = evaluator.retrain_ if row == "Retrain" else evaluator(model)
                 wall = task.train_seconds.get(row.lower(), float("nan"))
-                results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task), wall,
-                                    {"recipe": task.recipe.to_dict()}))
+                results.append(
+                    _row(
+                        row,
+                        seed,
+                        metrics,
+                        report_objectives.evaluate(model, task),
+                        wall,
+                        {"recipe": task.recipe.to_dict()},
+                    )
+                )
                 bar.update()
                 continue
             family = row.split("-")[0] if row.startswith(("UniDist", "HeldDist")) else "UniDist"
-            fronts = [s.run(task, objectives[family], evaluator=evaluator) for s in _candidates(
-                row, specs[_METHOD_OF_ROW[row]], cfg.unlearn_batch_size(), seed)]
+            fronts = [
+                s.run(task, objectives[family], evaluator=evaluator)
+                for s in grid_candidates(row, specs[_METHOD_OF_ROW[row]], cfg.unlearn_batch_size(), seed)
+            ]
             front = Front.concat(fronts)
-            chosen = _choose(rule, front, sel_acc_theta0 - UTILITY_MARGIN)
+            chosen = choose_oracle_free(rule, front, sel_acc_theta0 - UTILITY_MARGIN)
             model = front.model(chosen, task)
             grid = [f.provenance[0]["hyperparameters"] for f in fronts]
-            hp = {"grid": grid, "chosen": grid[chosen], "rule": "oracle-free",
-                  "min_sel_acc": sel_acc_theta0 - UTILITY_MARGIN, "sel_acc": front.metrics["sel_acc"].tolist(),
-                  "scores": front.metrics["oracle_free"].tolist(),
-                  "forget_acc": front.metrics["forget_acc"].tolist(),
-                  "grid_wall_s": float(sum(f.cost["wall_s"][-1] for f in fronts))}
+            hp = {
+                "grid": grid,
+                "chosen": grid[chosen],
+                "rule": "oracle-free",
+                "min_sel_acc": sel_acc_theta0 - UTILITY_MARGIN,
+                "sel_acc": front.metrics["sel_acc"].tolist(),
+                "scores": front.metrics["oracle_free"].tolist(),
+                "forget_acc": front.metrics["forget_acc"].tolist(),
+                "grid_wall_s": float(sum(f.cost["wall_s"][-1] for f in fronts)),
+            }
             metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap")}
-            results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task),
-                                front.cost["wall_s"][chosen], hp))
+            results.append(
+                _row(
+                    row,
+                    seed,
+                    metrics,
+                    report_objectives.evaluate(model, task),
+                    front.cost["wall_s"][chosen],
+                    hp,
+                )
+            )
             bar.update()
     bar.close()
     frame = summarize(results, rows)
-    payload = {"task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
-               "rows": results, "manifest": manifest(seeds=list(cfg.seeds), theta0=[t["theta0_sha256"] for t in tasks_info])}
+    payload = {
+        "task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
+        "rows": results,
+        "manifest": manifest(seeds=list(cfg.seeds), theta0=[t["theta0_sha256"] for t in tasks_info]),
+    }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "table.csv", frame.to_csv(index=False))
     atomic_write_text(out / "table.md", format_table(frame, cfg, payload["manifest"]))
@@ -160,18 +219,27 @@ def summarize(results: list[dict[str, Any]], rows: tuple[str, ...]) -> pd.DataFr
 
 def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> str:
     """Markdown in the layout of the paper's Table 1."""
-    header = ("| Method | UA | RA | TA | MIA | Avg. Gap | forget_kl | retain_ce | wall s | × Retrain |\n"
-              "|---|---|---|---|---|---|---|---|---|---|\n")
+    header = (
+        "| Method | UA | RA | TA | MIA | Avg. Gap | forget_kl | retain_ce | wall s | × Retrain |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in frame.itertuples(index=False):
-        cells = [f"{getattr(r, k):.2f} ± {getattr(r, k + '_std'):.2f} ({getattr(r, k + '_gap'):.2f})"
-                 for k in ("UA", "RA", "TA", "MIA")]
-        lines.append(f"| {r.method} | " + " | ".join(cells)
-                     + f" | {r.gap:.2f} | {r.forget_kl:.4f} | {r.retain_ce:.4f} | {r.wall_s:.2f} | {r.wall_rel_retrain:.3f} |")
-    title = (f"**{cfg.task}, forget {cfg.forget}, seeds {','.join(map(str, cfg.seeds))}** — metrics in %, mean ± std "
-             "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n")
-    foot = (f"\nMachine: {man['hardware']['cpu']} ({man['hardware']['cpu_count']} cores), torch "
-            f"{man['versions']['torch']}, device {man['hardware']['device']}.\n")
+        cells = [
+            f"{getattr(r, k):.2f} ± {getattr(r, k + '_std'):.2f} ({getattr(r, k + '_gap'):.2f})"
+            for k in ("UA", "RA", "TA", "MIA")
+        ]
+        lines.append(
+            f"| {r.method} | "
+            + " | ".join(cells)
+            + f" | {r.gap:.2f} | {r.forget_kl:.4f} | {r.retain_ce:.4f} | {r.wall_s:.2f} | {r.wall_rel_retrain:.3f} |"
+        )
+    title = (
+        f"**{cfg.task}, forget {cfg.forget}, seeds {','.join(map(str, cfg.seeds))}** — metrics in %, mean ± std "
+        "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n"
+    )
+    foot = (
+        f"\nMachine: {man['hardware']['cpu']} ({man['hardware']['cpu_count']} cores), torch "
+        f"{man['versions']['torch']}, device {man['hardware']['device']}.\n"
+    )
     return title + header + "\n".join(lines) + "\n" + foot
-
-

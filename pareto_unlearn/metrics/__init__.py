@@ -13,6 +13,13 @@ from pareto_unlearn.metrics._metrics import (
 )
 
 __all__ = [
-    "METRICS", "MetricEvaluator", "Predictions", "avg_gap", "mia_efficacy", "oracle_free_score", "predict",
-    "predict_logits", "unlearning_metrics",
+    "METRICS",
+    "MetricEvaluator",
+    "Predictions",
+    "avg_gap",
+    "mia_efficacy",
+    "oracle_free_score",
+    "predict",
+    "predict_logits",
+    "unlearning_metrics",
 ]

@@ -13,8 +13,17 @@ import torch
 from scipy.stats import ks_2samp
 from sklearn.svm import SVC
 
-__all__ = ["Predictions", "predict_logits", "predict", "unlearning_metrics", "avg_gap", "mia_efficacy",
-           "oracle_free_score", "MetricEvaluator", "METRICS"]
+__all__ = [
+    "Predictions",
+    "predict_logits",
+    "predict",
+    "unlearning_metrics",
+    "avg_gap",
+    "mia_efficacy",
+    "oracle_free_score",
+    "MetricEvaluator",
+    "METRICS",
+]
 
 METRICS = ("UA", "RA", "TA", "MIA")
 
@@ -39,8 +48,12 @@ class Predictions:
 
 
 def predict(model: torch.nn.Module, task, *, batch_size: int = 2048) -> Predictions:
-    return Predictions(*(predict_logits(model, getattr(task, s).x, batch_size=batch_size)
-                         for s in ("forget", "retain", "test", "heldout_selection")))
+    return Predictions(
+        *(
+            predict_logits(model, getattr(task, s).x, batch_size=batch_size)
+            for s in ("forget", "retain", "test", "heldout_selection")
+        )
+    )
 
 
 def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -68,7 +81,9 @@ def mia_efficacy(member_conf: np.ndarray, nonmember_conf: np.ndarray, forget_con
     return 100.0 * float((attack.predict(forget_conf.reshape(-1, 1)) == 0).mean())
 
 
-def oracle_free_score(forget_acc: float, sel_acc: float, forget_conf: np.ndarray, sel_conf: np.ndarray) -> float:
+def oracle_free_score(
+    forget_acc: float, sel_acc: float, forget_conf: np.ndarray, sel_conf: np.ndarray
+) -> float:
     """|acc(D_f) − acc(D_h,sel)| + 100 · KS(conf(D_f), conf(D_h,sel)); lower is better (SPEC §6)."""
     return abs(forget_acc - sel_acc) + 100.0 * float(ks_2samp(forget_conf, sel_conf).statistic)
 
@@ -77,7 +92,9 @@ def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
     """UA, RA, TA, MIA (percent) plus the helpers of selection: forget_acc, sel_acc, oracle_free, and,
     under class-wise forgetting, TA_forgotten (test accuracy on the forgotten classes)."""
     f_y, r_y, t_y, s_y = task.forget.y, task.retain.y, task.test.y, task.heldout_selection.y
-    if not all(bool(torch.isfinite(t).all()) for t in (pred.forget, pred.retain, pred.test, pred.heldout_selection)):
+    if not all(
+        bool(torch.isfinite(t).all()) for t in (pred.forget, pred.retain, pred.test, pred.heldout_selection)
+    ):
         # A diverged model (NaN / inf logits) has no meaningful metrics; its point is infeasible anyway.
         nan = float("nan")
         out = dict.fromkeys(("UA", "RA", "TA", "MIA", "forget_acc", "sel_acc", "oracle_free"), nan)

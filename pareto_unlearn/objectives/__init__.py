@@ -13,6 +13,15 @@ from pareto_unlearn.objectives._objectives import (
 from pareto_unlearn.objectives._reference import REFERENCES, Reference, make_reference
 
 __all__ = [
-    "KL_DIRECTIONS", "OBJECTIVES", "REFERENCES", "ForgetKL", "Objective", "Objectives", "Reference", "RetainCE",
-    "hv_reference_point", "make_objectives", "make_reference",
+    "KL_DIRECTIONS",
+    "OBJECTIVES",
+    "REFERENCES",
+    "ForgetKL",
+    "Objective",
+    "Objectives",
+    "Reference",
+    "RetainCE",
+    "hv_reference_point",
+    "make_objectives",
+    "make_reference",
 ]

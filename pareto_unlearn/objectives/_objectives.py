@@ -13,8 +13,16 @@ import torch.nn.functional as F_nn
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives._reference import Reference, make_reference
 
-__all__ = ["Objective", "ForgetKL", "RetainCE", "Objectives", "KL_DIRECTIONS", "make_objectives", "OBJECTIVES",
-           "hv_reference_point"]
+__all__ = [
+    "Objective",
+    "ForgetKL",
+    "RetainCE",
+    "Objectives",
+    "KL_DIRECTIONS",
+    "make_objectives",
+    "OBJECTIVES",
+    "hv_reference_point",
+]
 
 KL_DIRECTIONS = ("model-ref", "ref-model")
 OBJECTIVES = ("forget_kl", "retain_ce")
@@ -73,8 +81,12 @@ class ForgetKL(Objective):
         return (q * (log_q - log_p)).sum(dim=-1)
 
     def describe(self) -> dict:
-        return {**super().describe(), "reference": self.reference.name, "direction": self.direction,
-                "reference_l1_from_uniform": self.reference.l1_from_uniform}
+        return {
+            **super().describe(),
+            "reference": self.reference.name,
+            "direction": self.direction,
+            "reference_l1_from_uniform": self.reference.l1_from_uniform,
+        }
 
 
 @dataclass
@@ -137,8 +149,9 @@ class Objectives(Sequence):
         return self.from_logits(zeros, labels).double().cpu().numpy()
 
 
-def make_objectives(task, *, reference: str = "uniform", kl_direction: str = "model-ref",
-                    names: Sequence[str] = OBJECTIVES) -> Objectives:
+def make_objectives(
+    task, *, reference: str = "uniform", kl_direction: str = "model-ref", names: Sequence[str] = OBJECTIVES
+) -> Objectives:
     """Build the objectives by name: ``forget_kl`` (with ``reference``), ``forget_kl:REF`` (one more
     forget_kl against another reference, named ``forget_kl_REF``), ``retain_ce``.
 
@@ -155,7 +168,9 @@ def make_objectives(task, *, reference: str = "uniform", kl_direction: str = "mo
         elif base == "retain_ce":
             items.append(RetainCE())
         else:
-            raise ConfigError(f"unknown objective {name!r}; choose from forget_kl, forget_kl:REFERENCE, retain_ce")
+            raise ConfigError(
+                f"unknown objective {name!r}; choose from forget_kl, forget_kl:REFERENCE, retain_ce"
+            )
     return Objectives(items)
 
 
@@ -165,5 +180,6 @@ def hv_reference_point(task, objectives: Objectives, factor: float = 1.01) -> np
     (forget_kl, retain_ce) with ``model-ref`` and the uniform reference this is 1.01 × (f_F(θ0), log C)."""
     from pareto_unlearn.indicators import hv_reference_point as reference_point
 
-    return reference_point(objectives.evaluate(task.original, task), objectives.at_uniform_predictor(task),
-                           factor=factor)
+    return reference_point(
+        objectives.evaluate(task.original, task), objectives.at_uniform_predictor(task), factor=factor
+    )

@@ -60,7 +60,9 @@ def make_reference(name: str, task) -> Reference:
         for c in task.forgotten_classes:
             keep &= y != c
         if not keep.any():
-            raise ConfigError("the held-out reference set has no sample of a retained class; use --reference uniform")
+            raise ConfigError(
+                "the held-out reference set has no sample of a retained class; use --reference uniform"
+            )
         marginal = _mean_probs(task.original, x[keep])
         table = marginal.expand(n_classes, n_classes).clone()
         if name == "heldout" and not task.forgotten_classes:

@@ -6,9 +6,26 @@ Each is configured in its constructor and run by ``run(task, objectives)``, whic
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
-from pareto_unlearn.solvers._jd import AGGREGATORS, JacobianDescent, LinearScalarization, jd_direction, make_aggregator
+from pareto_unlearn.solvers._jd import (
+    AGGREGATORS,
+    JacobianDescent,
+    LinearScalarization,
+    jd_direction,
+    make_aggregator,
+)
 
 __all__ = [
-    "AGGREGATORS", "CostMeter", "FineTune", "GradientAscent", "GradientSolver", "JacobianDescent", "L1Sparse",
-    "LinearScalarization", "RandomLabel", "SalUn", "jd_direction", "make_aggregator", "paired_batches",
+    "AGGREGATORS",
+    "CostMeter",
+    "FineTune",
+    "GradientAscent",
+    "GradientSolver",
+    "JacobianDescent",
+    "L1Sparse",
+    "LinearScalarization",
+    "RandomLabel",
+    "SalUn",
+    "jd_direction",
+    "make_aggregator",
+    "paired_batches",
 ]

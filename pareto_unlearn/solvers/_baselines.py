@@ -133,7 +133,9 @@ class L1Sparse(GradientSolver):
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         steps = max(1, math.ceil(len(task.retain) / self.batch_size))
         total = steps * self.epochs
-        for s, (_, r_idx) in enumerate(paired_batches(len(task.forget), len(task.retain), self.batch_size, generator)):
+        for s, (_, r_idx) in enumerate(
+            paired_batches(len(task.forget), len(task.retain), self.batch_size, generator)
+        ):
             t = (epoch - 1) * steps + s
             alpha_t = self.alpha * (1.0 - t / total)
             l1 = sum(p.abs().sum() for p in model.parameters())

@@ -38,4 +38,8 @@ class CostMeter:
             self._paused += time.perf_counter() - begin
 
     def snapshot(self) -> dict[str, float]:
-        return {"wall_s": self.wall_s, "forward_passes": self.forward_passes, "backward_passes": self.backward_passes}
+        return {
+            "wall_s": self.wall_s,
+            "forward_passes": self.forward_passes,
+            "backward_passes": self.backward_passes,
+        }

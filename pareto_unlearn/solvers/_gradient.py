@@ -24,13 +24,13 @@ logger = logging.getLogger(__name__)
 
 def paired_batches(n_forget: int, n_retain: int, batch_size: int, generator: torch.Generator):
     """One epoch = one pass over D_r in batches of ``batch_size`` and one pass over D_f in as many
-    steps (forget batches of ceil(|D_f| / steps)): both objectives see their whole set every epoch."""
+    steps, split into near-equal chunks: both objectives see their whole set every epoch and no forget
+    batch is empty (unless D_f has fewer samples than there are steps)."""
     steps = max(1, math.ceil(n_retain / batch_size))
-    forget_bs = max(1, math.ceil(n_forget / steps))
     r_order = torch.randperm(n_retain, generator=generator)
-    f_order = torch.randperm(n_forget, generator=generator)
+    f_chunks = torch.tensor_split(torch.randperm(n_forget, generator=generator), steps)
     for s in range(steps):
-        yield f_order[s * forget_bs : (s + 1) * forget_bs], r_order[s * batch_size : (s + 1) * batch_size]
+        yield f_chunks[s], r_order[s * batch_size : (s + 1) * batch_size]
 
 
 class GradientSolver:
@@ -56,8 +56,18 @@ class GradientSolver:
     name = "gradient"
     space = "all-parameters"
 
-    def __init__(self, *, lr: float = 0.01, epochs: int = 5, batch_size: int = 64, momentum: float = 0.9,
-                 weight_decay: float = 5e-4, seed: int = 0, progress: bool = True, record: str = "epoch") -> None:
+    def __init__(
+        self,
+        *,
+        lr: float = 0.01,
+        epochs: int = 5,
+        batch_size: int = 64,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        seed: int = 0,
+        progress: bool = True,
+        record: str = "epoch",
+    ) -> None:
         self.lr = lr
         self.epochs = epochs
         self.batch_size = batch_size
@@ -74,7 +84,9 @@ class GradientSolver:
     def _setup(self, model: nn.Module, task, objectives, meter: CostMeter) -> None:
         """One-time work before the first epoch (charged to the solver's cost)."""
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch: int) -> None:  # pragma: no cover
+    def _epoch(
+        self, model, task, objectives, optimizer, generator, meter, epoch: int
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -88,15 +100,18 @@ class GradientSolver:
         if self.record not in ("epoch", "last"):
             raise ConfigError(f"{self.name}: record must be 'epoch' or 'last', got {self.record!r}")
 
-    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None) -> Front:
+    def run(
+        self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None
+    ) -> Front:
         """Unlearn from θ0 and return the trajectory as a Front (θ0 itself is never modified)."""
         self._validate()
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
         model = task.copy_original()
         generator = torch.Generator().manual_seed(self.seed)
-        optimizer = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=self.momentum,
-                                    weight_decay=self.weight_decay)
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
         self._setup(model, task, objectives, meter)
         rows: list[dict[str, Any]] = []
         arrays: dict[str, np.ndarray] = {}
@@ -127,9 +142,21 @@ class GradientSolver:
             np.array([r["F"] for r in rows]),
             np.array([self.name] * len(rows), dtype=object),
             metrics={k: np.array([r["metrics"].get(k, np.nan) for r in rows]) for k in metric_keys},
-            cost={k: np.array([r["cost"][k] for r in rows]) for k in ("wall_s", "forward_passes", "backward_passes")},
-            provenance=[{"space": self.space, "reference": _reference_name(objectives), "hyperparameters": hp,
-                         "seed": self.seed, "epoch": r["epoch"], "run": r["run"]} for r in rows],
+            cost={
+                k: np.array([r["cost"][k] for r in rows])
+                for k in ("wall_s", "forward_passes", "backward_passes")
+            },
+            provenance=[
+                {
+                    "space": self.space,
+                    "reference": _reference_name(objectives),
+                    "hyperparameters": hp,
+                    "seed": self.seed,
+                    "epoch": r["epoch"],
+                    "run": r["run"],
+                }
+                for r in rows
+            ],
             rebuild=[{"kind": "params", "array": r["array"]} for r in rows],
             arrays=arrays,
             task=task,

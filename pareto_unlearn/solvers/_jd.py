@@ -10,16 +10,30 @@ import torchjd.aggregation as tja
 from torch import nn
 
 from pareto_unlearn.exceptions import ConfigError
-from pareto_unlearn.solvers._gradient import GradientSolver, forward_loss, paired_batches
+from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
 
 __all__ = ["JacobianDescent", "LinearScalarization", "make_aggregator", "AGGREGATORS", "jd_direction"]
 
 # Solver name suffix → torchjd aggregator class name (``jd`` alone is UPGrad).
 AGGREGATORS = {
-    "upgrad": "UPGrad", "mgda": "MGDA", "dualproj": "DualProj", "pcgrad": "PCGrad", "mean": "Mean",
-    "sum": "Sum", "imtlg": "IMTLG", "aligned-mtl": "AlignedMTL", "cagrad": "CAGrad", "nash-mtl": "NashMTL",
-    "graddrop": "GradDrop", "random": "Random", "config": "ConFIG", "fairgrad": "FairGrad",
-    "gradvac": "GradVac", "excess-mtl": "ExcessMTL", "pcd": "PCD", "trimmed-mean": "TrimmedMean",
+    "upgrad": "UPGrad",
+    "mgda": "MGDA",
+    "dualproj": "DualProj",
+    "pcgrad": "PCGrad",
+    "mean": "Mean",
+    "sum": "Sum",
+    "imtlg": "IMTLG",
+    "aligned-mtl": "AlignedMTL",
+    "cagrad": "CAGrad",
+    "nash-mtl": "NashMTL",
+    "graddrop": "GradDrop",
+    "random": "Random",
+    "config": "ConFIG",
+    "fairgrad": "FairGrad",
+    "gradvac": "GradVac",
+    "excess-mtl": "ExcessMTL",
+    "pcd": "PCD",
+    "trimmed-mean": "TrimmedMean",
 }
 _TAKES_PREF = {"UPGrad", "DualProj", "AlignedMTL", "ConFIG"}
 
@@ -44,14 +58,20 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
         kwargs["pref_vector"] = torch.as_tensor(pref_vector, dtype=torch.float32)
     if key in ("cagrad",):
         kwargs.setdefault("c", 0.5)
-    if key in ("nash-mtl", "excess-mtl"):
+    if key == "nash-mtl":
         kwargs["n_tasks"] = 2
+    if key == "fairgrad":
+        kwargs["alpha"] = 1.0
     if key == "trimmed-mean":
         kwargs["trim_number"] = 0
     try:
         return cls(**kwargs)
     except ImportError as exc:
-        raise ConfigError(f"aggregator {name!r} needs extra packages ({exc}); pip install 'pareto-unlearn[full]'") from None
+        raise ConfigError(
+            f"aggregator {name!r} needs extra packages ({exc}); pip install 'pareto-unlearn[full]'"
+        ) from None
+    except TypeError as exc:
+        raise ConfigError(f"aggregator {name!r} cannot be built with defaults here ({exc})") from None
 
 
 def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter], aggregator) -> torch.Tensor:
@@ -61,8 +81,11 @@ def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter],
     rows = []
     for loss in losses:
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                               for g, p in zip(grads, params)]))
+        rows.append(
+            torch.cat(
+                [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params)]
+            )
+        )
     return aggregator(torch.stack(rows))
 
 
@@ -84,7 +107,9 @@ def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Te
             idx = batches[o.subset].to(subset.y.device)
             meter.add(forward=len(idx))
             logits[o.subset] = model(subset.x[idx])
-    return [o(logits[o.subset], getattr(task, o.subset).y[batches[o.subset].to(task.device)]) for o in objectives]
+    return [
+        o(logits[o.subset], getattr(task, o.subset).y[batches[o.subset].to(task.device)]) for o in objectives
+    ]
 
 
 class JacobianDescent(GradientSolver):
@@ -98,8 +123,14 @@ class JacobianDescent(GradientSolver):
 
     name = "jd"
 
-    def __init__(self, *, aggregator: str = "upgrad", pref_vector: Sequence[float] | None = None,
-                 name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        aggregator: str = "upgrad",
+        pref_vector: Sequence[float] | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.aggregator = aggregator
         self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
@@ -116,11 +147,19 @@ class JacobianDescent(GradientSolver):
 
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
+        # Random / GradDrop draw from torch's global generator: fork it, seeded, so runs repeat.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 100_003 + epoch)
+            self._steps(model, task, objectives, optimizer, generator, meter, params)
+
+    def _steps(self, model, task, objectives, optimizer, generator, meter, params) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
             losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
             direction = jd_direction(losses, params, self.aggregator_)
-            meter.add(backward=len(f_idx) * any(o.subset == "forget" for o in objectives)
-                      + len(r_idx) * any(o.subset == "retain" for o in objectives))
+            meter.add(
+                backward=len(f_idx) * any(o.subset == "forget" for o in objectives)
+                + len(r_idx) * any(o.subset == "retain" for o in objectives)
+            )
             _assign_grad(params, direction)
             optimizer.step()
 
@@ -133,8 +172,14 @@ class LinearScalarization(GradientSolver):
 
     name = "ls"
 
-    def __init__(self, *, weight: float = 0.5, weights: Sequence[float] | None = None, name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        weight: float = 0.5,
+        weights: Sequence[float] | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.weight = weight
         self.weights = None if weights is None else [float(w) for w in weights]
@@ -168,5 +213,3 @@ class LinearScalarization(GradientSolver):
             loss.backward()
             meter.add(backward=len(f_idx) + len(r_idx))
             optimizer.step()
-
-

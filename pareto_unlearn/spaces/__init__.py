@@ -1,15 +1,17 @@
 """Search spaces for NSGA-II: the last linear layer, low-rank adapters, and LS fine-tune settings.
 
 Each solver is configured in its constructor and run by ``run(task, objectives)``, which returns a
-Front of the final population; ``front.model(i)`` rebuilds a point from θ0 (the rebuild kinds
-``last_layer``, ``lora`` and ``ls_finetune`` are registered here, on import).
+Front of the final population with a per-generation log in ``front.anytime``; ``front.model(i)``
+rebuilds a point from θ0 (the rebuild kinds ``last_layer``, ``lora`` and ``ls_finetune`` are
+registered in ``pareto_unlearn.solvers._rebuild.REBUILDERS`` when this package is imported).
 
 Examples
 --------
->>> from pareto_unlearn.spaces import NSGA2LastLayer
->>> solver = NSGA2LastLayer(pop_size=20, n_gen=5, seed=0, progress=False)
->>> solver
-NSGA2LastLayer(pop_size=20, n_gen=5, init_sigma=0.05, crossover_eta=15.0, crossover_prob=0.9, mutation_eta=20.0, scale=4.0, seed=0)
+>>> from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LoRA, NSGA2LSWeights
+>>> NSGA2LoRA(rank=2, pop_size=20, n_gen=5).name
+'nsga2-lora'
+>>> # front = NSGA2LastLayer(pop_size=40, n_gen=30, seed=0).run(task, objectives)   # doctest: +SKIP
+>>> # front.model(int(front.nondominated().argmax()))                                # doctest: +SKIP
 """
 
 from pareto_unlearn.solvers._rebuild import REBUILDERS
@@ -23,11 +25,31 @@ from pareto_unlearn.spaces._last_layer import (
     genome_from_model,
 )
 from pareto_unlearn.spaces._last_layer import _rebuild as _rebuild_last_layer
+from pareto_unlearn.spaces._lora import (
+    DEFAULT_LORA_SCALE,
+    LoRAEvaluator,
+    NSGA2LoRA,
+    build_lora_model,
+    default_lora_layers,
+)
+from pareto_unlearn.spaces._lora import _rebuild as _rebuild_lora
+from pareto_unlearn.spaces._ls_weights import (
+    DEFAULT_LR_BOUNDS,
+    FineTuneOutcome,
+    NSGA2LSWeights,
+    decode_genome,
+    individual_seed,
+    ls_finetune,
+    replay_ls_finetune,
+)
+from pareto_unlearn.spaces._ls_weights import _rebuild as _rebuild_ls_finetune
 from pareto_unlearn.spaces._nsga2 import NSGA2Solver, count_macs
 
-REBUILDERS.setdefault("last_layer", _rebuild_last_layer)
+REBUILDERS.update({"last_layer": _rebuild_last_layer, "lora": _rebuild_lora, "ls_finetune": _rebuild_ls_finetune})
 
 __all__ = [
-    "DEFAULT_SCALE", "LastLayerElementwiseProblem", "LastLayerEvaluator", "NSGA2LastLayer", "NSGA2Solver",
-    "benchmark_last_layer", "build_last_layer_model", "count_macs", "genome_from_model",
+    "DEFAULT_LORA_SCALE", "DEFAULT_LR_BOUNDS", "DEFAULT_SCALE", "FineTuneOutcome", "LastLayerElementwiseProblem",
+    "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights", "NSGA2LastLayer", "NSGA2LoRA", "NSGA2Solver",
+    "benchmark_last_layer", "build_last_layer_model", "build_lora_model", "count_macs", "decode_genome",
+    "default_lora_layers", "genome_from_model", "individual_seed", "ls_finetune", "replay_ls_finetune",
 ]

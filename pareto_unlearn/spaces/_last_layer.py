@@ -37,7 +37,7 @@ __all__ = ["NSGA2LastLayer", "LastLayerEvaluator", "LastLayerElementwiseProblem"
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SCALE = 4.0
+DEFAULT_SCALE = 8.0
 SPLITS = ("forget", "retain", "test", "heldout_selection")
 
 
@@ -244,8 +244,9 @@ class NSGA2LastLayer(NSGA2Solver):
     space = "last-layer"
     rebuild_kind = "last_layer"
 
-    def __init__(self, *, scale: float = DEFAULT_SCALE, chunk_size: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3, chunk_size: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(init_sigma=init_sigma, **kwargs)
         self.scale = scale
         self.chunk_size = chunk_size
 

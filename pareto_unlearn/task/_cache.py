@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save as save_safetensors
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, read_json, sha256_bytes, sha256_file, stable_hash
+from pareto_unlearn._io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+    stable_hash,
+)
 from pareto_unlearn.exceptions import CacheError
 
 __all__ = ["ModelCache", "default_cache_dir", "load_state_checked"]
@@ -37,7 +45,9 @@ def load_state_checked(model: nn.Module, path: str | os.PathLike, expected_sha25
         The file is truncated or tampered with (hash or format) or its shapes do not fit the model.
     """
     if expected_sha256 is not None and sha256_file(path) != expected_sha256:
-        raise CacheError(f"{path}: its SHA-256 does not match the recorded one (truncated or tampered); delete it")
+        raise CacheError(
+            f"{path}: its SHA-256 does not match the recorded one (truncated or tampered); delete it"
+        )
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -46,11 +56,14 @@ def load_state_checked(model: nn.Module, path: str | os.PathLike, expected_sha25
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
     if missing or extra:
-        raise CacheError(f"{path}: keys do not match the model (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise CacheError(
+            f"{path}: keys do not match the model (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
     for key, value in own.items():
         if tuple(state[key].shape) != tuple(value.shape):
             raise CacheError(
-                f"{path}: {key} has shape {tuple(state[key].shape)} but the model expects {tuple(value.shape)}"
+                f"{path}: {key} has shape {tuple(state[key].shape)} "
+                f"but the model expects {tuple(value.shape)}"
             )
     model.load_state_dict({k: v.to(own[k].device) for k, v in state.items()})
 
@@ -96,7 +109,9 @@ class ModelCache:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         blob = save_safetensors(state)
         atomic_write_bytes(weights, blob)
-        atomic_write_json(record_path, {"key": key, "sha256": sha256_bytes(blob), "fields": fields, "facts": facts})
+        atomic_write_json(
+            record_path, {"key": key, "sha256": sha256_bytes(blob), "fields": fields, "facts": facts}
+        )
         return model, facts
 
 

@@ -31,11 +31,16 @@ class DigitsCNN(nn.Sequential):
     def __init__(self, n_classes: int = 10, in_channels: int = 1) -> None:
         super().__init__()
         self.add_module(
-            "conv1", nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+            "conv1",
+            nn.Sequential(
+                nn.Conv2d(in_channels, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()
+            ),
         )
         self.add_module(
             "conv2",
-            nn.Sequential(nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)),
+            nn.Sequential(
+                nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)
+            ),
         )
         self.add_module("flatten", nn.Flatten())
         self.add_module("fc1", nn.Sequential(nn.Linear(32 * 4 * 4, 64), nn.ReLU()))
@@ -51,7 +56,9 @@ class _BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -62,14 +69,21 @@ class _BasicBlock(nn.Module):
 def resnet18_cifar(n_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
     """ResNet-18 with the CIFAR stem (3×3 conv, stride 1, no max-pool) and fc 512 → C (SPEC §2)."""
     stages: list[tuple[str, nn.Module]] = [
-        ("stem", nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()))
+        (
+            "stem",
+            nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()),
+        )
     ]
     in_planes = 64
     for i, (planes, stride) in enumerate([(64, 1), (128, 2), (256, 2), (512, 2)], start=1):
         for j, s in enumerate([stride, 1]):
             stages.append((f"layer{i}_{j}", _BasicBlock(in_planes, planes, s)))
             in_planes = planes
-    stages += [("pool", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()), ("fc", nn.Linear(512, n_classes))]
+    stages += [
+        ("pool", nn.AdaptiveAvgPool2d(1)),
+        ("flatten", nn.Flatten()),
+        ("fc", nn.Linear(512, n_classes)),
+    ]
     model = nn.Sequential()
     for name, module in stages:
         model.add_module(name, module)
@@ -95,7 +109,9 @@ def build_model(name: str, *, n_classes: int, input_shape: tuple[int, ...], seed
             model = DigitsMLP(n_classes, in_features=n_in)
         elif name == "cnn":
             if tuple(input_shape[1:]) != (8, 8):
-                raise ConfigError(f"model 'cnn' is built for 8×8 digits, got input shape {input_shape}; use resnet18")
+                raise ConfigError(
+                    f"model 'cnn' is built for 8×8 digits, got input shape {input_shape}; use resnet18"
+                )
             model = DigitsCNN(n_classes, in_channels=input_shape[0])
         elif name == "resnet18":
             model = resnet18_cifar(n_classes, in_channels=input_shape[0])

@@ -54,13 +54,17 @@ def parse_forget(text: str | ForgetSpec, n_classes: int | None = None) -> Forget
             try:
                 ratio = float(value)
             except ValueError:
-                raise ConfigError(f"--forget random:{value}: the ratio must be a number in (0, 1), e.g. random:0.5")
+                raise ConfigError(
+                    f"--forget random:{value}: the ratio must be a number in (0, 1), e.g. random:0.5"
+                )
             spec = ForgetSpec("random", ratio=ratio)
         else:
             try:
                 classes = tuple(sorted({int(v) for v in value.split(",")}))
             except ValueError:
-                raise ConfigError(f"--forget class:{value}: classes must be integers, e.g. class:3 or class:3,5")
+                raise ConfigError(
+                    f"--forget class:{value}: classes must be integers, e.g. class:3 or class:3,5"
+                )
             spec = ForgetSpec("class", classes=classes)
     if spec.kind == "random":
         if spec.ratio is None or not 0.0 < spec.ratio < 1.0:
@@ -72,7 +76,8 @@ def parse_forget(text: str | ForgetSpec, n_classes: int | None = None) -> Forget
             bad = [c for c in spec.classes if not 0 <= c < n_classes]
             if bad:
                 raise ConfigError(
-                    f"--forget {spec}: class {bad[0]} is out of range; this task has classes 0..{n_classes - 1}"
+                    f"--forget {spec}: class {bad[0]} is out of range; "
+                    f"this task has classes 0..{n_classes - 1}"
                 )
             if len(spec.classes) >= n_classes:
                 raise ConfigError(f"--forget {spec}: forgetting every class leaves nothing to retain")

@@ -199,13 +199,27 @@ class UnlearningTask:
             y_train.numpy(), spec, seed=seed, y_test=y_test.numpy(), forget_indices=np.asarray(forget_indices)
         )
         forgotten = sorted(set(y_train[splits.forget].tolist()) - set(y_train[splits.retain].tolist()))
-        spec = ForgetSpec("class", classes=tuple(forgotten)) if forgotten else ForgetSpec(
-            "random", ratio=len(splits.forget) / (len(splits.forget) + len(splits.retain))
+        spec = (
+            ForgetSpec("class", classes=tuple(forgotten))
+            if forgotten
+            else ForgetSpec("random", ratio=len(splits.forget) / (len(splits.forget) + len(splits.retain)))
         )
         architecture = copy.deepcopy(model)
         pretrained = copy.deepcopy(model) if trained else None
-        return _assemble(name, raw, splits, spec, architecture, "custom", seed, recipe, device, cache_dir, progress,
-                         pretrained=pretrained)
+        return _assemble(
+            name,
+            raw,
+            splits,
+            spec,
+            architecture,
+            "custom",
+            seed,
+            recipe,
+            device,
+            cache_dir,
+            progress,
+            pretrained=pretrained,
+        )
 
 
 def _reinit(model: nn.Module, seed: int) -> nn.Module:
@@ -227,8 +241,20 @@ def _fingerprint(raw: RawDataset) -> str:
     return sha256_bytes("|".join(parts).encode())
 
 
-def _assemble(name, raw, splits, spec, architecture, model_name, seed, recipe, device, cache_dir, progress,
-              pretrained=None) -> UnlearningTask:
+def _assemble(
+    name,
+    raw,
+    splits,
+    spec,
+    architecture,
+    model_name,
+    seed,
+    recipe,
+    device,
+    cache_dir,
+    progress,
+    pretrained=None,
+) -> UnlearningTask:
     device = resolve_device(device)
     cache = ModelCache(cache_dir)
     fingerprint = _fingerprint(raw)
@@ -237,8 +263,14 @@ def _assemble(name, raw, splits, spec, architecture, model_name, seed, recipe, d
     def trained(role: str, idx: np.ndarray) -> nn.Module:
         model = _reinit(copy.deepcopy(architecture), seed).to(device)
         fields = {
-            "role": role, "task": name, "data": fingerprint, "train_idx": sha256_bytes(np.sort(idx).tobytes()),
-            "seed": seed, "model": model_name, "architecture": repr(architecture), "recipe": recipe.to_dict(),
+            "role": role,
+            "task": name,
+            "data": fingerprint,
+            "train_idx": sha256_bytes(np.sort(idx).tobytes()),
+            "seed": seed,
+            "model": model_name,
+            "architecture": repr(architecture),
+            "recipe": recipe.to_dict(),
         }
         x = raw.x_train[torch.as_tensor(idx)].to(device)
         y = raw.y_train[torch.as_tensor(idx)].to(device)
@@ -260,9 +292,19 @@ def _assemble(name, raw, splits, spec, architecture, model_name, seed, recipe, d
         original = trained("original", np.concatenate([splits.forget, splits.retain]))
     retrain = trained("retrain", splits.retain)
     return UnlearningTask(
-        name=name, raw=raw, splits=splits, forget_spec=spec, architecture=architecture, model_name=model_name,
-        seed=seed, recipe=recipe, device=device, original=original, retrain=retrain,
-        train_seconds=train_seconds, data_fingerprint=fingerprint,
+        name=name,
+        raw=raw,
+        splits=splits,
+        forget_spec=spec,
+        architecture=architecture,
+        model_name=model_name,
+        seed=seed,
+        recipe=recipe,
+        device=device,
+        original=original,
+        retrain=retrain,
+        train_seconds=train_seconds,
+        data_fingerprint=fingerprint,
     )
 
 
@@ -301,4 +343,6 @@ def load_task(
     architecture = build_model(model_name, n_classes=raw.n_classes, input_shape=raw.input_shape, seed=seed)
     if recipe is None:
         recipe = DIGITS_RECIPE if task == "digits" else CIFAR_RECIPE
-    return _assemble(task, raw, splits, spec, architecture, model_name, seed, recipe, device, cache_dir, progress)
+    return _assemble(
+        task, raw, splits, spec, architecture, model_name, seed, recipe, device, cache_dir, progress
+    )

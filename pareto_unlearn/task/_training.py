@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -34,6 +34,20 @@ class TrainRecipe:
     augment: str = "none"
 
     def __post_init__(self) -> None:
+        def is_int(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def is_real(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+        for name in ("epochs", "batch_size"):
+            if not is_int(getattr(self, name)):
+                raise ConfigError(f"recipe {name} must be an integer, got {getattr(self, name)!r}")
+        for name in ("lr", "momentum", "weight_decay", "gamma"):
+            if not is_real(getattr(self, name)):
+                raise ConfigError(f"recipe {name} must be a number, got {getattr(self, name)!r}")
+        if not isinstance(self.milestones, (list, tuple)) or not all(is_int(m) for m in self.milestones):
+            raise ConfigError(f"recipe milestones must be a list of integer epochs, got {self.milestones!r}")
         if self.epochs < 1:
             raise ConfigError(f"recipe epochs must be >= 1, got {self.epochs}")
         if not self.lr > 0:

@@ -1,0 +1,206 @@
+"""compare / seed_summary / write_compare / write_report, and select → export → reload, on tiny digits runs.
+
+The runs are real ``explore`` runs with two solvers (jd, ls) and a few epochs; models come from the
+session's model cache (``cache_dir`` of conftest.py), so only the seed-1 run trains new ones.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors import safe_open
+
+from pareto_unlearn.config import load_config
+from pareto_unlearn.exceptions import ConfigError, IncompatibleRunsError, RunDirError
+from pareto_unlearn.experiments import explore
+from pareto_unlearn.experiments._compare import COMPARE_COLUMNS, compare, seed_summary, write_compare
+from pareto_unlearn.experiments._report import REPORT_FIGURES, write_report
+from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection_export import export_paths, load_exported, select_and_export
+from pareto_unlearn.task import build_model, load_state_checked
+
+SETTINGS = {"jd": {"lrs": [0.1], "epochs": 2}, "ls": {"weights": [0.3, 0.7], "lr": 0.2, "epochs": 2}}
+METRICS = ("UA", "RA", "TA", "MIA", "gap")
+
+
+def _config(cache_dir, **overrides):
+    base = {"forget": "random:0.5", "solvers": ("jd", "ls"), "cache_dir": str(cache_dir), "explore": SETTINGS}
+    return load_config(None).merged({**base, **overrides})
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, cache_dir):
+    """Four run directories: two of one task and θ0 (different settings), one with the heldout reference,
+    one with seed 1 (another θ0)."""
+    root = tmp_path_factory.mktemp("compare-runs")
+    other = {"jd": {"lrs": [0.2], "epochs": 3}, "ls": {"weights": [0.5], "lr": 0.2, "epochs": 2}}
+    configs = {"a": _config(cache_dir), "b": _config(cache_dir, explore=other),
+               "heldout": _config(cache_dir, reference="heldout"), "seed1": _config(cache_dir, seeds=(1,))}
+    return {name: explore(cfg, root / name, progress=False).out for name, cfg in configs.items()}
+
+
+# ------------------------------------------------------------------------------------------ compare
+def test_compare_gives_one_row_per_run_and_solver_with_finite_indicators(runs):
+    df = compare([runs["a"], runs["b"]])
+    assert list(df.columns) == list(COMPARE_COLUMNS)
+    rows = list(zip(df["run"], df["solver"], strict=True))
+    assert rows == [("a", "jd"), ("a", "ls"), ("b", "jd"), ("b", "ls")]
+    assert np.isfinite(df["hv"]).all() and (df["hv"] > 0).all()
+    assert np.isfinite(df["igd_plus"]).all() and (df["igd_plus"] >= 0).all()
+    assert df["n_points"].tolist() == [2, 2, 3, 1]
+    assert (df["hv_at_budget_s"] <= df["hv"] + 1e-12).all()
+    assert (df["hv_at_budget_passes"] <= df["hv"] + 1e-12).all()
+    assert df["budget_s"].iloc[0] == pytest.approx(df["wall_s"].min())
+    cheapest = df.loc[df["wall_s"].idxmin()]
+    assert cheapest["hv_at_budget_s"] == pytest.approx(cheapest["hv"])  # the cheapest one spends its budget
+    assert df.attrs["runs"] == ["a", "b"] and df.attrs["n_union"] >= 1
+
+
+def test_compare_of_one_run_matches_its_summary(runs):
+    summary, _ = load_run(runs["a"])
+    df = compare([runs["a"]]).set_index("solver")
+    for name, row in summary["solvers"].items():
+        for key in ("hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s"):
+            assert df.loc[name, key] == pytest.approx(row[key], rel=1e-9), (name, key)
+
+
+def test_compare_refuses_runs_with_another_reference_naming_it(runs):
+    with pytest.raises(IncompatibleRunsError, match=r"differ in reference .*'uniform' vs 'heldout'"):
+        compare([runs["a"], runs["heldout"]])
+
+
+def test_compare_refuses_runs_with_another_theta0_naming_it(runs):
+    with pytest.raises(IncompatibleRunsError, match=r"differ in θ0 \(summary task.theta0_sha256\)"):
+        compare([runs["a"], runs["seed1"]])
+
+
+def test_compare_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(RunDirError, match="not a run directory"):
+        compare([tmp_path])
+
+
+def test_write_compare_writes_csv_and_markdown(runs, tmp_path):
+    df = compare([runs["a"], runs["b"]])
+    paths = write_compare(df, tmp_path / "cmp")
+    back = pd.read_csv(paths["csv"])
+    assert back.shape == df.shape and back["hv"].to_numpy() == pytest.approx(df["hv"].to_numpy(), rel=1e-12)
+    text = paths["md"].read_text()
+    assert "| run | solver | hv |" in text and "HV reference point" in text
+    assert text.count("\n| a | ") == 2 and text.count("\n| b | ") == 2
+    assert not list((tmp_path / "cmp").glob("*.tmp"))
+
+
+def test_seed_summary_gives_an_interval_and_a_median_surface_per_solver(runs):
+    result = seed_summary([runs["a"], runs["seed1"]])
+    table = result.table.set_index("solver")
+    assert list(table.index) == ["jd", "ls"] and result.seeds == [0, 1]
+    assert (table["n_seeds"] == 2).all()
+    assert np.isfinite(table[["hv_mean", "hv_ci95", "hv_norm_mean", "hv_norm_ci95"]].to_numpy()).all()
+    assert (table["hv_low"] <= table["hv_mean"]).all() and (table["hv_mean"] <= table["hv_high"]).all()
+    for surface in result.surfaces.values():
+        assert surface.ndim == 2 and surface.shape[1] == 2 and len(surface) >= 1
+        assert (surface <= 1.0 + 1e-9).all()  # each seed normalised by its own reference point
+
+
+def test_seed_summary_refuses_a_repeated_seed_and_another_reference(runs):
+    with pytest.raises(IncompatibleRunsError, match="seed 0 appears in more than one run"):
+        seed_summary([runs["a"], runs["b"]])
+    with pytest.raises(IncompatibleRunsError, match="reference"):
+        seed_summary([runs["seed1"], runs["heldout"]])
+
+
+# ------------------------------------------------------------------------------------------- report
+def test_write_report_links_its_figures(runs):
+    path = write_report(runs["a"])
+    text = path.read_text()
+    assert path == runs["a"] / "report.md"
+    assert "## Solvers" in text and "| jd |" in text and "oracle-free" in text
+    for name in REPORT_FIGURES:
+        assert f"]({name})" in text
+        assert (runs["a"] / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_write_report_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(RunDirError):
+        write_report(tmp_path)
+
+
+# ------------------------------------------------------------------------------- select and export
+def test_select_export_reload_reproduces_the_metrics_of_a_jd_point(runs, tmp_path):
+    export = tmp_path / "out" / "jd-knee.safetensors"
+    result = select_and_export(runs["a"], method="knee", solver="jd", export=export)
+    point = result["point"]
+    assert point["solver"] == "jd" and result["objective_names"] == ["forget_kl", "retain_ce"]
+    assert result["adapter_path"] is None and not export_paths(export)["adapter"].exists()
+    record = json.loads(export_paths(export)["json"].read_text())
+    assert record["rule"]["method"] == "knee" and record["provenance"]["solver"] == "jd"
+    assert record["task"]["theta0_sha256"] == result["task"].theta0_hash
+
+    task = result["task"]
+    model = build_model(record["architecture"]["model"], n_classes=task.n_classes,
+                        input_shape=task.input_shape, seed=1234)  # any initial weights: all are overwritten
+    load_state_checked(model, export, record["files"]["model_sha256"])
+    model.eval()
+    again = MetricEvaluator(task)(model)
+    objectives = make_objectives(task, reference="uniform").evaluate(model, task)
+    for name in METRICS:
+        assert again[name] == pytest.approx(record[name], abs=1e-6), name
+        assert again[name] == pytest.approx(point[name], abs=1e-6), name  # what the run recorded
+    for j, name in enumerate(result["objective_names"]):
+        assert objectives[j] == pytest.approx(record["objectives"][name], abs=1e-6)
+        assert objectives[j] == pytest.approx(point[name], abs=1e-6)
+
+    loaded, same_record = load_exported(export)
+    assert same_record == record
+    for key, value in loaded.state_dict().items():
+        assert np.array_equal(value.numpy(), model.state_dict()[key].numpy())
+
+
+def test_select_applies_constraints_preferences_and_solver(runs):
+    result = select_and_export(runs["a"], method="preference", weights="0.3,0.7", constraints=["RA >= 0"])
+    assert result["point"]["solver"] in ("jd", "ls") and "Preference" in result["rule"]
+    oracle = select_and_export(runs["a"], method="oracle-free", solver="ls", task=result["task"])
+    assert oracle["point"]["solver"] == "ls"
+    with pytest.raises(ConfigError, match="no feasible point satisfies"):
+        select_and_export(runs["a"], method="knee", constraints="RA > 101", task=result["task"])
+    with pytest.raises(ConfigError, match="needs --weights"):
+        select_and_export(runs["a"], method="preference", task=result["task"])
+    with pytest.raises(ConfigError, match="only used with --method preference"):
+        select_and_export(runs["a"], method="knee", weights="0.5,0.5", task=result["task"])
+    with pytest.raises(ConfigError, match="no solver 'nsga2-lora'"):
+        select_and_export(runs["a"], solver="nsga2-lora", task=result["task"])
+
+
+def test_select_refuses_bad_run_dirs_and_export_names(runs, tmp_path):
+    with pytest.raises(RunDirError, match="not a directory"):
+        select_and_export(tmp_path / "missing")
+    with pytest.raises(RunDirError, match="not a run directory"):
+        select_and_export(tmp_path)
+    with pytest.raises(ConfigError, match=r"\.safetensors"):
+        select_and_export(runs["a"], export=tmp_path / "model.pt")
+    seed1 = select_and_export(runs["seed1"], method="knee")["task"]
+    with pytest.raises(RunDirError, match="θ0"):  # a task whose θ0 is not the run's
+        select_and_export(runs["a"], method="knee", task=seed1)
+
+
+@pytest.mark.parametrize(("solver", "kind"), [("nsga2-last-layer", "last_layer"), ("nsga2-lora", "lora")])
+def test_export_of_a_subspace_point_writes_its_adapter(solver, kind, tmp_path, cache_dir):
+    cfg = _config(cache_dir, solvers=(solver,), explore={solver: {"pop_size": 8, "n_gen": 2}})
+    out = explore(cfg, tmp_path / "run", progress=False).out
+    export = tmp_path / "point.safetensors"
+    result = select_and_export(out, method="knee", solver=solver, export=export)
+    assert result["adapter_path"] == str(export_paths(export)["adapter"])
+    genome = result["front"].arrays[result["point"]["rebuild"]["array"]]
+    with safe_open(result["adapter_path"], framework="numpy") as adapter:
+        assert adapter.metadata()["kind"] == kind
+        assert json.loads(adapter.metadata()["rebuild_spec"]) == result["point"]["rebuild"]
+        assert np.array_equal(adapter.get_tensor("array"), genome)  # the genome alone, not the model
+    model, record = load_exported(export)
+    again = MetricEvaluator(result["task"])(model)
+    for name in METRICS:
+        assert again[name] == pytest.approx(record[name], abs=1e-6), name

@@ -1,0 +1,297 @@
+"""The NSGA-II search spaces: populations evaluate like rebuilt models, runs are reproducible, θ0 stays put."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.front import Front
+from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers._rebuild import REBUILDERS
+from pareto_unlearn.spaces import (
+    LastLayerEvaluator,
+    LoRAEvaluator,
+    NSGA2LastLayer,
+    NSGA2LoRA,
+    NSGA2LSWeights,
+    build_last_layer_model,
+    count_macs,
+    decode_genome,
+    genome_from_model,
+    individual_seed,
+)
+from pareto_unlearn.spaces._nsga2 import PENALTY, rank_penalty
+from pareto_unlearn.task import load_task, state_dict_hash
+
+ATOL = 1e-5
+TINY = {"pop_size": 12, "n_gen": 3, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def task(tmp_path_factory):
+    torch.set_num_threads(1)
+    cache = tmp_path_factory.mktemp("model-cache")
+    return load_task("digits", forget="random:0.5", model="cnn", cache_dir=str(cache), progress=False)
+
+
+@pytest.fixture(scope="session")
+def objectives(task):
+    return make_objectives(task)
+
+
+@pytest.fixture(scope="session")
+def evaluator(task):
+    return MetricEvaluator(task)
+
+
+@pytest.fixture(scope="session")
+def last_layer_front(task, objectives, evaluator):
+    return NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+
+
+@pytest.fixture(scope="session")
+def lora_front(task, objectives, evaluator):
+    return NSGA2LoRA(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+
+
+@pytest.fixture(scope="session")
+def lora_conv_front(task, objectives, evaluator):
+    return NSGA2LoRA(layers=["conv2.0", "fc"], seed=0, pop_size=6, n_gen=2, progress=False).run(
+        task, objectives, evaluator=evaluator)
+
+
+LS_SETTINGS = {"pop_size": 4, "n_gen": 2, "max_epochs": 1, "progress": False}
+
+
+@pytest.fixture(scope="session")
+def ls_front(task, objectives, evaluator):
+    return NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
+
+
+def _reloaded(front: Front, task, tmp_path) -> Front:
+    front.save(tmp_path / "front")
+    return Front.load(tmp_path / "front", task)
+
+
+# ---------------------------------------------------------------------------------- rebuild = population
+@pytest.mark.parametrize("name", ["last_layer_front", "lora_front", "lora_conv_front"])
+def test_population_matches_rebuilt_model(name, request, task, objectives, tmp_path):
+    front = request.getfixturevalue(name)
+    loaded = _reloaded(front, task, tmp_path)
+    for i in (0, 1, len(loaded) - 1):
+        model = loaded.model(i)
+        assert isinstance(model, torch.nn.Module) and not model.training
+        np.testing.assert_allclose(objectives.evaluate(model, task), front.F[i], atol=ATOL, rtol=0)
+
+
+def test_lora_paths(lora_front, lora_conv_front):
+    assert lora_front.rebuild[0]["layers"] == ["fc1.0", "fc"]
+    assert lora_conv_front.rebuild[0]["layers"] == ["conv2.0", "fc"]
+
+
+def test_lora_fast_and_vmap_agree(task, objectives):
+    fast = LoRAEvaluator(task, objectives)
+    assert fast.fast_path
+    X = np.random.default_rng(0).uniform(-1, 1, size=(5, fast.n_var))
+    slow = LoRAEvaluator(task, objectives)
+    slow.fast_path = False
+    np.testing.assert_allclose(fast.evaluate(X), slow.evaluate(X), atol=ATOL, rtol=0)
+
+
+def test_ls_weights_model_reproduces_its_point(ls_front, task, objectives, tmp_path):
+    loaded = _reloaded(ls_front, task, tmp_path)
+    for i in (0, len(loaded) - 1):
+        np.testing.assert_allclose(objectives.evaluate(loaded.model(i), task), ls_front.F[i], atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("reference", ["uniform", "heldout"])
+@pytest.mark.parametrize("direction", ["model-ref", "ref-model"])
+def test_fused_last_layer_equals_plain_path(task, reference, direction):
+    objectives = make_objectives(task, reference=reference, kl_direction=direction)
+    ev = LastLayerEvaluator(task, objectives)
+    assert ev.plan_ is not None
+    X = np.random.default_rng(1).uniform(-1, 1, size=(30, ev.n_var))
+    np.testing.assert_allclose(ev.evaluate(X), ev.evaluate_generic(X), atol=ATOL, rtol=1e-6)
+    huge = X * 50  # past the bounds: logits far from θ0's, the exact max-shift path
+    np.testing.assert_allclose(ev.evaluate(huge), ev.evaluate_generic(huge), rtol=1e-5, atol=1e-3)
+
+
+def test_population_evaluation_equals_elementwise_models(task, objectives):
+    ev = LastLayerEvaluator(task, objectives)
+    X = np.random.default_rng(2).uniform(-1, 1, size=(3, ev.n_var))
+    F = ev.evaluate(X)
+    for i in range(3):
+        model = build_last_layer_model(task, X[i], layer=ev.layer_name, unit=ev.unit)
+        np.testing.assert_allclose(objectives.evaluate(model, task), F[i], atol=ATOL, rtol=0)
+
+
+# ---------------------------------------------------------------------------------- reproducibility
+@pytest.mark.parametrize("cls", [NSGA2LastLayer, NSGA2LoRA])
+def test_same_seed_same_front(cls, task, objectives, evaluator):
+    a = cls(seed=3, **TINY).run(task, objectives, evaluator=evaluator)
+    b = cls(seed=3, **TINY).run(task, objectives, evaluator=evaluator)
+    c = cls(seed=4, **TINY).run(task, objectives, evaluator=evaluator)
+    np.testing.assert_array_equal(a.F, b.F)
+    assert all(np.array_equal(a.arrays[k], b.arrays[k]) for k in a.arrays)
+    assert not np.array_equal(a.F, c.F)
+
+
+def test_ls_weights_same_seed_same_front(ls_front, task, objectives, evaluator):
+    again = NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
+    np.testing.assert_array_equal(again.F, ls_front.F)
+
+
+def test_second_run_starts_clean(task, objectives, evaluator):
+    solver = NSGA2LastLayer(seed=0, **TINY)
+    first = solver.run(task, objectives, evaluator=evaluator)
+    second = solver.run(task, objectives, evaluator=evaluator)
+    np.testing.assert_array_equal(first.F, second.F)
+
+
+def test_theta0_untouched(task, last_layer_front, lora_front, lora_conv_front, ls_front):
+    assert state_dict_hash(task.original) == task.theta0_hash
+    for front in (last_layer_front, lora_front, ls_front):
+        front.model(0)
+    assert state_dict_hash(task.original) == task.theta0_hash
+
+
+# ---------------------------------------------------------------------------------- initial population
+def test_initial_population_distinct_and_has_user_rows(task, objectives, evaluator):
+    moved = build_last_layer_model(task, np.full(650, 0.2), layer="fc", unit=LastLayerEvaluator(
+        task, objectives).unit)
+    user = np.stack([genome_from_model(task, moved), np.linspace(-0.5, 0.5, 650)])
+    np.testing.assert_allclose(user[0], 0.2, atol=1e-5)
+    solver = NSGA2LastLayer(seed=0, initial=user, **TINY)
+    solver.run(task, objectives, evaluator=evaluator)
+    X0 = solver.initial_population_
+    assert X0.shape == (TINY["pop_size"], 650)
+    assert len(np.unique(X0, axis=0)) == len(X0)
+    np.testing.assert_array_equal(X0[:2], user)
+    assert (np.abs(X0) <= 1).all()
+
+
+def test_lora_initial_deltas_not_all_zero(task, objectives, evaluator):
+    solver = NSGA2LoRA(seed=0, **TINY)
+    solver.run(task, objectives, evaluator=evaluator)
+    X0 = solver.initial_population_
+    assert len(np.unique(X0, axis=0)) == len(X0)
+    deltas = [torch.bmm(B, A) for A, B in solver.evaluator_.factors(X0).values()]
+    nonzero = [bool(d[i].abs().max() > 0) for d in deltas for i in range(len(X0))]
+    assert sum(nonzero) >= len(deltas) * (len(X0) - 1)  # every row but θ0's moves every layer
+
+
+def test_ls_weights_initial_rows(task, objectives, evaluator):
+    user = np.array([[0.5, -2.0, 1.0], [0.9, -1.5, 1.0]])
+    solver = NSGA2LSWeights(seed=1, initial=user, pop_size=3, n_gen=1, max_epochs=1, progress=False)
+    front = solver.run(task, objectives, evaluator=evaluator)
+    np.testing.assert_array_equal(solver.initial_population_[:2], user)
+    assert len(front) == 3 and decode_genome(user[0], max_epochs=1) == (0.5, 0.01, 1)
+
+
+def test_initial_rows_are_checked(task, objectives):
+    with pytest.raises(ConfigError, match="initial"):
+        NSGA2LastLayer(initial=np.zeros((2, 7)), **TINY).run(task, objectives)
+    with pytest.raises(ConfigError, match="duplicate"):
+        NSGA2LastLayer(initial=np.zeros((2, 650)), **TINY).run(task, objectives)
+
+
+# ---------------------------------------------------------------------------------- NaN / inf
+def test_nan_objectives_are_infeasible_and_do_not_stop_the_run(task, objectives, evaluator, monkeypatch, caplog):
+    monkeypatch.setattr(LastLayerEvaluator, "evaluate", lambda self, X: np.full((len(X), 2), np.nan))
+    with caplog.at_level(logging.WARNING, logger="pareto_unlearn.spaces._nsga2"):
+        front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    assert len(front.anytime) == TINY["n_gen"]
+    assert np.isnan(front.F).all() and not front.feasible.any() and not front.nondominated().any()
+    assert all(row["hv"] == 0.0 for row in front.anytime)
+    assert "NaN or inf" in caplog.text
+
+
+def test_some_nan_objectives(task, objectives, evaluator, monkeypatch):
+    original = LastLayerEvaluator.evaluate
+
+    def half_nan(self, X):
+        F = original(self, X)
+        F[np.asarray(X)[:, 0] > 0, 0] = np.inf
+        return F
+
+    monkeypatch.setattr(LastLayerEvaluator, "evaluate", half_nan)
+    front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    assert len(front.anytime) == TINY["n_gen"] and front.feasible.any()
+    X = np.stack([front.arrays[spec["array"]] for spec in front.rebuild])
+    np.testing.assert_array_equal(front.feasible, X[:, 0] <= 0)
+    assert not (front.F == PENALTY).any()
+
+
+def test_rank_penalty():
+    F, n_bad = rank_penalty(np.array([[1.0, np.nan], [2.0, 3.0], [np.inf, 0.0]]))
+    assert n_bad == 2 and F[0, 1] == PENALTY and F[2, 0] == PENALTY and F[1].tolist() == [2.0, 3.0]
+
+
+# ---------------------------------------------------------------------------------- the Front
+@pytest.mark.parametrize("name, solver, space, kind", [
+    ("last_layer_front", "nsga2-last-layer", "last-layer", "last_layer"),
+    ("lora_front", "nsga2-lora", "lora", "lora"),
+    ("ls_front", "nsga2-ls-weights", "ls-weights", "ls_finetune"),
+])
+def test_front_contents(name, solver, space, kind, request):
+    front = request.getfixturevalue(name)
+    n_gen = TINY["n_gen"] if name != "ls_front" else LS_SETTINGS["n_gen"]
+    assert front.solvers == [solver] and len(front) >= 2
+    assert {p["space"] for p in front.provenance} == {space}
+    for p in front.provenance:
+        assert {"reference", "hyperparameters", "seed", "generation"} <= set(p) and 1 <= p["generation"] <= n_gen
+    for spec in front.rebuild:
+        assert spec["kind"] == kind and front.arrays[spec["array"]].dtype == np.float32
+    for key in ("UA", "RA", "TA", "MIA", "gap"):
+        assert np.isfinite(front.metrics[key]).all()
+    assert (front.cost["wall_s"] > 0).all() and (front.cost["forward_passes"] > 0).all()
+    assert [row["generation"] for row in front.anytime] == list(range(1, n_gen + 1))
+    assert {"solver", "generation", "wall_s", "forward_passes", "backward_passes", "hv"} <= set(front.anytime[0])
+    walls = [row["wall_s"] for row in front.anytime]
+    assert walls == sorted(walls) and front.anytime[-1]["wall_s"] <= front.cost["wall_s"][0]
+    assert front.task is not None and kind in REBUILDERS
+
+
+def test_cached_suffix_counts_as_its_flop_share(task, objectives, last_layer_front):
+    ev = LastLayerEvaluator(task, objectives)
+    macs = count_macs(task.original, task.forget.x)
+    assert ev.suffix_fraction_ == pytest.approx(macs["fc"] / sum(macs.values()))
+    assert 0 < ev.suffix_fraction_ < 0.01
+    pop, n_gen = TINY["pop_size"], TINY["n_gen"]
+    n_eval = last_layer_front.cost["forward_passes"][0] - ev.n_rows
+    assert 0 < n_eval <= pop * n_gen * ev.n_rows * ev.suffix_fraction_ + 1e-6
+
+
+def test_bad_settings_are_refused(task, objectives):
+    with pytest.raises(ConfigError, match="pop_size"):
+        NSGA2LastLayer(pop_size=1).run(task, objectives)
+    with pytest.raises(ConfigError, match="scale"):
+        NSGA2LastLayer(scale=0.0).run(task, objectives)
+    with pytest.raises(ConfigError, match="rank"):
+        NSGA2LoRA(rank=0).run(task, objectives)
+    with pytest.raises(ConfigError, match="layers"):
+        NSGA2LoRA(layers=["flatten"], **TINY).run(task, objectives)
+    with pytest.raises(ConfigError, match="lr_bounds"):
+        NSGA2LSWeights(lr_bounds=(-1.0, -3.0)).run(task, objectives)
+    with pytest.raises(ConfigError, match="ref_point"):
+        NSGA2LastLayer(**TINY).run(task, objectives, ref_point=[1.0])
+    with pytest.raises(TypeError):
+        NSGA2LastLayer(popsize=10)
+
+
+def test_individual_seed_depends_on_genome_and_seed():
+    g = np.array([0.5, -2.0, 3.0])
+    assert individual_seed(0, g) == individual_seed(0, g.astype(np.float32))
+    assert individual_seed(0, g) != individual_seed(1, g)
+    assert individual_seed(0, g) != individual_seed(0, g + [0.0, 0.0, 1.0])
+
+
+def test_silent_without_progress(task, objectives, evaluator, capsys):
+    NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

@@ -267,17 +267,18 @@ def _cmd_select(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from pareto_unlearn.experiments._compare import compare, write_compare
+    from pareto_unlearn.experiments import compare, write_compare
 
     frame = compare(args.run_dirs)
     paths = write_compare(frame, args.out)
-    print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
-    print(f"wrote {', '.join(str(p) for p in paths)}" if isinstance(paths, (list, tuple)) else f"wrote {args.out}")
+    shown = frame.drop(columns=[c for c in ("budget_s", "budget_passes") if c in frame.columns])
+    print(shown.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {paths['csv']} and {paths['md']}")
     return 0
 
 
 def _cmd_report(args) -> int:
-    from pareto_unlearn.experiments._report import write_report
+    from pareto_unlearn.experiments import write_report
 
     path = write_report(args.run_dir)
     print(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""The NSGA-II search spaces: populations evaluate like rebuilt models, runs are reproducible, θ0 stays put."""
+"""NSGA-II search spaces: populations evaluate like rebuilt models, runs are reproducible, θ0 stays put."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pareto_unlearn.spaces import (
     NSGA2LastLayer,
     NSGA2LoRA,
     NSGA2LSWeights,
+    benchmark_last_layer,
     build_last_layer_model,
     count_macs,
     decode_genome,
@@ -30,6 +31,16 @@ from pareto_unlearn.task import load_task, state_dict_hash
 
 ATOL = 1e-5
 TINY = {"pop_size": 12, "n_gen": 3, "progress": False}
+
+
+class NoMetrics:
+    """Stands in for MetricEvaluator where a test does not read metrics (skips the SVC fits)."""
+
+    def from_predictions(self, pred) -> dict[str, float]:
+        return {}
+
+
+FAST = NoMetrics()
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +117,8 @@ def test_lora_fast_and_vmap_agree(task, objectives):
 def test_ls_weights_model_reproduces_its_point(ls_front, task, objectives, tmp_path):
     loaded = _reloaded(ls_front, task, tmp_path)
     for i in (0, len(loaded) - 1):
-        np.testing.assert_allclose(objectives.evaluate(loaded.model(i), task), ls_front.F[i], atol=ATOL, rtol=0)
+        F = objectives.evaluate(loaded.model(i), task)
+        np.testing.assert_allclose(F, ls_front.F[i], atol=ATOL, rtol=0)
 
 
 @pytest.mark.parametrize("reference", ["uniform", "heldout"])
@@ -132,24 +144,24 @@ def test_population_evaluation_equals_elementwise_models(task, objectives):
 
 # ---------------------------------------------------------------------------------- reproducibility
 @pytest.mark.parametrize("cls", [NSGA2LastLayer, NSGA2LoRA])
-def test_same_seed_same_front(cls, task, objectives, evaluator):
-    a = cls(seed=3, **TINY).run(task, objectives, evaluator=evaluator)
-    b = cls(seed=3, **TINY).run(task, objectives, evaluator=evaluator)
-    c = cls(seed=4, **TINY).run(task, objectives, evaluator=evaluator)
+def test_same_seed_same_front(cls, task, objectives):
+    a = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
+    b = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
+    c = cls(seed=4, **TINY).run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(a.F, b.F)
     assert all(np.array_equal(a.arrays[k], b.arrays[k]) for k in a.arrays)
     assert not np.array_equal(a.F, c.F)
 
 
-def test_ls_weights_same_seed_same_front(ls_front, task, objectives, evaluator):
-    again = NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
+def test_ls_weights_same_seed_same_front(ls_front, task, objectives):
+    again = NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(again.F, ls_front.F)
 
 
-def test_second_run_starts_clean(task, objectives, evaluator):
+def test_second_run_starts_clean(task, objectives):
     solver = NSGA2LastLayer(seed=0, **TINY)
-    first = solver.run(task, objectives, evaluator=evaluator)
-    second = solver.run(task, objectives, evaluator=evaluator)
+    first = solver.run(task, objectives, evaluator=FAST)
+    second = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(first.F, second.F)
 
 
@@ -161,13 +173,13 @@ def test_theta0_untouched(task, last_layer_front, lora_front, lora_conv_front, l
 
 
 # ---------------------------------------------------------------------------------- initial population
-def test_initial_population_distinct_and_has_user_rows(task, objectives, evaluator):
+def test_initial_population_distinct_and_has_user_rows(task, objectives):
     moved = build_last_layer_model(task, np.full(650, 0.2), layer="fc", unit=LastLayerEvaluator(
         task, objectives).unit)
     user = np.stack([genome_from_model(task, moved), np.linspace(-0.5, 0.5, 650)])
     np.testing.assert_allclose(user[0], 0.2, atol=1e-5)
     solver = NSGA2LastLayer(seed=0, initial=user, **TINY)
-    solver.run(task, objectives, evaluator=evaluator)
+    solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert X0.shape == (TINY["pop_size"], 650)
     assert len(np.unique(X0, axis=0)) == len(X0)
@@ -175,9 +187,9 @@ def test_initial_population_distinct_and_has_user_rows(task, objectives, evaluat
     assert (np.abs(X0) <= 1).all()
 
 
-def test_lora_initial_deltas_not_all_zero(task, objectives, evaluator):
+def test_lora_initial_deltas_not_all_zero(task, objectives):
     solver = NSGA2LoRA(seed=0, **TINY)
-    solver.run(task, objectives, evaluator=evaluator)
+    solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert len(np.unique(X0, axis=0)) == len(X0)
     deltas = [torch.bmm(B, A) for A, B in solver.evaluator_.factors(X0).values()]
@@ -185,10 +197,10 @@ def test_lora_initial_deltas_not_all_zero(task, objectives, evaluator):
     assert sum(nonzero) >= len(deltas) * (len(X0) - 1)  # every row but θ0's moves every layer
 
 
-def test_ls_weights_initial_rows(task, objectives, evaluator):
+def test_ls_weights_initial_rows(task, objectives):
     user = np.array([[0.5, -2.0, 1.0], [0.9, -1.5, 1.0]])
     solver = NSGA2LSWeights(seed=1, initial=user, pop_size=3, n_gen=1, max_epochs=1, progress=False)
-    front = solver.run(task, objectives, evaluator=evaluator)
+    front = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(solver.initial_population_[:2], user)
     assert len(front) == 3 and decode_genome(user[0], max_epochs=1) == (0.5, 0.01, 1)
 
@@ -201,17 +213,17 @@ def test_initial_rows_are_checked(task, objectives):
 
 
 # ---------------------------------------------------------------------------------- NaN / inf
-def test_nan_objectives_are_infeasible_and_do_not_stop_the_run(task, objectives, evaluator, monkeypatch, caplog):
+def test_nan_objectives_are_infeasible_and_do_not_stop_the_run(task, objectives, monkeypatch, caplog):
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", lambda self, X: np.full((len(X), 2), np.nan))
     with caplog.at_level(logging.WARNING, logger="pareto_unlearn.spaces._nsga2"):
-        front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+        front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"]
     assert np.isnan(front.F).all() and not front.feasible.any() and not front.nondominated().any()
     assert all(row["hv"] == 0.0 for row in front.anytime)
     assert "NaN or inf" in caplog.text
 
 
-def test_some_nan_objectives(task, objectives, evaluator, monkeypatch):
+def test_some_nan_objectives(task, objectives, monkeypatch):
     original = LastLayerEvaluator.evaluate
 
     def half_nan(self, X):
@@ -220,7 +232,7 @@ def test_some_nan_objectives(task, objectives, evaluator, monkeypatch):
         return F
 
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", half_nan)
-    front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"] and front.feasible.any()
     X = np.stack([front.arrays[spec["array"]] for spec in front.rebuild])
     np.testing.assert_array_equal(front.feasible, X[:, 0] <= 0)
@@ -244,14 +256,16 @@ def test_front_contents(name, solver, space, kind, request):
     assert front.solvers == [solver] and len(front) >= 2
     assert {p["space"] for p in front.provenance} == {space}
     for p in front.provenance:
-        assert {"reference", "hyperparameters", "seed", "generation"} <= set(p) and 1 <= p["generation"] <= n_gen
+        assert {"reference", "hyperparameters", "seed", "generation"} <= set(p)
+        assert 1 <= p["generation"] <= n_gen
     for spec in front.rebuild:
         assert spec["kind"] == kind and front.arrays[spec["array"]].dtype == np.float32
     for key in ("UA", "RA", "TA", "MIA", "gap"):
         assert np.isfinite(front.metrics[key]).all()
     assert (front.cost["wall_s"] > 0).all() and (front.cost["forward_passes"] > 0).all()
     assert [row["generation"] for row in front.anytime] == list(range(1, n_gen + 1))
-    assert {"solver", "generation", "wall_s", "forward_passes", "backward_passes", "hv"} <= set(front.anytime[0])
+    anytime_keys = {"solver", "generation", "wall_s", "forward_passes", "backward_passes", "hv"}
+    assert all(set(row) == anytime_keys for row in front.anytime)
     walls = [row["wall_s"] for row in front.anytime]
     assert walls == sorted(walls) and front.anytime[-1]["wall_s"] <= front.cost["wall_s"][0]
     assert front.task is not None and kind in REBUILDERS
@@ -291,7 +305,28 @@ def test_individual_seed_depends_on_genome_and_seed():
     assert individual_seed(0, g) != individual_seed(0, g + [0.0, 0.0, 1.0])
 
 
-def test_silent_without_progress(task, objectives, evaluator, capsys):
-    NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+def test_silent_without_progress(task, objectives, capsys):
+    NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_compiled_fused_path_matches_eager(task, objectives):
+    eager = LastLayerEvaluator(task, objectives)
+    compiled = LastLayerEvaluator(task, objectives, compile=True)  # falls back to eager without a compiler
+    X = np.random.default_rng(3).uniform(-1, 1, size=(24, eager.n_var))
+    np.testing.assert_allclose(compiled.evaluate(X), eager.evaluate(X), atol=ATOL, rtol=1e-6)
+
+
+def test_benchmark_helper_runs(task, objectives):
+    result = benchmark_last_layer(task, objectives, pop_size=3, repeats=1)
+    assert result["max_abs_diff"] < ATOL
+    keys = {"vectorised_s", "gemm_s", "elementwise_s", "speedup_vs_elementwise", "vectorised_over_gemm"}
+    assert keys <= set(result)
+
+
+def test_global_random_state_untouched(task, objectives):
+    torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
+    NSGA2LoRA(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))

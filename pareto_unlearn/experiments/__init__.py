@@ -1,6 +1,12 @@
-"""Experiments built from the parts: the paper's Table 1 (``table``) and Pareto exploration (``explore``)."""
+"""Experiments built from the parts: the paper's Table 1 (``table``), Pareto exploration (``explore``),
+comparison of runs at equal cost (``compare``, ``seed_summary``) and reports."""
 
+from pareto_unlearn.experiments._compare import SeedSummary, compare, seed_summary, write_compare
 from pareto_unlearn.experiments._explore import ExploreResult, explore
+from pareto_unlearn.experiments._report import write_report
 from pareto_unlearn.experiments._table import TABLE_ROWS, format_table, run_table
 
-__all__ = ["TABLE_ROWS", "ExploreResult", "explore", "format_table", "run_table"]
+__all__ = [
+    "TABLE_ROWS", "ExploreResult", "SeedSummary", "compare", "explore", "format_table", "run_table", "seed_summary",
+    "write_compare", "write_report",
+]

@@ -239,7 +239,7 @@ def explore(
     if out is not None:
         from pareto_unlearn.plotting import plot_fronts
 
-        figure = plot_fronts(front, original=original["objectives"], retrain=retrain["objectives"])
+        figure = plot_fronts(front.take(front.solver != "Original"), original=original["objectives"], retrain=retrain["objectives"])
         summary = write_run_dir(
             out,
             front,

@@ -153,7 +153,9 @@ def make_objectives(
     task, *, reference: str = "uniform", kl_direction: str = "model-ref", names: Sequence[str] = OBJECTIVES
 ) -> Objectives:
     """Build the objectives by name: ``forget_kl`` (with ``reference``), ``forget_kl:REF`` (one more
-    forget_kl against another reference, named ``forget_kl_REF``), ``retain_ce``.
+    forget_kl against another reference, named ``forget_kl_REF``), ``retain_ce``, and the push–pull
+    distillation pair ``push_pull`` / ``distill_retain`` with their defaults (pull K = C, push K = 3,
+    push weight 1; other settings through ``PushPull.from_task`` / ``DistillRetain.from_task``).
 
     Examples
     --------
@@ -167,9 +169,14 @@ def make_objectives(
             items.append(ForgetKL(make_reference(ref or reference, task), kl_direction, name=column))
         elif base == "retain_ce":
             items.append(RetainCE())
+        elif name in ("push_pull", "distill_retain"):
+            from pareto_unlearn.objectives._distill import DistillRetain, PushPull
+
+            items.append(PushPull.from_task(task) if name == "push_pull" else DistillRetain.from_task(task))
         else:
             raise ConfigError(
-                f"unknown objective {name!r}; choose from forget_kl, forget_kl:REFERENCE, retain_ce"
+                f"unknown objective {name!r}; choose from forget_kl, forget_kl:REFERENCE, retain_ce, "
+                "push_pull, distill_retain"
             )
     return Objectives(items)
 

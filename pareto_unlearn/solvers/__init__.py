@@ -13,6 +13,7 @@ from pareto_unlearn.solvers._jd import (
     jd_direction,
     make_aggregator,
 )
+from pareto_unlearn.solvers._pama import PAMA, PAMAWeighting, pama_weights
 
 __all__ = [
     "AGGREGATORS",
@@ -23,9 +24,12 @@ __all__ = [
     "JacobianDescent",
     "L1Sparse",
     "LinearScalarization",
+    "PAMA",
+    "PAMAWeighting",
     "RandomLabel",
     "SalUn",
     "jd_direction",
     "make_aggregator",
     "paired_batches",
+    "pama_weights",
 ]

@@ -81,6 +81,9 @@ class GradientSolver:
     def hyperparameters(self) -> dict[str, Any]:
         return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size}
 
+    def _warm_up(self, task) -> None:
+        """Process-wide one-time work (lazy imports, first-call initialisation) before the clock starts."""
+
     def _setup(self, model: nn.Module, task, objectives, meter: CostMeter) -> None:
         """One-time work before the first epoch (charged to the solver's cost)."""
 
@@ -105,6 +108,7 @@ class GradientSolver:
     ) -> Front:
         """Unlearn from θ0 and return the trajectory as a Front (θ0 itself is never modified)."""
         self._validate()
+        self._warm_up(task)
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
         model = task.copy_original()

@@ -34,12 +34,14 @@ AGGREGATORS = {
     "excess-mtl": "ExcessMTL",
     "pcd": "PCD",
     "trimmed-mean": "TrimmedMean",
+    "pama": "PAMA",  # pareto_unlearn.solvers._pama (closed-form min-norm along the mean gradient)
 }
 _TAKES_PREF = {"UPGrad", "DualProj", "AlignedMTL", "ConFIG"}
 
 
 def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = None) -> tja.Aggregator:
-    """A torchjd aggregator by name (``upgrad``, ``mgda``, ``dualproj``, ``pcgrad``, ...).
+    """A torchjd aggregator by name (``upgrad``, ``mgda``, ``dualproj``, ``pcgrad``, ..., and ``pama``, this
+    package's closed-form :class:`~pareto_unlearn.solvers.PAMA`).
 
     Examples
     --------
@@ -50,12 +52,16 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
     key = name.lower()
     if key not in AGGREGATORS:
         raise ConfigError(f"unknown aggregator {name!r}; choose one of {', '.join(sorted(AGGREGATORS))}")
-    cls = getattr(tja, AGGREGATORS[key])
+    cls = None if key == "pama" else getattr(tja, AGGREGATORS[key])
     kwargs: dict[str, Any] = {}
     if pref_vector is not None:
         if AGGREGATORS[key] not in _TAKES_PREF:
             raise ConfigError(f"aggregator {name!r} takes no preference vector; use upgrad or dualproj")
         kwargs["pref_vector"] = torch.as_tensor(pref_vector, dtype=torch.float32)
+    if key == "pama":
+        from pareto_unlearn.solvers._pama import PAMA
+
+        return PAMA()
     if key in ("cagrad",):
         kwargs.setdefault("c", 0.5)
     if key == "nash-mtl":
@@ -141,6 +147,10 @@ class JacobianDescent(GradientSolver):
         if self.pref_vector is not None:
             hp["pref_vector"] = self.pref_vector
         return hp
+
+    def _warm_up(self, task) -> None:
+        # The first UPGrad call of a process pays ~2.5 s of one-time initialisation: keep it off the clock.
+        make_aggregator(self.aggregator, self.pref_vector)(torch.tensor([[1.0, 0.0], [-0.5, 1.0]]))
 
     def _setup(self, model, task, objectives, meter) -> None:
         self.aggregator_ = make_aggregator(self.aggregator, self.pref_vector)

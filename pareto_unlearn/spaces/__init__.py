@@ -10,8 +10,12 @@ Examples
 >>> from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LoRA, NSGA2LSWeights
 >>> NSGA2LoRA(rank=2, pop_size=20, n_gen=5).name
 'nsga2-lora'
->>> # front = NSGA2LastLayer(pop_size=40, n_gen=30, seed=0).run(task, objectives)   # doctest: +SKIP
->>> # front.model(int(front.nondominated().argmax()))                                # doctest: +SKIP
+>>> from pareto_unlearn.task import load_task
+>>> from pareto_unlearn.objectives import make_objectives
+>>> task = load_task("digits", forget="random:0.5", model="cnn", progress=False)  # doctest: +SKIP
+>>> objectives = make_objectives(task)  # doctest: +SKIP
+>>> front = NSGA2LastLayer(pop_size=40, n_gen=30, seed=0).run(task, objectives)  # doctest: +SKIP
+>>> model = front.model(int(front.nondominated().argmax()))  # doctest: +SKIP
 """
 
 from pareto_unlearn.solvers._rebuild import REBUILDERS
@@ -45,11 +49,14 @@ from pareto_unlearn.spaces._ls_weights import (
 from pareto_unlearn.spaces._ls_weights import _rebuild as _rebuild_ls_finetune
 from pareto_unlearn.spaces._nsga2 import NSGA2Solver, count_macs
 
-REBUILDERS.update({"last_layer": _rebuild_last_layer, "lora": _rebuild_lora, "ls_finetune": _rebuild_ls_finetune})
+REBUILDERS.update(
+    {"last_layer": _rebuild_last_layer, "lora": _rebuild_lora, "ls_finetune": _rebuild_ls_finetune}
+)
 
 __all__ = [
-    "DEFAULT_LORA_SCALE", "DEFAULT_LR_BOUNDS", "DEFAULT_SCALE", "FineTuneOutcome", "LastLayerElementwiseProblem",
-    "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights", "NSGA2LastLayer", "NSGA2LoRA", "NSGA2Solver",
+    "DEFAULT_LORA_SCALE", "DEFAULT_LR_BOUNDS", "DEFAULT_SCALE", "FineTuneOutcome",
+    "LastLayerElementwiseProblem", "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights", "NSGA2LastLayer",
+    "NSGA2LoRA", "NSGA2Solver",
     "benchmark_last_layer", "build_last_layer_model", "build_lora_model", "count_macs", "decode_genome",
     "default_lora_layers", "genome_from_model", "individual_seed", "ls_finetune", "replay_ls_finetune",
 ]

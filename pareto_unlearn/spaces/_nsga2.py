@@ -107,7 +107,8 @@ class _GenerationLog(Callback):
         with self.meter.paused():
             F = algorithm.pop.get("F_true")
             hv = population_hv(F, self.ref_point)
-            self.rows.append({"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv})
+            row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv}
+            self.rows.append(row)
             self.solver._after_generation(algorithm.pop.get("X"))
             self.bar.update(1)
             self.bar.set_postfix(hv=f"{hv:.4g}")
@@ -261,8 +262,8 @@ class NSGA2Solver:
         if rows.ndim == 1:
             rows = rows.reshape(1, -1)
         if rows.ndim != 2 or rows.shape[1] != self.n_var_:
-            raise ConfigError(f"{owner}: `initial` must be an array [k, {self.n_var_}] of genomes of this space. "
-                              f"Found shape {rows.shape}.")
+            raise ConfigError(f"{owner}: `initial` must be an array [k, {self.n_var_}] of genomes of this "
+                              f"space. Found shape {rows.shape}.")
         if len(rows) > self.pop_size:
             raise ConfigError(f"{owner}: `initial` has {len(rows)} rows but pop_size is {self.pop_size}.")
         if not np.isfinite(rows).all():
@@ -289,7 +290,8 @@ class NSGA2Solver:
             dup = np.setdiff1d(np.arange(len(X)), first)
             if not len(dup):
                 break
-            X[dup] = np.clip(X[dup] + rng.normal(0.0, max(self.init_sigma, 1e-3), X[dup].shape), self.xl_, self.xu_)
+            jitter = rng.normal(0.0, max(self.init_sigma, 1e-3), X[dup].shape)
+            X[dup] = np.clip(X[dup] + jitter, self.xl_, self.xu_)
         return X
 
     # -- the run ----------------------------------------------------------------------------------
@@ -354,8 +356,8 @@ class NSGA2Solver:
             return np.asarray(hv_reference_point(task, objectives), dtype=float)
         ref = np.asarray(ref_point, dtype=float).reshape(-1)
         if ref.shape != (len(objectives),) or not np.isfinite(ref).all():
-            raise ConfigError(f"{type(self).__name__}: `ref_point` must be {len(objectives)} finite numbers, one "
-                              f"per objective. Got {ref_point!r}.")
+            raise ConfigError(f"{type(self).__name__}: `ref_point` must be {len(objectives)} finite numbers, "
+                              f"one per objective. Got {ref_point!r}.")
         return ref
 
     def _front(self, X, F, born, metrics, cost, objectives, task, anytime) -> Front:

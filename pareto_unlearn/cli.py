@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pareto-unlearn",
         description=(
-            "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) with NSGA-II and Jacobian descent."
+            "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) "
+            "with NSGA-II and Jacobian descent."
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -180,7 +181,8 @@ def _cmd_table(args) -> int:
     result = run_table(cfg, out, progress=not args.no_progress)
     print((out / "table.md").read_text())
     print(
-        f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) in {time.perf_counter() - start:.1f} s"
+        f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) "
+        f"in {time.perf_counter() - start:.1f} s"
     )
     _ = result
     return 0
@@ -230,7 +232,8 @@ def _cmd_bench(args) -> int:
         for name, item in report["ratios"].items():
             goal = item.get("goal", "")
             print(
-                f"{name:28s} {item['ratio']:8.2f}  (goal {goal}; {item['numerator']}: {item['numerator_ms']:.3f} ms, "
+                f"{name:28s} {item['ratio']:8.2f}  (goal {goal}; "
+                f"{item['numerator']}: {item['numerator_ms']:.3f} ms, "
                 f"{item['denominator']}: {item['denominator_ms']:.3f} ms)"
             )
         print(f"machine: {report['machine']}")

@@ -18,7 +18,8 @@ from pareto_unlearn.metrics import avg_gap
 from pareto_unlearn.rundir import load_run
 from pareto_unlearn.task import SPLIT_KEYS, load_dataset, make_splits, parse_forget
 
-VALIDATOR = Path("/work/shared/tools/validate_run_dir.py")
+# CI clones the project with shared/ beside it.
+VALIDATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "validate_run_dir.py"
 
 TABLE_CONFIG = """
 [methods.FT]

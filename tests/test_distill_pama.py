@@ -219,6 +219,18 @@ def test_pama_on_non_parallel_gradients_does_what_its_docstring_says() -> None:
     assert float((J @ make_aggregator("mgda")(J)).min()) >= -1e-6  # MGDA's min-norm point does not conflict
 
 
+def test_pama_with_two_objectives_conflicts_exactly_when_the_gradients_do() -> None:
+    generator = torch.Generator().manual_seed(3)
+    seen = set()
+    for _ in range(200):
+        J = torch.randn(2, 5, generator=generator, dtype=torch.float64)
+        dots = J @ PAMA()(J)
+        gradients_conflict = bool(J[0] @ J[1] < 0)
+        seen.add(gradients_conflict)
+        assert bool(dots.min() < -1e-12) == gradients_conflict
+    assert seen == {True, False}
+
+
 # ------------------------------------------------------------------------------------------ end to end
 @pytest.mark.parametrize(
     "solver",

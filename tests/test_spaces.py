@@ -19,6 +19,7 @@ from pareto_unlearn.spaces import (
     NSGA2LastLayer,
     NSGA2LoRA,
     NSGA2LSWeights,
+    bench,
     benchmark_last_layer,
     build_last_layer_model,
     count_macs,
@@ -44,10 +45,10 @@ FAST = NoMetrics()
 
 
 @pytest.fixture(scope="session")
-def task(tmp_path_factory):
-    torch.set_num_threads(1)
-    cache = tmp_path_factory.mktemp("model-cache")
-    return load_task("digits", forget="random:0.5", model="cnn", cache_dir=str(cache), progress=False)
+def task(cache_dir):
+    """Digits, the BatchNorm CNN, random 50 % forgetting, the default recipe (``cache_dir``: conftest's
+    session folder, so other files that build this task reuse its training)."""
+    return load_task("digits", forget="random:0.5", model="cnn", cache_dir=str(cache_dir), progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -318,11 +319,14 @@ def test_compiled_fused_path_matches_eager(task, objectives):
     np.testing.assert_allclose(compiled.evaluate(X), eager.evaluate(X), atol=ATOL, rtol=1e-6)
 
 
-def test_benchmark_helper_runs(task, objectives):
+def test_benchmark_helpers_run(task, objectives):
     result = benchmark_last_layer(task, objectives, pop_size=3, repeats=1)
     assert result["max_abs_diff"] < ATOL
     keys = {"vectorised_s", "gemm_s", "elementwise_s", "speedup_vs_elementwise", "vectorised_over_gemm"}
     assert keys <= set(result)
+    ratios = bench(task, repeat=1, pop_size=3)
+    assert set(ratios) == {"nsga2_vectorised_vs_elementwise", "nsga2_eval_vs_gemm"}
+    assert all({"ratio", "numerator_ms", "denominator_ms", "goal"} <= set(r) for r in ratios.values())
 
 
 def test_global_random_state_untouched(task, objectives):

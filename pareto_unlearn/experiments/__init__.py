@@ -3,10 +3,20 @@ comparison of runs at equal cost (``compare``, ``seed_summary``) and reports."""
 
 from pareto_unlearn.experiments._compare import SeedSummary, compare, seed_summary, write_compare
 from pareto_unlearn.experiments._explore import ExploreResult, explore
+from pareto_unlearn.experiments._families import compare_families
 from pareto_unlearn.experiments._report import write_report
 from pareto_unlearn.experiments._table import TABLE_ROWS, format_table, run_table
 
 __all__ = [
-    "TABLE_ROWS", "ExploreResult", "SeedSummary", "compare", "explore", "format_table", "run_table", "seed_summary",
-    "write_compare", "write_report",
+    "TABLE_ROWS",
+    "ExploreResult",
+    "SeedSummary",
+    "compare",
+    "compare_families",
+    "explore",
+    "format_table",
+    "run_table",
+    "seed_summary",
+    "write_compare",
+    "write_report",
 ]

@@ -1,4 +1,5 @@
-"""``pareto-unlearn explore`` / ``demo``: every solver on the same objectives, one Front, one run directory."""
+"""``pareto-unlearn explore`` / ``demo``: every solver on the same objectives, one Front, one run
+directory."""
 
 from __future__ import annotations
 
@@ -239,7 +240,11 @@ def explore(
     if out is not None:
         from pareto_unlearn.plotting import plot_fronts
 
-        figure = plot_fronts(front.take(front.solver != "Original"), original=original["objectives"], retrain=retrain["objectives"])
+        figure = plot_fronts(
+            front.take(front.solver != "Original"),
+            original=original["objectives"],
+            retrain=retrain["objectives"],
+        )
         summary = write_run_dir(
             out,
             front,

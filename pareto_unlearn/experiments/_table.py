@@ -232,10 +232,12 @@ def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> st
         lines.append(
             f"| {r.method} | "
             + " | ".join(cells)
-            + f" | {r.gap:.2f} | {r.forget_kl:.4f} | {r.retain_ce:.4f} | {r.wall_s:.2f} | {r.wall_rel_retrain:.3f} |"
+            + f" | {r.gap:.2f} | {r.forget_kl:.4f} | {r.retain_ce:.4f} | {r.wall_s:.2f}"
+            + f" | {r.wall_rel_retrain:.3f} |"
         )
     title = (
-        f"**{cfg.task}, forget {cfg.forget}, seeds {','.join(map(str, cfg.seeds))}** — metrics in %, mean ± std "
+        f"**{cfg.task}, forget {cfg.forget}, seeds {','.join(map(str, cfg.seeds))}** — "
+        "metrics in %, mean ± std "
         "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n"
     )
     foot = (

@@ -53,7 +53,7 @@ __all__ = [
 DISTILL_OBJECTIVES = ("push_pull", "distill_retain")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Teacher:
     """Per-sample target distributions of one split, fixed from θ0 and detached.
 
@@ -117,7 +117,7 @@ def _check_k(owner: str, parameter: str, k: int, n_classes: int) -> int:
     return k
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _TopKTarget:
     """The teacher's side of KL_K, precomputed once: S (``top`` [n, K], ``mask`` [n, C]), t on S
     (``t_top`` [n, K]), the rest's mass (``t_rest`` [n], None when K = C) and Σ t log t (``const`` [n])."""

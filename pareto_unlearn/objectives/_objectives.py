@@ -41,6 +41,12 @@ class Objective:
         """Mean over samples: logits [..., n, C], y [n] → [...]."""
         return self.per_sample(logits, y).mean(dim=-1)
 
+    def batch_loss(self, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Mean over a mini-batch of the split's samples at positions ``idx`` [b] (logits [..., b, C],
+        y [b]). What gradient solvers call; objectives with per-sample targets aligned with the split
+        (``push_pull``, ``distill_retain``) use ``idx``, the others ignore it."""
+        return self(logits, y)
+
     def describe(self) -> dict:
         return {"name": self.name, "subset": self.subset}
 

@@ -113,9 +113,11 @@ def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Te
             idx = batches[o.subset].to(subset.y.device)
             meter.add(forward=len(idx))
             logits[o.subset] = model(subset.x[idx])
-    return [
-        o(logits[o.subset], getattr(task, o.subset).y[batches[o.subset].to(task.device)]) for o in objectives
-    ]
+    losses = []
+    for o in objectives:
+        idx = batches[o.subset].to(task.device)
+        losses.append(o.batch_loss(logits[o.subset], getattr(task, o.subset).y[idx], idx))
+    return losses
 
 
 class JacobianDescent(GradientSolver):

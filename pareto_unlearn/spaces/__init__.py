@@ -19,12 +19,12 @@ Examples
 """
 
 from pareto_unlearn.solvers._rebuild import REBUILDERS
+from pareto_unlearn.spaces._bench import bench, benchmark_last_layer
 from pareto_unlearn.spaces._last_layer import (
     DEFAULT_SCALE,
     LastLayerElementwiseProblem,
     LastLayerEvaluator,
     NSGA2LastLayer,
-    benchmark_last_layer,
     build_last_layer_model,
     genome_from_model,
 )
@@ -55,8 +55,8 @@ REBUILDERS.update(
 
 __all__ = [
     "DEFAULT_LORA_SCALE", "DEFAULT_LR_BOUNDS", "DEFAULT_SCALE", "FineTuneOutcome",
-    "LastLayerElementwiseProblem", "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights", "NSGA2LastLayer",
-    "NSGA2LoRA", "NSGA2Solver",
-    "benchmark_last_layer", "build_last_layer_model", "build_lora_model", "count_macs", "decode_genome",
-    "default_lora_layers", "genome_from_model", "individual_seed", "ls_finetune", "replay_ls_finetune",
+    "LastLayerElementwiseProblem", "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights",
+    "NSGA2LastLayer", "NSGA2LoRA", "NSGA2Solver", "bench", "benchmark_last_layer", "build_last_layer_model",
+    "build_lora_model", "count_macs", "decode_genome", "default_lora_layers", "genome_from_model",
+    "individual_seed", "ls_finetune", "replay_ls_finetune",
 ]

@@ -135,6 +135,8 @@ def _objectives_spec(objectives) -> dict[str, Any] | None:
                 reference = o.reference.name
             else:
                 names.append(f"forget_kl:{o.reference.name}")
+        elif o.name in ("push_pull", "distill_retain"):
+            names.append(o.name)  # replayed with make_objectives' default K and push weight
         else:
             return None
     if len(directions) > 1:

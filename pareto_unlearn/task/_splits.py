@@ -56,7 +56,7 @@ def parse_forget(text: str | ForgetSpec, n_classes: int | None = None) -> Forget
             except ValueError:
                 raise ConfigError(
                     f"--forget random:{value}: the ratio must be a number in (0, 1), e.g. random:0.5"
-                )
+                ) from None
             spec = ForgetSpec("random", ratio=ratio)
         else:
             try:
@@ -64,7 +64,7 @@ def parse_forget(text: str | ForgetSpec, n_classes: int | None = None) -> Forget
             except ValueError:
                 raise ConfigError(
                     f"--forget class:{value}: classes must be integers, e.g. class:3 or class:3,5"
-                )
+                ) from None
             spec = ForgetSpec("class", classes=classes)
     if spec.kind == "random":
         if spec.ratio is None or not 0.0 < spec.ratio < 1.0:
@@ -135,7 +135,9 @@ class Splits:
                 arrays = {k: np.asarray(data[k], dtype=np.int64) for k in SPLIT_KEYS}
                 separate = bool(data["separate_test"]) if "separate_test" in data else False
         except (OSError, ValueError, KeyError) as exc:
-            raise CacheError(f"{path}: not a valid splits.npz ({exc}); delete it or point to another file")
+            raise CacheError(
+                f"{path}: not a valid splits.npz ({exc}); delete it or point to another file"
+            ) from None
         return cls(**arrays, separate_test=separate)
 
 

@@ -87,7 +87,9 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
     )
 
 
-def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
+def run_bench(
+    *, quick: bool = False, cache_dir: str | None = None, progress: bool = True, compile: bool = False
+) -> dict[str, Any]:
     """Every ratio side by side on the digits CNN (random 50 % forgetting), with the machine."""
     from pareto_unlearn.task import load_task
 
@@ -107,7 +109,7 @@ def run_bench(*, quick: bool = False, cache_dir: str | None = None, progress: bo
     except ImportError:  # the subspace benches live with the subspaces
         space_bench = None
     if space_bench is not None:
-        ratios.update(space_bench(task, repeat=max(3, repeat // 5)))
+        ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
     man = manifest()
     machine = (

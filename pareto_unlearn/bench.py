@@ -74,6 +74,7 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
         optimizer.step()
 
     jd_ms = time_ms(jd_step, repeat=repeat)
+
     ls_ms = time_ms(ls_step, repeat=repeat)
     return _ratio(
         "upgrad_vs_ls_step",
@@ -85,6 +86,27 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
         n_params=sum(p.numel() for p in params),
         batch=64,
     )
+
+
+def bench_pama_vs_upgrad(task, *, repeat: int) -> dict[str, Any]:
+    """One aggregation of a real [2, n] Jacobian (forget_kl, retain_ce at θ0) by PAMA's closed form
+    against UPGrad's QP (issue 7: PAMA's step cost)."""
+    from pareto_unlearn.objectives import make_objectives
+    from pareto_unlearn.solvers import make_aggregator
+
+    forget_kl, retain_ce = make_objectives(task, reference="uniform")
+    model = task.copy_original()
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    for objective, subset in ((forget_kl, task.forget), (retain_ce, task.retain)):
+        grads = torch.autograd.grad(objective(model(subset.x[:64]), subset.y[:64]), params)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    jacobian = torch.stack(rows)
+    pama, upgrad = make_aggregator("pama"), make_aggregator("upgrad")
+    pama_ms = time_ms(lambda: pama(jacobian), repeat=repeat * 4)
+    upgrad_ms = time_ms(lambda: upgrad(jacobian), repeat=repeat * 4)
+    return _ratio("pama_vs_upgrad_aggregation", "PAMA closed form on J [2, n]", pama_ms,
+                  "UPGrad (quadprog) on the same J", upgrad_ms, "report only", n_params=jacobian.shape[1])
 
 
 def run_bench(
@@ -111,6 +133,7 @@ def run_bench(
     if space_bench is not None:
         ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
+    ratios["pama_vs_upgrad_aggregation"] = bench_pama_vs_upgrad(task, repeat=repeat)
     man = manifest()
     machine = (
         f"{man['hardware']['cpu']}, {man['hardware']['cpu_count']} cores, torch {man['versions']['torch']} "

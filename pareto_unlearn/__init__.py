@@ -4,13 +4,15 @@ Data flows one way: task (data, splits, cached Original / Retrain) → objective
 fixed reference, retain_ce) → solvers (NSGA-II over parameter subspaces or LS weights, Jacobian descent,
 LS sweeps, baselines) → Front → indicators / selection / plots.
 
->>> from pareto_unlearn import load_task, make_objectives, JacobianDescent, HV, Knee   # doctest: +SKIP
->>> task = load_task("digits", forget="random:0.5", seed=0)             # trains or loads θ0 and Retrain
->>> objectives = make_objectives(task, reference="uniform")              # forget_kl, retain_ce
->>> front = JacobianDescent(lr=0.1, epochs=5, seed=0).run(task, objectives)
->>> front.to_frame()[["forget_kl", "retain_ce", "UA", "RA", "TA", "MIA", "gap"]]
->>> HV(hv_reference_point(task, objectives))(front)                      # hypervolume
->>> model = front.model(Knee()(front))                                   # the knee point's nn.Module
+Example (it trains two small models on first use, so it is not run as a doctest)::
+
+    from pareto_unlearn import load_task, make_objectives, hv_reference_point, JacobianDescent, HV, Knee
+    task = load_task("digits", forget="random:0.5", seed=0)             # trains or loads θ0 and Retrain
+    objectives = make_objectives(task, reference="uniform")              # forget_kl, retain_ce
+    front = JacobianDescent(lr=0.1, epochs=5, seed=0).run(task, objectives)
+    front.to_frame()[["forget_kl", "retain_ce", "UA", "RA", "TA", "MIA", "gap"]]
+    HV(hv_reference_point(task, objectives))(front)                      # hypervolume
+    model = front.model(Knee()(front))                                   # the knee point's nn.Module
 """
 
 from pareto_unlearn.exceptions import (

@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measured speed ratios of the fast paths")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--compile", action="store_true", help="also time the optional torch.compile population path")
+    p.add_argument(
+        "--compile", action="store_true", help="also time the optional torch.compile population path"
+    )
     p.add_argument("--cache-dir", help="model cache")
     p.add_argument("--threads", type=int, help="torch CPU threads")
 
@@ -226,7 +228,9 @@ def _cmd_bench(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    report = run_bench(quick=args.quick, cache_dir=args.cache_dir, progress=not args.json, compile=args.compile)
+    report = run_bench(
+        quick=args.quick, cache_dir=args.cache_dir, progress=not args.json, compile=args.compile
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:

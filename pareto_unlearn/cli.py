@@ -218,7 +218,22 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
         if len(cfg.seeds) > 1:
             print(f"seed {seed}:")
         _print_summary(result.summary, target, time.perf_counter() - start)
+    if len(cfg.seeds) > 1:
+        _write_seed_summary(out, [out if i == 0 else out / f"seed{s}" for i, s in enumerate(cfg.seeds)])
     return 0
+
+
+def _write_seed_summary(out: Path, run_dirs: list[Path]) -> None:
+    """HV mean ± 95 % interval per solver over seeds, and the median attainment surfaces."""
+    from pareto_unlearn._io import atomic_write_text
+    from pareto_unlearn.experiments import seed_summary
+    from pareto_unlearn.plotting import plot_attainment, save_figure
+
+    summary = seed_summary(run_dirs)
+    atomic_write_text(out / "seeds.csv", summary.table.to_csv(float_format="%.17g"))
+    save_figure(plot_attainment(summary.surfaces), out / "attainment.png")
+    print(summary.table.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {out}/seeds.csv and {out}/attainment.png ({len(run_dirs)} seeds)")
 
 
 def _cmd_bench(args) -> int:

@@ -317,3 +317,17 @@ def test_explore_points_and_rebuild(explore_run, digits_task) -> None:
     with np.load(out / "splits.npz", allow_pickle=False) as data:
         for key in SPLIT_KEYS:
             np.testing.assert_array_equal(data[key], getattr(digits_task.splits, key))
+
+
+def test_explore_over_seeds_writes_hv_intervals_and_attainment(tmp_path: Path, cache_dir: Path) -> None:
+    config = _write(tmp_path / "tiny.toml", "[explore.jd]\nlrs = [0.1]\nepochs = 1\n\n"
+                    "[explore.ls]\nweights = [0.3, 0.7]\nlr = 0.2\nepochs = 1\n")
+    out = tmp_path / "out"
+    argv = _explore_argv("jd,ls", config, out, cache_dir)
+    argv[argv.index("--seeds") + 1] = "0,1"
+    assert main(argv) == 0
+    assert (out / "summary.json").is_file() and (out / "seed1" / "summary.json").is_file()
+    table = pd.read_csv(out / "seeds.csv")
+    assert set(table["solver"]) == {"jd", "ls"} and (table["n_seeds"] == 2).all()
+    assert (table["hv_low"] <= table["hv_mean"]).all() and (table["hv_mean"] <= table["hv_high"]).all()
+    assert (out / "attainment.png").stat().st_size > 10_000

@@ -131,7 +131,8 @@ def _constraints(constraints: str | Sequence[str] | None) -> list[str]:
     return [c for c in items if not (isinstance(c, str) and not c.strip())]  # Constrained checks the rest
 
 
-def _make_rule(method: str, constraints: list[str], weights: list[float] | None, task: Any):
+def _make_rule(method: str, constraints: list[str], weights: list[float] | None, task: Any,
+               min_sel_acc: float | None = None):
     from pareto_unlearn.selection import make_rule
 
     if method == "preference" and weights is None:
@@ -141,6 +142,7 @@ def _make_rule(method: str, constraints: list[str], weights: list[float] | None,
     kwargs: dict[str, Any] = {}
     if method == "oracle-free":
         kwargs["task"] = task
+        kwargs["min_sel_acc"] = min_sel_acc
     elif method == "preference":
         kwargs["weights"] = weights
     return make_rule(method, constraints=constraints or None, **kwargs)
@@ -276,7 +278,11 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     front.task = task
     constraint_list = _constraints(constraints)
     weight_list = _weights(weights)
-    rule = _make_rule(method, constraint_list, weight_list, task)
+    from pareto_unlearn.rundir import UTILITY_MARGIN
+
+    sel_acc_theta0 = summary.get("original", {}).get("metrics", {}).get("sel_acc")
+    min_sel_acc = None if sel_acc_theta0 is None else float(sel_acc_theta0) - UTILITY_MARGIN
+    rule = _make_rule(method, constraint_list, weight_list, task, min_sel_acc)
     if solver is not None:
         front.only(solver)  # refuses an unknown solver, naming the ones there are
         candidates = np.flatnonzero(front.solver == solver)

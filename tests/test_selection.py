@@ -190,3 +190,13 @@ def test_make_rule():
         make_rule("pareto")
     with pytest.raises(ConfigError, match="knee"):
         make_rule("knee", weights=[1, 0])
+
+
+def test_oracle_free_utility_guard_skips_collapsed_points():
+    F = np.array([[0.1, 2.3], [0.9, 0.4], [1.5, 0.1]])
+    metrics = {"oracle_free": [0.5, 6.0, 9.0], "sel_acc": [10.0, 96.0, 98.0], "forget_acc": [10.0, 9.0, 95.0]}
+    front = Front.from_points(F, metrics=metrics)
+    assert OracleFree("random")(front) == 0  # the plain rule picks the collapsed point
+    assert OracleFree("random", min_sel_acc=93.0)(front) == 1
+    assert OracleFree("class", n_classes=10)(front) == 1
+    assert OracleFree("class", n_classes=10, min_sel_acc=99.0)(front) == 1  # none passes: no filter

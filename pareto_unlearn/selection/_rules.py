@@ -64,6 +64,12 @@ class OracleFree:
     kind : {"random", "class"}
     n_classes : int, optional
         Number of classes C; required for ``kind="class"``.
+    min_sel_acc : float, optional
+        Rank only points whose accuracy on D_h,sel (``metrics["sel_acc"]``) is
+        at least this (all points if none is). The plain score is near 0 for a collapsed model under random
+        forgetting (both accuracies at chance, both confidence distributions at 1/C), and under class-wise
+        forgetting a collapsed model passes the forget-accuracy test; pareto_unlearn's commands pass
+        θ0's D_h,sel accuracy − 5 — the selection set only, so still no oracle and no test data.
 
     Raises
     ------
@@ -83,7 +89,7 @@ class OracleFree:
     1
     """
 
-    def __init__(self, kind: str, n_classes: int | None = None) -> None:
+    def __init__(self, kind: str, n_classes: int | None = None, *, min_sel_acc: float | None = None) -> None:
         if kind not in ("random", "class"):
             raise ConfigError(f"OracleFree: `kind` must be 'random' or 'class'. Got {kind!r}.")
         if kind == "class" and not (isinstance(n_classes, numbers.Integral) and n_classes >= 2):
@@ -91,14 +97,18 @@ class OracleFree:
                               f"Got {n_classes!r}.")
         self.kind = kind
         self.n_classes = None if n_classes is None else int(n_classes)
+        self.min_sel_acc = min_sel_acc
 
     @classmethod
-    def for_task(cls, task: Any) -> OracleFree:
+    def for_task(cls, task: Any, *, min_sel_acc: float | None = None) -> OracleFree:
         """The rule that fits ``task``: its forget kind (``task.forget_spec.kind``) and ``task.n_classes``."""
-        return cls(task.forget_spec.kind, n_classes=task.n_classes)
+        return cls(task.forget_spec.kind, n_classes=task.n_classes, min_sel_acc=min_sel_acc)
 
     def __call__(self, front: Front, /) -> int:
         rows = _feasible_rows(front, "OracleFree")
+        if self.min_sel_acc is not None and "sel_acc" in front.metrics:
+            useful = rows[front.metrics["sel_acc"][rows] >= self.min_sel_acc]
+            rows = useful if len(useful) else rows
         if self.kind == "random":
             if "oracle_free" not in front.metrics:
                 raise ConfigError("OracleFree: this front has no 'oracle_free' metric; "
@@ -128,7 +138,7 @@ class OracleFree:
         return _argmin_rows(forget_acc, rows, ties=retain_ce)
 
     def __repr__(self) -> str:
-        return f"OracleFree(kind={self.kind!r}, n_classes={self.n_classes})"
+        return f"OracleFree(kind={self.kind!r}, n_classes={self.n_classes}, min_sel_acc={self.min_sel_acc})"
 
 
 class Knee:
@@ -393,9 +403,10 @@ def make_rule(name: str, /, *, constraints: str | Sequence[str] | None = None, *
     try:
         if name == "oracle-free" and "task" in kwargs:
             task = kwargs.pop("task")
+            min_sel_acc = kwargs.pop("min_sel_acc", None)
             if kwargs:
                 raise TypeError(f"unexpected {sorted(kwargs)} beside task")
-            rule: Rule = OracleFree.for_task(task)
+            rule: Rule = OracleFree.for_task(task, min_sel_acc=min_sel_acc)
         else:
             rule = _RULES[name](**kwargs)
     except TypeError as exc:

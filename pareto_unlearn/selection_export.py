@@ -278,10 +278,10 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     front.task = task
     constraint_list = _constraints(constraints)
     weight_list = _weights(weights)
-    from pareto_unlearn.rundir import UTILITY_MARGIN
+    from pareto_unlearn.selection import SEL_ACC_MARGIN
 
     sel_acc_theta0 = summary.get("original", {}).get("metrics", {}).get("sel_acc")
-    min_sel_acc = None if sel_acc_theta0 is None else float(sel_acc_theta0) - UTILITY_MARGIN
+    min_sel_acc = None if sel_acc_theta0 is None else float(sel_acc_theta0) - SEL_ACC_MARGIN
     rule = _make_rule(method, constraint_list, weight_list, task, min_sel_acc)
     if solver is not None:
         front.only(solver)  # refuses an unknown solver, naming the ones there are

@@ -149,12 +149,11 @@ def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
 
 
 def _oracle_free_rule(summary: dict[str, Any]):
-    from pareto_unlearn.rundir import UTILITY_MARGIN
-    from pareto_unlearn.selection import OracleFree
+    from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
 
     task = summary["task"]
     sel_acc = summary.get("original", {}).get("metrics", {}).get("sel_acc")
-    min_sel_acc = None if sel_acc is None else float(sel_acc) - UTILITY_MARGIN
+    min_sel_acc = None if sel_acc is None else float(sel_acc) - SEL_ACC_MARGIN
     if str(task.get("forget", "")).startswith("class"):
         return OracleFree("class", n_classes=int(task["n_classes"]), min_sel_acc=min_sel_acc)
     return OracleFree("random", min_sel_acc=min_sel_acc)

@@ -14,15 +14,14 @@ from tqdm.auto import tqdm
 
 from pareto_unlearn.config import RunConfig, task_from_config
 from pareto_unlearn.exceptions import ConfigError
-from pareto_unlearn.experiments._table import UTILITY_MARGIN as SEL_MARGIN
-from pareto_unlearn.experiments._table import choose_oracle_free, grid_candidates
+from pareto_unlearn.experiments._table import grid_candidates
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.indicators import anytime_hv
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import hv_reference_point, make_objectives
 from pareto_unlearn.rundir import write_run_dir
-from pareto_unlearn.selection import OracleFree
+from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
 from pareto_unlearn.solvers import AGGREGATORS, JacobianDescent, LinearScalarization
 
 __all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings"]
@@ -63,19 +62,20 @@ class ExploreResult:
     out: Path | None = None
 
 
-def _shifted(front: Front, offset: dict[str, float]) -> Front:
-    """A front whose cost columns start at ``offset`` (runs of a sweep are charged one after another)."""
-    front = copy.copy(front)
-    front.cost = {k: v + offset[k] for k, v in front.cost.items()}
-    return front
+def _run_in_sequence(solvers, task, objectives, evaluator, progress: bool = False, desc: str = ""):
+    """Run solvers one after another; each front's cost columns start where the previous run ended
+    (a sweep is charged as one solver). Returns the fronts and the total cost."""
+    fronts, offset = [], dict.fromkeys(COST_NAMES, 0.0)
+    for solver in tqdm(solvers, desc=desc, disable=not progress, leave=False):
+        front = copy.copy(solver.run(task, objectives, evaluator=evaluator))
+        front.cost = {k: v + offset[k] for k, v in front.cost.items()}
+        offset = {k: float(front.cost[k][-1]) for k in COST_NAMES}
+        fronts.append(front)
+    return fronts, offset
 
 
 def _sweep(name: str, solvers, task, objectives, evaluator, ref_point, progress: bool) -> Front:
-    fronts, offset = [], dict.fromkeys(COST_NAMES, 0.0)
-    for solver in tqdm(solvers, desc=name, disable=not progress, leave=False):
-        front = _shifted(solver.run(task, objectives, evaluator=evaluator), offset)
-        offset = {k: float(front.cost[k][-1]) for k in COST_NAMES}
-        fronts.append(front)
+    fronts, _ = _run_in_sequence(solvers, task, objectives, evaluator, progress, desc=name)
     front = Front.concat(fronts)
     front.solver = np.array([name] * len(front), dtype=object)
     times, hv = anytime_hv(front.F, front.cost["wall_s"], ref_point)
@@ -138,14 +138,12 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
 def _baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size) -> Front:
     """One point: the baseline's grid run, its oracle-free pick kept, the whole grid charged."""
     spec = cfg.method_specs()[name]
-    fronts, offset = [], dict.fromkeys(COST_NAMES, 0.0)
-    for solver in grid_candidates(name, spec, batch_size, seed):
-        front = _shifted(solver.run(task, objectives, evaluator=evaluator), offset)
-        offset = {k: float(front.cost[k][-1]) for k in COST_NAMES}
-        fronts.append(front)
+    fronts, offset = _run_in_sequence(
+        grid_candidates(name, spec, batch_size, seed), task, objectives, evaluator
+    )
     grid = Front.concat(fronts)
-    sel0 = evaluator(task.original)["sel_acc"]
-    chosen = choose_oracle_free(OracleFree.for_task(task), grid, sel0 - SEL_MARGIN)
+    rule = OracleFree.for_task(task, min_sel_acc=evaluator.original_["sel_acc"] - SEL_ACC_MARGIN)
+    chosen = rule(grid)
     point = grid.take([chosen])
     point.cost = {k: np.array([offset[k]]) for k in COST_NAMES}
     point.provenance[0] = {
@@ -157,7 +155,7 @@ def _baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size) ->
 
 
 def _original_front(task, objectives, evaluator) -> Front:
-    metrics = evaluator(task.original)
+    metrics = evaluator.original_
     return Front(
         objectives.names,
         objectives.evaluate(task.original, task)[None, :],

@@ -25,6 +25,7 @@ from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.solvers import JacobianDescent, jd_direction, make_aggregator, paired_batches
+from pareto_unlearn.solvers._jd import _assign_grad
 
 __all__ = ["FAMILIES", "aggregation_cost", "aggregator_conflicts", "compare_families"]
 
@@ -191,10 +192,7 @@ def aggregator_conflicts(
                 elapsed = time.perf_counter() - start
                 records[name].append((_min_cosine(jacobian, direction), elapsed))
             step = built[follow](jacobian)
-            offset = 0
-            for p in params:
-                p.grad = step[offset : offset + p.numel()].view_as(p).clone()
-                offset += p.numel()
+            _assign_grad(params, step)
             optimizer.step()
             steps += 1
     rows = []

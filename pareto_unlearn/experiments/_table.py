@@ -21,7 +21,7 @@ from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
-from pareto_unlearn.selection import OracleFree
+from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
 from pareto_unlearn.solvers import (
     FineTune,
     GradientAscent,
@@ -82,16 +82,6 @@ def grid_candidates(row: str, spec, batch_size: int, seed: int):
     return [_SOLVERS[method](lr=lr, **common) for lr in spec.lr]
 
 
-UTILITY_MARGIN = 5.0
-
-
-def choose_oracle_free(rule, front: Front, min_sel_acc: float) -> int:
-    """The oracle-free pick among grid points that keep their accuracy on D_h,sel within
-    ``UTILITY_MARGIN`` points of θ0's (``OracleFree(min_sel_acc=...)``): without this guard a collapsed
-    model scores near 0 on the random-forgetting rule and passes the class-wise forget-accuracy test."""
-    return type(rule)(rule.kind, rule.n_classes, min_sel_acc=min_sel_acc)(front)
-
-
 def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
     return {
         "method": method,
@@ -126,12 +116,12 @@ def run_table(
             "UniDist": make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction),
             "HeldDist": make_objectives(task, reference="heldout", kl_direction=cfg.kl_direction),
         }
-        rule = OracleFree.for_task(task)
-        sel_acc_theta0 = evaluator(task.original)["sel_acc"]
+        min_sel_acc = evaluator.original_["sel_acc"] - SEL_ACC_MARGIN
+        rule = OracleFree.for_task(task, min_sel_acc=min_sel_acc)
         for row in rows:
             if row in ("Retrain", "Original"):
                 model = task.retrain if row == "Retrain" else task.original
-                metrics = evaluator.retrain_ if row == "Retrain" else evaluator(model)
+                metrics = evaluator.retrain_ if row == "Retrain" else evaluator.original_
                 wall = task.train_seconds.get(row.lower(), float("nan"))
                 results.append(
                     _row(
@@ -151,14 +141,14 @@ def run_table(
                 for s in grid_candidates(row, specs[_METHOD_OF_ROW[row]], cfg.unlearn_batch_size(), seed)
             ]
             front = Front.concat(fronts)
-            chosen = choose_oracle_free(rule, front, sel_acc_theta0 - UTILITY_MARGIN)
+            chosen = rule(front)
             model = front.model(chosen, task)
             grid = [f.provenance[0]["hyperparameters"] for f in fronts]
             hp = {
                 "grid": grid,
                 "chosen": grid[chosen],
                 "rule": "oracle-free",
-                "min_sel_acc": sel_acc_theta0 - UTILITY_MARGIN,
+                "min_sel_acc": min_sel_acc,
                 "sel_acc": front.metrics["sel_acc"].tolist(),
                 "scores": front.metrics["oracle_free"].tolist(),
                 "forget_acc": front.metrics["forget_acc"].tolist(),

@@ -7,6 +7,7 @@ all go through the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -146,6 +147,11 @@ class MetricEvaluator:
         self.task = task
         self.retrain_ = unlearning_metrics(predict(task.retrain, task), task)
         self.retrain_["gap"] = 0.0
+
+    @cached_property
+    def original_(self) -> dict[str, float]:
+        """θ0's metrics (its D_h,sel accuracy sets the selection guard), computed once on first use."""
+        return self(self.task.original)
 
     def from_predictions(self, pred: Predictions) -> dict[str, float]:
         out = unlearning_metrics(pred, self.task)

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 from pareto_unlearn.selection._rules import (
+    SEL_ACC_MARGIN,
     ClosestToRetrain,
     Constrained,
     Knee,
@@ -30,4 +31,12 @@ from pareto_unlearn.selection._rules import (
     make_rule,
 )
 
-__all__ = ["OracleFree", "Knee", "Preference", "Constrained", "ClosestToRetrain", "make_rule"]
+__all__ = [
+    "SEL_ACC_MARGIN",
+    "OracleFree",
+    "Knee",
+    "Preference",
+    "Constrained",
+    "ClosestToRetrain",
+    "make_rule",
+]

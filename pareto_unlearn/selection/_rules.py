@@ -47,6 +47,9 @@ def _argmin_rows(values: np.ndarray, rows: np.ndarray, *, ties: np.ndarray | Non
     return int(rows[np.lexsort(keys)[0]])
 
 
+SEL_ACC_MARGIN = 5.0  # the utility guard: D_h,sel accuracy within this many points of θ0's
+
+
 class OracleFree:
     """The oracle-free operating point (SPEC §6): no test data, no Retrain, only D_h,sel.
 

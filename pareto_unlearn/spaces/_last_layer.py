@@ -46,7 +46,7 @@ from torch import nn
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
 from pareto_unlearn.spaces._fused import fused_plan
-from pareto_unlearn.spaces._nsga2 import NSGA2Solver, SpaceMeter, count_macs
+from pareto_unlearn.spaces._nsga2 import CachedFeatureSolver, SpaceMeter, count_macs
 from pareto_unlearn.task import last_linear
 
 __all__ = ["NSGA2LastLayer", "LastLayerEvaluator", "LastLayerElementwiseProblem", "genome_from_model",
@@ -251,7 +251,7 @@ class LastLayerElementwiseProblem(ElementwiseProblem):
         out["F"] = self.objectives.evaluate(model, self.task)
 
 
-class NSGA2LastLayer(NSGA2Solver):
+class NSGA2LastLayer(CachedFeatureSolver):
     """NSGA-II over Δ of the final linear layer, whole population in one batched call per generation.
 
     Parameters
@@ -302,14 +302,6 @@ class NSGA2LastLayer(NSGA2Solver):
         meter.add(forward=self.evaluator_.n_rows)  # one full pass per cached sample
         self.n_var_ = self.evaluator_.n_var
         self.xl_, self.xu_ = -np.ones(self.n_var_), np.ones(self.n_var_)
-
-    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
-        F = self.evaluator_.evaluate(X)
-        meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
-        return F
-
-    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
-        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
 
     def _rebuild_fields(self) -> dict[str, Any]:
         return {"layer": self.evaluator_.layer_name, "unit": self.evaluator_.unit, "scale": float(self.scale)}

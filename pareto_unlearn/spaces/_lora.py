@@ -34,7 +34,7 @@ from torch.func import functional_call
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
-from pareto_unlearn.spaces._nsga2 import NSGA2Solver, SpaceMeter, count_macs
+from pareto_unlearn.spaces._nsga2 import CachedFeatureSolver, SpaceMeter, count_macs
 
 __all__ = ["NSGA2LoRA", "LoRAEvaluator", "build_lora_model", "default_lora_layers", "DEFAULT_LORA_SCALE"]
 
@@ -269,7 +269,7 @@ def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Mo
                             units=[float(u) for u in spec["units"]])
 
 
-class NSGA2LoRA(NSGA2Solver):
+class NSGA2LoRA(CachedFeatureSolver):
     """NSGA-II over rank-r deltas Δ = B·A of chosen layers, the rest of θ0 frozen and its prefix cached.
 
     Parameters
@@ -345,14 +345,6 @@ class NSGA2LoRA(NSGA2Solver):
             offset += o * r
         rows[0] = 0.0
         return rows
-
-    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
-        F = self.evaluator_.evaluate(X)
-        meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
-        return F
-
-    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
-        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
 
     def _rebuild_fields(self) -> dict[str, Any]:
         ev = self.evaluator_

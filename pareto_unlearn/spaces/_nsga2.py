@@ -28,8 +28,8 @@ from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import hv_reference_point
 from pareto_unlearn.solvers._cost import CostMeter
 
-__all__ = ["NSGA2Solver", "SpaceMeter", "SpaceProblem", "count_macs", "population_hv", "rank_penalty",
-           "PENALTY"]
+__all__ = ["CachedFeatureSolver", "NSGA2Solver", "SpaceMeter", "SpaceProblem", "count_macs", "population_hv",
+           "rank_penalty", "PENALTY"]
 
 logger = logging.getLogger(__name__)
 
@@ -384,3 +384,16 @@ class NSGA2Solver:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args}, seed={self.seed})"
+
+
+class CachedFeatureSolver(NSGA2Solver):
+    """A space evaluated on cached activations by an ``evaluator_`` (last layer, LoRA): the population in
+    one batched call, charged as passes through the uncached suffix; metrics from the cached logits."""
+
+    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
+        F = self.evaluator_.evaluate(X)
+        meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
+        return F
+
+    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
+        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]

@@ -109,8 +109,75 @@ def bench_pama_vs_upgrad(task, *, repeat: int) -> dict[str, Any]:
                   "UPGrad (quadprog) on the same J", upgrad_ms, "report only", n_params=jacobian.shape[1])
 
 
+def _time_search(task, objectives, settings: dict[str, Any], address: str | None) -> dict[str, Any]:
+    """One LS-weights search, serial (``address`` None) or on Dask: total seconds (cluster start-up and
+    shutdown included), start-up seconds, seconds of generations 2..n (after the workers warmed up), the
+    front and the solver."""
+    from pareto_unlearn.distributed import connect
+    from pareto_unlearn.spaces import NSGA2LSWeights
+
+    start = time.perf_counter()
+    solver = NSGA2LSWeights(**settings)
+    startup = 0.0
+    if address is None:
+        front = solver.run(task, objectives)
+    else:
+        with connect(address) as client:
+            startup = time.perf_counter() - start
+            front = solver.run(task, objectives, client=client)
+    total = time.perf_counter() - start
+    log = solver.anytime_
+    later = log[-1]["wall_s"] - log[0]["wall_s"] if len(log) > 1 else float("nan")
+    return {"total_s": total, "startup_s": startup, "later_generations_s": later, "front": front,
+            "solver": solver}
+
+
+def bench_dask_speedup(task, *, quick: bool, workers: int = 2, cnn_task=None) -> dict[str, Any]:
+    """The demo's LS-weights search (digits, its model and settings) on a ``local:2`` Dask cluster,
+    start-up and shutdown included, against the same search serially at torch's default thread count.
+
+    Also reported: the cluster's start-up seconds, the ratio over generations 2..n only (workers warm:
+    what a longer search tends to), and with ``cnn_task`` the same on the digits CNN, where torch's own
+    threads already speed one fine-tune up. Both fronts' objectives agree to float32 rounding (the thread
+    counts differ, so bit-identity is not expected; ``max_abs_objective_diff``).
+    """
+    import numpy as np
+
+    from pareto_unlearn.experiments._explore import default_settings
+    from pareto_unlearn.objectives import make_objectives
+
+    settings = {**default_settings("digits", quick=quick)["nsga2-ls-weights"], "seed": 0, "progress": False}
+    objectives = make_objectives(task, reference="uniform")
+    serial = _time_search(task, objectives, settings, None)
+    parallel = _time_search(task, objectives, settings, f"local:{workers}")
+    extra: dict[str, Any] = {
+        "startup_s": parallel["startup_s"],
+        "warm_generations_ratio": serial["later_generations_s"] / parallel["later_generations_s"],
+    }
+    if cnn_task is not None:
+        cnn_settings = {**settings, "pop_size": 8, "n_gen": 2 if quick else 4}
+        cnn_objectives = make_objectives(cnn_task, reference="uniform")
+        cnn_serial = _time_search(cnn_task, cnn_objectives, cnn_settings, None)
+        cnn_parallel = _time_search(cnn_task, cnn_objectives, cnn_settings, f"local:{workers}")
+        extra.update(cnn_ratio=cnn_serial["total_s"] / cnn_parallel["total_s"],
+                     cnn_fine_tunes=cnn_settings["pop_size"] * cnn_settings["n_gen"])
+    return _ratio(
+        "dask_speedup_2_workers",
+        f"serial LS-weights search, {task.describe()['model']} ({torch.get_num_threads()} torch threads)",
+        serial["total_s"] * 1e3,
+        f"the same on --dask local:{workers}, cluster start-up included",
+        parallel["total_s"] * 1e3,
+        ">= 1.5",
+        workers_used=len(parallel["solver"].executor_.workers_),
+        fine_tunes=settings["pop_size"] * settings["n_gen"],
+        max_abs_objective_diff=float(np.nanmax(np.abs(serial["front"].F - parallel["front"].F))),
+        **extra,
+    )
+
+
 def run_bench(
-    *, quick: bool = False, cache_dir: str | None = None, progress: bool = True, compile: bool = False
+    *, quick: bool = False, cache_dir: str | None = None, progress: bool = True, compile: bool = False,
+    dask: bool = True,
 ) -> dict[str, Any]:
     """Every ratio side by side on the digits CNN (random 50 % forgetting), with the machine."""
     from pareto_unlearn.task import load_task
@@ -134,6 +201,10 @@ def run_bench(
         ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
     ratios["pama_vs_upgrad_aggregation"] = bench_pama_vs_upgrad(task, repeat=repeat)
+    if dask:
+        demo_task = load_task("digits", forget="random:0.5", seed=0, device="cpu", cache_dir=cache_dir,
+                              progress=progress)
+        ratios["dask_speedup_2_workers"] = bench_dask_speedup(demo_task, quick=quick, cnn_task=task)
     man = manifest()
     machine = (
         f"{man['hardware']['cpu']}, {man['hardware']['cpu_count']} cores, torch {man['versions']['torch']} "

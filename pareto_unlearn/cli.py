@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -38,6 +39,16 @@ def _task_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("-v", "--verbose", action="store_true", help="log what happens")
 
 
+def _run_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoints"
+    )
+    parser.add_argument(
+        "--dask", help="run independent work on Dask: local:N (N worker processes) or tcp://HOST:PORT"
+    )
+
+
 def _objective_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", help="uniform (default), heldout or heldout-marginal")
     parser.add_argument("--kl-direction", help="model-ref (default) or ref-model")
@@ -57,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="the paper's Table 1 layout on any task")
     _task_flags(p)
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    _run_flags(p)
 
     p = sub.add_parser("explore", help="fronts of every solver on one task")
     _task_flags(p)
@@ -68,14 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
     p.add_argument("--quick", action="store_true", help="small settings")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    _run_flags(p)
 
     p = sub.add_parser("demo", help="the main job: every solver and baseline on digits, random 50 %%")
     _task_flags(p)
     _objective_flags(p)
     p.add_argument("--quick", action="store_true", help="small settings, under a minute with models cached")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
-    p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
+    _run_flags(p)
 
     p = sub.add_parser("bench", help="measured speed ratios of the fast paths")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -85,10 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", help="model cache")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--no-dask", action="store_true", help="skip the Dask speed-up (starts a cluster)")
 
     p = sub.add_parser("compare", help="compare the fronts of several runs at equal cost")
     p.add_argument("run_dirs", nargs="+", help="directories written by explore or demo")
     p.add_argument("--out", required=True, help="folder for compare.csv and compare.md")
+    p.add_argument(
+        "--budget",
+        choices=("cheapest", "gradient"),
+        default="cheapest",
+        help="equal wall-clock budget of hv_at_budget_s: the cheapest solver's (default) or the gradient "
+        "budget (when the best ls/jd front is within 1 %% of its final HV)",
+    )
+    p.add_argument(
+        "--stationarity",
+        action="store_true",
+        help="also the median Pareto-stationarity gap of each solver's non-dominated points "
+        "(rebuilds up to 10 models per solver)",
+    )
+    p.add_argument("--cache-dir", help="model cache holding θ0 (with --stationarity)")
+    p.add_argument("--device", default=None, help="auto, cpu or cuda (with --stationarity)")
 
     p = sub.add_parser("report", help="write DIR/report.md with the comparison tables and figures")
     p.add_argument("run_dir", help="directory written by explore or demo")
@@ -109,10 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_dask(verbose: bool) -> None:
+    """Dask's own INFO lines (scheduler and nanny start and stop) are not the user's business; importing
+    ``distributed`` sets its loggers' levels, so this runs after that import."""
+    if not verbose:
+        import distributed  # noqa: F401
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+
 
 
 def _run_config(args: argparse.Namespace, **forced):
@@ -140,6 +177,21 @@ def _run_config(args: argparse.Namespace, **forced):
     }
     overrides.update(forced)
     return cfg.merged(overrides)
+
+
+@contextlib.contextmanager
+def _dask_client(args, cfg):
+    """The client of ``--dask`` (closed afterwards), or None without the flag."""
+    if not getattr(args, "dask", None):
+        yield None
+        return
+    from pareto_unlearn.distributed import connect, parse_dask_address
+
+    parse_dask_address(args.dask)  # a malformed address is refused before anything starts
+    _quiet_dask(getattr(args, "verbose", False))
+
+    with connect(args.dask, threads=cfg.threads) as client:
+        yield client
 
 
 def _apply_threads(cfg) -> None:
@@ -179,9 +231,10 @@ def _cmd_table(args) -> int:
 
     cfg = _run_config(args)
     _apply_threads(cfg)
-    out = prepare_out_dir(args.out, force=args.force)
     start = time.perf_counter()
-    result = run_table(cfg, out, progress=not args.no_progress)
+    with _dask_client(args, cfg) as client:  # a scheduler that does not answer leaves --out untouched
+        out = prepare_out_dir(args.out, force=args.force, resume=args.resume)
+        result = run_table(cfg, out, progress=not args.no_progress, client=client)
     print((out / "table.md").read_text())
     print(
         f"wrote {out}/ (table.md, table.csv, results.json, splits*.npz) "
@@ -200,24 +253,26 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
     forced = {"forget": args.forget or "random:0.5"} if demo and not args.config else {}
     cfg = _run_config(args, **forced)
     _apply_threads(cfg)
-    out = prepare_out_dir(args.out, force=args.force)
     if args.quick:
         settings = default_settings(cfg.task, quick=True)
         print("quick settings: " + "; ".join(f"{k}: {v}" for k, v in settings.items() if k in cfg.solvers))
     start = time.perf_counter()
-    for i, seed in enumerate(cfg.seeds):
-        target = out if i == 0 else out / f"seed{seed}"
-        result = explore(
-            cfg,
-            target,
-            quick=args.quick,
-            baselines=demo or getattr(args, "baselines", False),
-            progress=not args.no_progress,
-            seed=seed,
-        )
-        if len(cfg.seeds) > 1:
-            print(f"seed {seed}:")
-        _print_summary(result.summary, target, time.perf_counter() - start)
+    with _dask_client(args, cfg) as client:  # a scheduler that does not answer leaves --out untouched
+        out = prepare_out_dir(args.out, force=args.force, resume=args.resume)
+        for i, seed in enumerate(cfg.seeds):
+            target = out if i == 0 else out / f"seed{seed}"
+            result = explore(
+                cfg,
+                target,
+                quick=args.quick,
+                baselines=demo or getattr(args, "baselines", False),
+                progress=not args.no_progress,
+                seed=seed,
+                client=client,
+            )
+            if len(cfg.seeds) > 1:
+                print(f"seed {seed}:")
+            _print_summary(result.summary, target, time.perf_counter() - start)
     if len(cfg.seeds) > 1:
         _write_seed_summary(out, [out if i == 0 else out / f"seed{s}" for i, s in enumerate(cfg.seeds)])
     return 0
@@ -243,8 +298,11 @@ def _cmd_bench(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if not args.no_dask:
+        _quiet_dask(False)
     report = run_bench(
-        quick=args.quick, cache_dir=args.cache_dir, progress=not args.json, compile=args.compile
+        quick=args.quick, cache_dir=args.cache_dir, progress=not args.json, compile=args.compile,
+        dask=not args.no_dask,
     )
     if args.json:
         print(json.dumps(report, indent=2))
@@ -256,7 +314,7 @@ def _cmd_bench(args) -> int:
                 f"{item['numerator']}: {item['numerator_ms']:.3f} ms, "
                 f"{item['denominator']}: {item['denominator_ms']:.3f} ms)"
             )
-            for extra in ("plain_from_logits_ratio", "compiled_ratio"):
+            for extra in ("plain_from_logits_ratio", "compiled_ratio", "warm_generations_ratio", "cnn_ratio"):
                 if extra in item:
                     print(f"{'':28s} {item[extra]:8.2f}  ({extra})")
         print(f"machine: {report['machine']}")
@@ -295,7 +353,8 @@ def _cmd_select(args) -> int:
 def _cmd_compare(args) -> int:
     from pareto_unlearn.experiments import compare, write_compare
 
-    frame = compare(args.run_dirs)
+    frame = compare(args.run_dirs, budget_s=args.budget, stationarity=args.stationarity,
+                    cache_dir=args.cache_dir, device=args.device)
     paths = write_compare(frame, args.out)
     shown = frame.drop(columns=[c for c in ("budget_s", "budget_passes") if c in frame.columns])
     print(shown.to_string(float_format=lambda v: f"{v:.4g}"))
@@ -331,7 +390,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pareto-unlearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"pareto-unlearn {args.command}: interrupted", file=sys.stderr)
+        out = getattr(args, "out", None)
+        where = f"; the finished part is in {out} (complete: false), continue with --resume" if out else ""
+        print(f"pareto-unlearn {args.command}: interrupted{where}", file=sys.stderr)
         return 130
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,28 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (SPEC §4)
-_MARKERS = ("summary.json", "points.csv", "results.json")
+_MARKERS = ("summary.json", "points.csv", "results.json", "checkpoints")
 
 
-def prepare_out_dir(out: str | os.PathLike, *, force: bool = False) -> Path:
-    """Check that ``out`` can take a new run: not holding another run (unless ``force``), writable."""
+def prepare_out_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
+    """Check that ``out`` can take the run: not holding another run (unless ``force``, which clears its
+    checkpoints, or ``resume``, which continues from them), writable."""
     out = Path(out)
+    if force and resume:
+        raise RunDirError("--force starts over and --resume continues; pass one of them, not both")
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; give a directory path")
-    if out.is_dir() and any((out / m).exists() for m in _MARKERS) and not force:
+    holds_run = out.is_dir() and any((out / m).exists() for m in _MARKERS)
+    if resume and not holds_run:
+        raise RunDirError(f"--resume: {out} holds no run to continue; drop --resume to start a new run there")
+    if holds_run and not (force or resume):
         raise RunDirError(
-            f"--out {out} already holds a run; choose another directory or pass --force to overwrite"
+            f"--out {out} already holds a run; pass --resume to continue it, --force to start over, "
+            "or choose another directory"
         )
+    if force:  # starting over: the old run's checkpoints (and its other seeds') must not be resumed
+        for stale in [out / "checkpoints", *out.glob("seed*/checkpoints")]:
+            shutil.rmtree(stale, ignore_errors=True)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"

@@ -16,7 +16,13 @@ from safetensors import safe_open
 from pareto_unlearn.config import load_config
 from pareto_unlearn.exceptions import ConfigError, IncompatibleRunsError, RunDirError
 from pareto_unlearn.experiments import explore
-from pareto_unlearn.experiments._compare import COMPARE_COLUMNS, compare, seed_summary, write_compare
+from pareto_unlearn.experiments._compare import (
+    COMPARE_COLUMNS,
+    compare,
+    compare_markdown,
+    seed_summary,
+    write_compare,
+)
 from pareto_unlearn.experiments._report import REPORT_FIGURES, write_report
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
@@ -204,3 +210,99 @@ def test_export_of_a_subspace_point_writes_its_adapter(solver, kind, tmp_path, c
     again = MetricEvaluator(result["task"])(model)
     for name in METRICS:
         assert again[name] == pytest.approx(record[name], abs=1e-6), name
+
+
+# ----------------------------------------------------------- compare against the gradient fronts (issue 6)
+REF = [4.0, 4.0]
+
+
+def _synthetic_summary() -> dict:
+    task = {"name": "synthetic", "forget": "random:0.5", "data_fingerprint": "d", "model": "mlp", "seed": 0,
+            "n_classes": 10, "theta0_sha256": "0" * 64}
+    return {"task": task, "objectives": ["forget_kl", "retain_ce"], "reference": "uniform",
+            "kl_direction": "model-ref", "hv_reference_point": REF, "hv_utility_ra_min": 90.0,
+            "original": {"metrics": {"RA": 95.0}}}
+
+
+def _part(name, F, wall_s, ra, anytime=()):
+    from pareto_unlearn.front import Front
+
+    n = len(F)
+    return Front.from_points(np.array(F, dtype=float), solver=name, metrics={"RA": ra},
+                             cost={"wall_s": wall_s, "forward_passes": np.zeros(n),
+                                   "backward_passes": np.zeros(n)},
+                             anytime=[{"solver": name, "forward_passes": 0.0, "backward_passes": 0.0, **a}
+                                      for a in anytime])
+
+
+@pytest.fixture
+def synthetic():
+    """jd (per-epoch points, no log): HV 4, 5, 6 at t = 1, 2, 3, then 6.02 at t = 4, so it is within 1 % of
+    its final HV at t = 3; its point at t = 3 has RA 80 (< 90), so its HV@utility there is 5. ls: HV 2.25.
+    nsga2: a population log without RA (HV 3 at t = 2, 6.25 at t = 10). nsga2-b: a log with hv_utility."""
+    from pareto_unlearn.front import Front
+
+    jd = _part("jd", [[2, 2], [1, 3], [3, 1], [1.98, 2]], [1.0, 2.0, 3.0, 4.0], [99.0, 99.0, 80.0, 99.0])
+    ls = _part("ls", [[2.5, 2.5]], [0.5], [99.0])
+    nsga2 = _part("nsga2", [[1.5, 1.5]], [10.0], [99.0],
+                  [{"wall_s": 2.0, "hv": 3.0}, {"wall_s": 4.0, "hv": 4.0}, {"wall_s": 10.0, "hv": 6.25}])
+    nsga2_b = _part("nsga2-b", [[1.0, 2.0]], [5.0], [99.0],
+                    [{"wall_s": 1.0, "hv": 2.0, "hv_utility": 1.5},
+                     {"wall_s": 3.0, "hv": 4.5, "hv_utility": 3.0},
+                     {"wall_s": 5.0, "hv": 6.0, "hv_utility": 6.0}])
+    return _synthetic_summary(), Front.concat([jd, ls, nsga2, nsga2_b])
+
+
+def test_compare_sets_the_gradient_budget_and_the_ratios_by_construction(synthetic):
+    df = compare([synthetic]).set_index("solver")
+    assert df.attrs["gradient_reference"] == "run0/jd" and df.attrs["gradient_tol"] == 0.01
+    assert df["hv"].to_dict() == pytest.approx({"jd": 6.02, "ls": 2.25, "nsga2": 6.25, "nsga2-b": 6.0})
+    assert (df["gradient_budget_s"] == 3.0).all() and df.attrs["gradient_budget_s"] == 3.0
+    assert df["hv_at_gradient_budget"].to_dict() == pytest.approx(
+        {"jd": 6.0, "ls": 2.25, "nsga2": 3.0, "nsga2-b": 4.5})
+    assert df["hv_ratio"].to_dict() == pytest.approx({"jd": 1.0, "ls": 0.375, "nsga2": 0.5, "nsga2-b": 0.75})
+    assert df.loc["jd", "hv_utility_at_gradient_budget"] == pytest.approx(5.0)  # the RA-80 point left out
+    assert df.loc["nsga2-b", "hv_utility_ratio"] == pytest.approx(3.0 / 5.0)
+    assert df.loc["ls", "hv_utility_ratio"] == pytest.approx(2.25 / 5.0)
+    # a population log without RA says nothing of HV@utility before the solver's end
+    assert np.isnan(df.loc["nsga2", "hv_utility_at_gradient_budget"])
+    assert np.isnan(df.loc["nsga2", "hv_utility_ratio"])
+    # HV(gradient ∪ solver) − HV(gradient): 7.25 − 6.02 for [1.5, 1.5], 7 − 6.02 for [1, 2], 0 for gradients
+    assert df["hv_not_dominated_by_gradient"].to_dict() == pytest.approx(
+        {"jd": 0.0, "ls": 0.0, "nsga2": 1.23, "nsga2-b": 0.98})
+    assert df["median_stationarity_gap"].isna().all()  # opt-in
+    assert "gradient budget: 3 s" in compare_markdown(compare([synthetic]))
+
+
+def test_compare_budget_option_gradient_uses_the_gradient_budget(synthetic):
+    cheapest = compare([synthetic]).set_index("solver")
+    assert cheapest["budget_s"].iloc[0] == 0.5  # the existing default: the cheapest solver's wall-clock
+    df = compare([synthetic], budget_s="gradient").set_index("solver")
+    assert (df["budget_s"] == 3.0).all()
+    assert df["hv_at_budget_s"].to_dict() == pytest.approx(df["hv_at_gradient_budget"].to_dict())
+    loose = compare([synthetic], gradient_tol=0.2).set_index("solver")
+    assert loose["gradient_budget_s"].iloc[0] == 2.0  # HV 5 ≥ 0.8 × 6.02
+
+
+def test_compare_without_a_gradient_front_gives_no_ratio(synthetic):
+    summary, front = synthetic
+    df = compare([(summary, front.take(np.isin(front.solver, ["nsga2", "nsga2-b"])))])
+    assert df.attrs["gradient_reference"] == "" and df["gradient_budget_s"].isna().all()
+    assert df[["hv_ratio", "hv_utility_ratio", "hv_not_dominated_by_gradient"]].isna().all().all()
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"budget_s": "fastest"}, "budget_s='fastest' is not known"),
+    ({"gradient_tol": 1.0}, "gradient_tol"),
+    ({"stationarity_points": 0}, "stationarity_points"),
+])
+def test_compare_refuses_bad_options(synthetic, kwargs, needle):
+    with pytest.raises(ConfigError, match=needle):
+        compare([synthetic], **kwargs)
+
+
+def test_compare_stationarity_rebuilds_the_models_of_a_run_directory(runs):
+    df = compare([runs["a"]], stationarity=True, stationarity_points=3).set_index("solver")
+    gaps = df["median_stationarity_gap"]
+    assert np.isfinite(gaps).all() and ((gaps >= 0) & (gaps <= 1)).all()
+    assert df.attrs["stationarity_points"] == 3

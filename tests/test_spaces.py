@@ -18,6 +18,7 @@ from pareto_unlearn.spaces import (
     LoRAEvaluator,
     NSGA2LastLayer,
     NSGA2LoRA,
+    NSGA2LSWarm,
     NSGA2LSWeights,
     bench,
     benchmark_last_layer,
@@ -26,6 +27,7 @@ from pareto_unlearn.spaces import (
     decode_genome,
     genome_from_model,
     individual_seed,
+    ls_finetune,
 )
 from pareto_unlearn.spaces._nsga2 import PENALTY, rank_penalty
 from pareto_unlearn.task import load_task, state_dict_hash
@@ -83,6 +85,29 @@ LS_SETTINGS = {"pop_size": 4, "n_gen": 2, "max_epochs": 1, "progress": False}
 @pytest.fixture(scope="session")
 def ls_front(task, objectives, evaluator):
     return NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
+
+
+@pytest.fixture(scope="session")
+def warm_front(task, objectives, evaluator):
+    return NSGA2LSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 3}).run(task, objectives, evaluator=evaluator)
+
+
+def test_warm_offspring_continue_from_survivors(warm_front, task, objectives, tmp_path):
+    loaded = _reloaded(warm_front, task, tmp_path)
+    for i in range(len(loaded)):  # the stored parameters are the point's model
+        F = objectives.evaluate(loaded.model(i), task)
+        np.testing.assert_allclose(F, warm_front.F[i], atol=ATOL, rtol=0)
+    solver = NSGA2LSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 1})
+    solver.run(task, objectives, evaluator=FAST)
+    X0 = solver.initial_population_  # generation 1: an LS sweep over w at the largest lr
+    np.testing.assert_allclose(X0[:, 0], [0.125, 0.375, 0.625, 0.875])
+    assert (X0[:, 1] == solver.lr_bounds[1]).all()
+    later = [i for i, p in enumerate(warm_front.provenance) if p["generation"] >= 2]
+    assert later, "no offspring survived; the test needs a later generation"
+    for i in later:  # the same genome and seed from θ0 gives another point: it started from a survivor
+        genome = warm_front.arrays[f"ls-warm.g{i}"]
+        cold = ls_finetune(task, objectives, genome, individual_seed(0, genome), max_epochs=1)
+        assert not np.allclose(cold.F, warm_front.F[i])
 
 
 def _reloaded(front: Front, task, tmp_path) -> Front:
@@ -250,10 +275,11 @@ def test_rank_penalty():
     ("last_layer_front", "nsga2-last-layer", "last-layer", "last_layer"),
     ("lora_front", "nsga2-lora", "lora", "lora"),
     ("ls_front", "nsga2-ls-weights", "ls-weights", "ls_finetune"),
+    ("warm_front", "nsga2-ls-warm", "ls-warm", "params"),
 ])
 def test_front_contents(name, solver, space, kind, request):
     front = request.getfixturevalue(name)
-    n_gen = TINY["n_gen"] if name != "ls_front" else LS_SETTINGS["n_gen"]
+    n_gen = {"ls_front": LS_SETTINGS["n_gen"], "warm_front": 3}.get(name, TINY["n_gen"])
     assert front.solvers == [solver] and len(front) >= 2
     assert {p["space"] for p in front.provenance} == {space}
     for p in front.provenance:
@@ -264,9 +290,11 @@ def test_front_contents(name, solver, space, kind, request):
     for key in ("UA", "RA", "TA", "MIA", "gap"):
         assert np.isfinite(front.metrics[key]).all()
     assert (front.cost["wall_s"] > 0).all() and (front.cost["forward_passes"] > 0).all()
-    assert [row["generation"] for row in front.anytime] == list(range(1, n_gen + 1))
-    anytime_keys = {"solver", "generation", "wall_s", "forward_passes", "backward_passes", "hv"}
-    assert all(set(row) == anytime_keys for row in front.anytime)
+    whole = [row for row in front.anytime if not row.get("partial")]  # partial: within a generation
+    assert [row["generation"] for row in whole] == list(range(1, n_gen + 1))
+    anytime_keys = {"solver", "generation", "wall_s", "forward_passes", "backward_passes", "hv", "hv_utility"}
+    assert all(anytime_keys <= set(row) for row in front.anytime)
+    assert all(0 <= row["hv_utility"] <= row["hv"] for row in front.anytime)
     walls = [row["wall_s"] for row in front.anytime]
     assert walls == sorted(walls) and front.anytime[-1]["wall_s"] <= front.cost["wall_s"][0]
     assert front.task is not None and kind in REBUILDERS

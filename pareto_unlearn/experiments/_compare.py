@@ -3,19 +3,29 @@
 :func:`compare` gives one row per (run, solver): HV, HV@utility, IGD+ to the non-dominated union of every
 run given, point counts, cost, the best Avg. Gap on the solver's non-dominated front and the gap of its
 oracle-free pick, and the HV each solver had reached at equal cost (the wall-clock seconds, and the
-sample-passes, of the cheapest solver). Runs of different tasks, references, KL directions or θ0 are
-refused. :func:`seed_summary` aggregates runs of several seeds: HV mean ± a 95 % t-interval and the median
-attainment surface per solver.
+sample-passes, of the cheapest solver).
+
+Against the gradient fronts (issue 6; ``ls``, ``jd``, ``jd-*``): the **gradient budget** is the wall-clock
+at which the best gradient front (largest HV) is within 1 % of its own final HV on its anytime curve; each
+solver's HV and HV@utility within that budget, divided by the best gradient front's at the same budget
+(``hv_ratio``, ``hv_utility_ratio``); the HV its points add to the union of the gradient fronts
+(``hv_not_dominated_by_gradient``); and, opt-in (``stationarity=True``: models are rebuilt), the median
+Pareto-stationarity gap (SPEC §4) of at most 10 of its non-dominated points.
+
+Runs of different tasks, references, KL directions or θ0 are refused. :func:`seed_summary` aggregates runs
+of several seeds: HV mean ± a 95 % t-interval and the median attainment surface per solver.
 
 Examples
 --------
 >>> table = compare(["runs/a", "runs/b"])  # doctest: +SKIP
 >>> write_compare(table, "runs/compare")  # doctest: +SKIP
 {'csv': PosixPath('runs/compare/compare.csv'), 'md': PosixPath('runs/compare/compare.md')}
+>>> compare(["runs/a"], stationarity=True)[["hv_ratio", "median_stationarity_gap"]]  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -27,31 +37,44 @@ import numpy as np
 import pandas as pd
 
 from pareto_unlearn._io import atomic_write_text
-from pareto_unlearn.exceptions import CacheError, ConfigError, IncompatibleRunsError, RunDirError
+from pareto_unlearn.exceptions import ConfigError, IncompatibleRunsError, RunDirError
+from pareto_unlearn.experiments._against_gradient import (
+    against_gradient,
+    gradient_reference,
+    hv_within,
+    stationarity_column,
+    stationarity_task,
+)
+from pareto_unlearn.experiments._runs import (
+    RunLike,
+    _check_compatible,
+    _load_runs,
+    _oracle_free_rule,
+    _ra_min,
+    _Run,
+)
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, attainment_surface, hypervolume, igd_plus
 
 __all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_COLUMNS", "markdown_table",
            "compare_markdown"]
 
-# What must agree between runs (label, path in summary.json), in the order they are checked.
-_TASK_FIELDS = (
-    ("task", ("task", "name")),
-    ("forget set", ("task", "forget")),
-    ("data fingerprint", ("task", "data_fingerprint")),
-    ("model", ("task", "model")),
-    ("objectives", ("objectives",)),
-    ("reference", ("reference",)),
-    ("KL direction", ("kl_direction",)),
-)
-_THETA0_FIELD = ("θ0", ("task", "theta0_sha256"))
+logger = logging.getLogger(__name__)
+
 _BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse", "IU")  # one-point methods: never set the budget
 
 COMPARE_COLUMNS = (
     "run", "solver", "hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s",
     "forward_passes", "backward_passes", "sample_passes", "best_gap_nd", "oracle_free_gap",
     "budget_s", "hv_at_budget_s", "budget_passes", "hv_at_budget_passes",
+    "gradient_budget_s", "hv_at_gradient_budget", "hv_utility_at_gradient_budget", "hv_ratio",
+    "hv_utility_ratio", "hv_not_dominated_by_gradient", "median_stationarity_gap",
 )
+_BASE_COLUMNS = COMPARE_COLUMNS[:13]  # one (run, solver) at a time; the rest need every row
+_BUDGETS = ("cheapest", "gradient")
+_BUDGET_NOTES = {"cheapest": "the cheapest solver's",
+                 "gradient": "seconds: the gradient budget below; sample-passes: the cheapest solver's",
+                 "given": "as given"}
 _COLUMN_NOTES = {
     "hv": "hypervolume of the solver's feasible points (one reference point for all)",
     "hv_utility": "HV of the points with RA >= RA(θ0) − margin",
@@ -63,108 +86,19 @@ _COLUMN_NOTES = {
     "oracle_free_gap": "Avg. Gap of the point the oracle-free rule picks among the solver's points",
     "hv_at_budget_s": "HV reached within budget_s seconds (the cheapest solver's wall-clock)",
     "hv_at_budget_passes": "HV reached within budget_passes sample-passes (the cheapest solver's)",
+    "gradient_budget_s": "wall-clock at which the best gradient front (ls, jd, jd-*; largest HV) is within "
+                         "1 % of its own final HV (its anytime curve)",
+    "hv_at_gradient_budget": "HV reached within gradient_budget_s",
+    "hv_utility_at_gradient_budget": "HV@utility within gradient_budget_s (NaN: a population log without RA, "
+                                     "the solver not finished by then)",
+    "hv_ratio": "hv_at_gradient_budget / the best gradient front's",
+    "hv_utility_ratio": "hv_utility_at_gradient_budget / the best gradient front's",
+    "hv_not_dominated_by_gradient": "HV of (gradient fronts ∪ this solver) − HV of the gradient fronts: the "
+                                    "part of its front no gradient point dominates",
+    "median_stationarity_gap": "median Pareto-stationarity gap (SPEC §4, full-set Jacobian over all "
+                               "parameters) of at most 10 non-dominated points spread along the front "
+                               "(only with stationarity=True)",
 }
-
-
-@dataclass
-class _Run:
-    label: str
-    summary: dict[str, Any]
-    front: Front
-
-
-RunLike = Any  # a run directory (str / PathLike), an ExploreResult, or a (summary, Front) pair
-
-
-def _as_run(item: RunLike, k: int) -> _Run:
-    """A run from a directory, an ``ExploreResult`` or a ``(summary, Front)`` pair."""
-    from pareto_unlearn.rundir import load_run
-
-    if isinstance(item, (str, os.PathLike)):
-        try:
-            summary, front = load_run(item)
-        except CacheError as exc:
-            raise RunDirError(f"{item} is not a usable run directory: {exc}") from None
-        return _Run(Path(item).name or str(item), summary, front)
-    if hasattr(item, "summary") and hasattr(item, "front"):
-        if not item.summary:
-            raise ConfigError(f"compare: run {k} is an ExploreResult without a summary; "
-                              "run explore with out=")
-        out = getattr(item, "out", None)
-        return _Run(Path(out).name if out else f"run{k}", item.summary, item.front)
-    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Front):
-        return _Run(f"run{k}", dict(item[0]), item[1])
-    raise ConfigError(f"compare: run {k} must be a run directory, an ExploreResult or a (summary, Front) "
-                      f"pair; got {type(item).__name__}")
-
-
-def _load_runs(runs: Sequence[RunLike] | RunLike) -> list[_Run]:
-    if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "summary") or (
-            isinstance(runs, tuple) and len(runs) == 2 and isinstance(runs[1], Front)):
-        runs = [runs]
-    loaded = [_as_run(item, k) for k, item in enumerate(runs)]
-    if not loaded:
-        raise ConfigError("compare: give at least one run directory")
-    seen: dict[str, int] = {}
-    for run in loaded:  # labels must tell the rows apart
-        seen[run.label] = seen.get(run.label, 0) + 1
-        if seen[run.label] > 1:
-            run.label = f"{run.label}#{seen[run.label]}"
-    return loaded
-
-
-def _get(summary: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = summary
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _short(value: Any) -> str:
-    """``repr`` of a value, hashes cut to 12 characters."""
-    if isinstance(value, str) and len(value) == 64:
-        return repr(value[:12] + "…")
-    return repr(value)
-
-
-def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
-    """Refuse runs that differ in anything that changes the objectives; name the field that differs."""
-    fields = (*_TASK_FIELDS, _THETA0_FIELD) if same_theta0 else _TASK_FIELDS
-    first = runs[0]
-    for run in runs[1:]:
-        for label, path in fields:
-            a, b = _get(first.summary, path), _get(run.summary, path)
-            if a != b:
-                raise IncompatibleRunsError(
-                    f"runs {first.label!r} and {run.label!r} differ in {label} (summary {'.'.join(path)}): "
-                    f"{_short(a)} vs {_short(b)}; compare only runs of one task, reference, KL direction "
-                    "and θ0")
-        if same_theta0:
-            a, b = (np.asarray(_get(r.summary, ("hv_reference_point",)), dtype=float) for r in (first, run))
-            if a.shape != b.shape or not np.allclose(a, b, rtol=1e-9, atol=0.0):
-                raise IncompatibleRunsError(
-                    f"runs {first.label!r} and {run.label!r} differ in the HV reference point "
-                    f"(summary hv_reference_point): {a.tolist()} vs {b.tolist()}; "
-                    "recompute them with one setting")
-
-
-def _oracle_free_rule(summary: dict[str, Any]):
-    from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
-
-    task = summary["task"]
-    sel_acc = summary.get("original", {}).get("metrics", {}).get("sel_acc")
-    min_sel_acc = None if sel_acc is None else float(sel_acc) - SEL_ACC_MARGIN
-    if str(task.get("forget", "")).startswith("class"):
-        return OracleFree("class", n_classes=int(task["n_classes"]), min_sel_acc=min_sel_acc)
-    return OracleFree("random", min_sel_acc=min_sel_acc)
-
-
-def _ra_min(summary: dict[str, Any]) -> float:
-    from pareto_unlearn.rundir import UTILITY_MARGIN
-
-    if summary.get("hv_utility_ra_min") is not None:
-        return float(summary["hv_utility_ra_min"])
-    return float(summary["original"]["metrics"]["RA"]) - UTILITY_MARGIN
 
 
 def _finite_max(values: np.ndarray) -> float:
@@ -207,29 +141,38 @@ def _solver_row(run: _Run, name: str, ref: np.ndarray, union: np.ndarray) -> dic
 def _hv_within(run: _Run, name: str, budget: float, axis: str, ref: np.ndarray) -> float:
     """HV of a solver within ``budget`` of cost ``axis`` ("wall_s" or "passes"): from its anytime log when
     it has one (NSGA-II logs every generation), else from the points' own cumulative cost columns."""
-    if not math.isfinite(budget):
-        return float("nan")
-    log = [a for a in run.front.anytime if str(a.get("solver")) == name]
-
-    def cost(entry: Any, i: int | None = None) -> float:
-        if axis == "wall_s":
-            return float(entry["wall_s"]) if i is None else float(entry.cost["wall_s"][i])
-        if i is None:
-            return float(entry.get("forward_passes", np.nan)) + float(entry.get("backward_passes", np.nan))
-        return float(entry.cost["forward_passes"][i] + entry.cost["backward_passes"][i])
-
-    slack = budget * (1 + 1e-9)
-    if log:
-        reached = [float(a["hv"]) for a in log
-                   if cost(a) <= slack and np.isfinite(float(a.get("hv", np.nan)))]
-        return max(reached, default=0.0)
-    part = run.front.only(name)
-    keep = np.array([cost(part, i) <= slack for i in range(len(part))], dtype=bool)
-    return hypervolume(part.F[keep], ref)
+    return hv_within(run.front, name, budget, axis, ref)
 
 
-def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
-            budget_passes: float | None = None) -> pd.DataFrame:
+def _stationarity(loaded: list[_Run], frame: pd.DataFrame, task: Any, k: int, cache_dir: str | None,
+                  device: str | None) -> list[float]:
+    """``median_stationarity_gap`` per row; the task is the one given, a front's own, or rebuilt from the
+    first run."""
+    first = loaded[0]
+    the_task = stationarity_task(first.summary, first.path or Path(first.label),
+                                 task if task is not None else next(
+                                     (r.front.task for r in loaded if r.front.task is not None), None),
+                                 cache_dir=cache_dir, device=device)
+    return stationarity_column({r.label: r.front for r in loaded}, {r.label: r.summary for r in loaded},
+                               frame, the_task, k)
+
+
+def _check_options(budget_s: Any, gradient_tol: float, stationarity_points: int) -> None:
+    if isinstance(budget_s, str) and budget_s not in _BUDGETS:
+        raise ConfigError(f"compare: budget_s={budget_s!r} is not known; give seconds or one of "
+                          f"{', '.join(_BUDGETS)}")
+    if not (isinstance(gradient_tol, (int, float)) and 0 <= gradient_tol < 1):
+        raise ConfigError(f"compare: gradient_tol must be a fraction in [0, 1), e.g. 0.01. "
+                          f"Got {gradient_tol!r}.")
+    if not (isinstance(stationarity_points, int) and stationarity_points >= 1):
+        raise ConfigError(f"compare: stationarity_points must be an integer >= 1. "
+                          f"Got {stationarity_points!r}.")
+
+
+def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | str | None = None,
+            budget_passes: float | None = None, gradient_tol: float = 0.01, stationarity: bool = False,
+            stationarity_points: int = 10, task: Any = None, cache_dir: str | os.PathLike | None = None,
+            device: str | None = None) -> pd.DataFrame:
     """Compare the solvers of runs of one task: one row per (run, solver), Original left out.
 
     Parameters
@@ -237,16 +180,32 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
     runs : sequence of run directories, ExploreResults or (summary, Front) pairs
         Runs of the same task (name, forget set, data fingerprint, model), objectives, reference, KL
         direction and θ0; anything else is refused.
-    budget_s, budget_passes : float, optional
-        The equal-cost budgets. Default: the wall-clock seconds and the sample-passes of the cheapest
-        front solver (the one-point baselines FT, GA, RL, SalUn, l1-sparse never set it, unless they are
-        all there is).
+    budget_s : float or {"cheapest", "gradient"}, optional
+        The equal wall-clock budget of ``hv_at_budget_s``. Default ``"cheapest"``: the wall-clock seconds of
+        the cheapest front solver (the one-point baselines FT, GA, RL, SalUn, l1-sparse never set it, unless
+        they are all there is); ``"gradient"``: the gradient budget (``gradient_budget_s``).
+    budget_passes : float, optional
+        The equal sample-pass budget; default the cheapest front solver's sample-passes.
+    gradient_tol : float, default 0.01
+        The gradient budget is the wall-clock at which the best gradient front (``ls``, ``jd``, ``jd-*``;
+        the largest HV) is within this fraction of its own final HV, on its anytime curve.
+    stationarity : bool, default False
+        Also compute ``median_stationarity_gap``: each solver's non-dominated points (at most
+        ``stationarity_points``, spread along the front) are rebuilt from θ0 and their full-set Jacobians
+        scored by :func:`~pareto_unlearn.indicators.pareto_stationarity_gap`. Needs the task: ``task``, the
+        fronts' own, or rebuilt from the first run's summary (``cache_dir``, ``device``) as ``select`` does.
+    stationarity_points : int, default 10
+    task : UnlearningTask, optional
+        The runs' task, for ``stationarity``; its data and θ0 are checked against the runs.
+    cache_dir, device : optional
+        Where θ0 is cached and where to rebuild it, when the task is rebuilt from a run directory.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`COMPARE_COLUMNS`. ``df.attrs`` holds the task, the reference point, the budgets, the
-        size of the union front and the labels of the runs (used by :func:`write_compare`).
+        best gradient front (``gradient_reference``, "run/solver"), the size of the union front and the
+        labels of the runs (used by :func:`write_compare`).
 
     Raises
     ------
@@ -254,21 +213,25 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
         The runs differ in task, forget set, data, model, objectives, reference, KL direction, θ0 or HV
         reference point; the message names the field.
     RunDirError
-        A directory is not a run directory.
+        A directory is not a run directory, or (``stationarity``) the task rebuilt is not the runs'.
+    ConfigError
+        An unknown ``budget_s`` name, ``gradient_tol`` outside [0, 1), ``stationarity_points`` < 1.
 
     Examples
     --------
     >>> df = compare(["runs/jd", "runs/nsga2"])  # doctest: +SKIP
-    >>> df[["solver", "hv", "hv_at_budget_s"]]  # doctest: +SKIP
+    >>> df[["solver", "hv", "hv_at_budget_s", "hv_ratio", "hv_utility_ratio"]]  # doctest: +SKIP
     """
+    _check_options(budget_s, gradient_tol, stationarity_points)
     loaded = _load_runs(runs)
     _check_compatible(loaded, same_theta0=True)
     ref = np.asarray(loaded[0].summary["hv_reference_point"], dtype=float)
+    ra_min = _ra_min(loaded[0].summary)
     union_all = Front.concat([r.front for r in loaded])
     union = union_all.F[union_all.nondominated_union()]
     rows = [_solver_row(run, name, ref, union)
             for run in loaded for name in run.front.solvers if name != "Original"]
-    frame = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS[:13]))
+    frame = pd.DataFrame(rows, columns=list(_BASE_COLUMNS))
     fronts = frame[~frame["solver"].isin(_BASELINES)] if (~frame["solver"].isin(_BASELINES)).any() else frame
 
     def cheapest(column: str) -> float:
@@ -276,7 +239,12 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
         values = values[np.isfinite(values) & (values > 0)]
         return float(values.min()) if len(values) else float("nan")
 
-    budget_s = cheapest("wall_s") if budget_s is None else float(budget_s)
+    fronts_by_label = {run.label: run.front for run in loaded}
+    reference = gradient_reference(fronts_by_label, frame, ref, float(gradient_tol))
+    budget_rule = budget_s if isinstance(budget_s, str) else "cheapest" if budget_s is None else "given"
+    if budget_rule == "cheapest":
+        budget_s = cheapest("wall_s")
+    budget_s = reference.budget_s if budget_rule == "gradient" else float(budget_s)
     budget_passes = cheapest("sample_passes") if budget_passes is None else float(budget_passes)
     by_label = {run.label: run for run in loaded}
     frame["budget_s"] = budget_s
@@ -285,6 +253,11 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
     frame["budget_passes"] = budget_passes
     frame["hv_at_budget_passes"] = [_hv_within(by_label[r], s, budget_passes, "passes", ref)
                                     for r, s in zip(frame["run"], frame["solver"], strict=True)]
+    frame = against_gradient(fronts_by_label, frame, ref, reference, ra_min)
+    frame["median_stationarity_gap"] = float("nan")
+    if stationarity and len(frame):
+        frame["median_stationarity_gap"] = _stationarity(
+            loaded, frame, task, stationarity_points, None if cache_dir is None else str(cache_dir), device)
     first = loaded[0].summary
     frame.attrs.update({
         "runs": [run.label for run in loaded],
@@ -293,12 +266,17 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | None = None,
         "reference": first.get("reference"),
         "kl_direction": first.get("kl_direction"),
         "hv_reference_point": ref.tolist(),
-        "hv_utility_ra_min": _ra_min(first),
+        "hv_utility_ra_min": ra_min,
         "n_union": int(len(union)),
         "budget_s": budget_s,
+        "budget_rule": budget_rule,
         "budget_passes": budget_passes,
+        "gradient_budget_s": reference.budget_s,
+        "gradient_reference": reference.label,
+        "gradient_tol": float(gradient_tol),
+        "stationarity_points": int(stationarity_points) if stationarity else 0,
     })
-    return frame
+    return frame[list(COMPARE_COLUMNS)]
 
 
 def _format(value: Any) -> str:
@@ -336,7 +314,11 @@ def compare_markdown(frame: pd.DataFrame, *, title: str = "Solver comparison") -
             f"HV@utility counts RA >= {_format(attrs.get('hv_utility_ra_min', float('nan')))}",
             f"- union front (IGD+ reference): {attrs.get('n_union')} non-dominated points of all runs",
             f"- equal cost: {_format(attrs.get('budget_s', float('nan')))} s and "
-            f"{_format(attrs.get('budget_passes', float('nan')))} sample-passes (the cheapest solver's)",
+            f"{_format(attrs.get('budget_passes', float('nan')))} sample-passes "
+            f"({_BUDGET_NOTES.get(attrs.get('budget_rule', 'cheapest'), 'given')})",
+            f"- gradient budget: {_format(attrs.get('gradient_budget_s', float('nan')))} s, when the best "
+            f"gradient front ({attrs.get('gradient_reference') or 'none'}) is within "
+            f"{100 * attrs.get('gradient_tol', 0.01):g} % of its final HV; ratios are to its values there",
             "",
         ]
     lines += [markdown_table(frame), "", "Columns:", ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ __all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings
 
 logger = logging.getLogger(__name__)
 
-NSGA2_SOLVERS = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights")
+NSGA2_SOLVERS = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm")
 SOLVERS = (*NSGA2_SOLVERS, "jd", "ls", *(f"jd-{a}" for a in AGGREGATORS if a != "upgrad"))
 BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
 
@@ -39,9 +40,12 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
     settings: dict[str, dict[str, Any]] = {
         "jd": {"lrs": lrs, "epochs": 5, "pref_vectors": None},
         "ls": {"weights": [round(w, 2) for w in np.linspace(0.05, 0.95, 10)], "lr": lrs[-2], "epochs": 5},
-        "nsga2-last-layer": {"pop_size": 100, "n_gen": 100},
-        "nsga2-lora": {"pop_size": 60, "n_gen": 60},
-        "nsga2-ls-weights": {"pop_size": 16, "n_gen": 8},
+        # population_chunks > 1: pieces of each population evaluated on the Dask workers (large models)
+        "nsga2-last-layer": {"pop_size": 100, "n_gen": 100, "population_chunks": 1},
+        "nsga2-lora": {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
+        "nsga2-ls-weights": {"pop_size": 16, "n_gen": 8, "max_epochs": 5},
+        # one epoch per offspring, continuing from the nearest survivor (issue 6's warm-start lever)
+        "nsga2-ls-warm": {"pop_size": 6, "n_gen": 12, "max_epochs": 2, "lr_bounds": [-1.2, -0.4]},
     }
     if quick:
         settings["jd"].update(lrs=lrs[1::2], epochs=5)
@@ -49,6 +53,7 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
         settings["nsga2-last-layer"].update(pop_size=40, n_gen=25)
         settings["nsga2-lora"].update(pop_size=30, n_gen=15)
         settings["nsga2-ls-weights"].update(pop_size=8, n_gen=3)
+        settings["nsga2-ls-warm"].update(n_gen=5)
     return settings
 
 
@@ -62,20 +67,32 @@ class ExploreResult:
     out: Path | None = None
 
 
-def _run_in_sequence(solvers, task, objectives, evaluator, progress: bool = False, desc: str = ""):
-    """Run solvers one after another; each front's cost columns start where the previous run ended
-    (a sweep is charged as one solver). Returns the fronts and the total cost."""
-    fronts, offset = [], dict.fromkeys(COST_NAMES, 0.0)
-    for solver in tqdm(solvers, desc=desc, disable=not progress, leave=False):
-        front = copy.copy(solver.run(task, objectives, evaluator=evaluator))
+def _chain_costs(fronts: list[Front]) -> tuple[list[Front], dict[str, float]]:
+    """Charge runs as if made one after another: each front's cost columns start where the previous
+    run ended (a sweep is charged as one solver). Returns the shifted fronts and the total cost."""
+    chained, offset = [], dict.fromkeys(COST_NAMES, 0.0)
+    for front in fronts:
+        front = copy.copy(front)
         front.cost = {k: v + offset[k] for k, v in front.cost.items()}
         offset = {k: float(front.cost[k][-1]) for k in COST_NAMES}
-        fronts.append(front)
-    return fronts, offset
+        chained.append(front)
+    return chained, offset
 
 
-def _sweep(name: str, solvers, task, objectives, evaluator, ref_point, progress: bool) -> Front:
-    fronts, _ = _run_in_sequence(solvers, task, objectives, evaluator, progress, desc=name)
+def _run_in_sequence(solvers, task, objectives, evaluator, progress: bool = False, desc: str = ""):
+    """Run solvers one after another in this process; fronts with chained costs and the total cost."""
+    fronts = [solver.run(task, objectives, evaluator=evaluator)
+              for solver in tqdm(solvers, desc=desc, disable=not progress, leave=False)]
+    return _chain_costs(fronts)
+
+
+def _solver_unit(task, objectives, evaluator, solver) -> Front:
+    """One independent run (a sweep point, a grid candidate): the unit sent to a Dask worker."""
+    return solver.run(task, objectives, evaluator=evaluator)
+
+
+def _sweep_front(name: str, fronts: list[Front], ref_point) -> Front:
+    fronts, _ = _chain_costs(fronts)
     front = Front.concat(fronts)
     front.solver = np.array([name] * len(front), dtype=object)
     times, hv = anytime_hv(front.F, front.cost["wall_s"], ref_point)
@@ -93,54 +110,51 @@ def _sweep(name: str, solvers, task, objectives, evaluator, ref_point, progress:
     return front
 
 
-def _gradient_front(
-    name, settings, task, objectives, evaluator, ref_point, seed, batch_size, progress
-) -> Front:
+def _sweep_solvers(name, settings, seed, batch_size) -> list:
+    """The runs of the ``ls`` or ``jd*`` sweep, in order."""
     common = {"batch_size": batch_size, "seed": seed, "progress": False}
     if name == "ls":
         s = settings["ls"]
-        solvers = [
+        return [
             LinearScalarization(weight=w, lr=s["lr"], epochs=s["epochs"], record="last", **common)
             for w in s["weights"]
         ]
-    else:
-        s = settings["jd"]
-        aggregator = "upgrad" if name == "jd" else name[3:]
-        prefs = s.get("pref_vectors") or [None]
-        solvers = [
-            JacobianDescent(
-                aggregator=aggregator,
-                pref_vector=p,
-                lr=lr,
-                epochs=s["epochs"],
-                name=name,
-                record="epoch",
-                **common,
-            )
-            for lr in s["lrs"]
-            for p in prefs
-        ]
-    return _sweep(name, solvers, task, objectives, evaluator, ref_point, progress)
+    s = settings["jd"]
+    aggregator = "upgrad" if name == "jd" else name[3:]
+    prefs = s.get("pref_vectors") or [None]
+    return [
+        JacobianDescent(
+            aggregator=aggregator,
+            pref_vector=p,
+            lr=lr,
+            epochs=s["epochs"],
+            name=name,
+            record="epoch",
+            **common,
+        )
+        for lr in s["lrs"]
+        for p in prefs
+    ]
 
 
-def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress) -> Front:
+def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress, *,
+                 client=None, checkpoint=None) -> Front:
     from pareto_unlearn import spaces
 
     cls = {
         "nsga2-last-layer": spaces.NSGA2LastLayer,
         "nsga2-lora": spaces.NSGA2LoRA,
         "nsga2-ls-weights": spaces.NSGA2LSWeights,
+        "nsga2-ls-warm": spaces.NSGA2LSWarm,
     }[name]
     solver = cls(**settings[name], seed=seed, progress=progress)
-    return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point)
+    return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point, client=client,
+                      checkpoint=checkpoint)
 
 
-def _baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size) -> Front:
-    """One point: the baseline's grid run, its oracle-free pick kept, the whole grid charged."""
-    spec = cfg.method_specs()[name]
-    fronts, offset = _run_in_sequence(
-        grid_candidates(name, spec, batch_size, seed), task, objectives, evaluator
-    )
+def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
+    """One point: the baseline grid's oracle-free pick, the whole grid charged."""
+    fronts, offset = _chain_costs(fronts)
     grid = Front.concat(fronts)
     rule = OracleFree.for_task(task, min_sel_acc=evaluator.original_["sel_acc"] - SEL_ACC_MARGIN)
     chosen = rule(grid)
@@ -168,16 +182,7 @@ def _original_front(task, objectives, evaluator) -> Front:
     )
 
 
-def explore(
-    cfg: RunConfig,
-    out: str | Path | None = None,
-    *,
-    quick: bool = False,
-    baselines: bool = False,
-    progress: bool = True,
-    seed: int | None = None,
-) -> ExploreResult:
-    """Run every solver of ``cfg.solvers`` (and the baselines) on one task and seed; write ``out``."""
+def _check_settings(cfg: RunConfig, quick: bool) -> dict[str, dict[str, Any]]:
     unknown = [s for s in cfg.solvers if s not in SOLVERS]
     if unknown:
         raise ConfigError(f"unknown solver {unknown[0]!r}; choose from {', '.join(SOLVERS)}")
@@ -200,6 +205,47 @@ def explore(
             if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
                 raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
         settings[key] = {**settings[key], **values}
+    return settings
+
+
+def _unit_solvers(name: str, cfg: RunConfig, settings, seed: int, batch_size: int) -> list:
+    """The independent runs of a sweep or a baseline's grid; none for an NSGA-II solver (one run here)."""
+    if name in NSGA2_SOLVERS:
+        return []
+    if name in BASELINES:
+        return grid_candidates(name, cfg.method_specs()[name], batch_size, seed)
+    return _sweep_solvers(name, settings, seed, batch_size)
+
+
+def explore(
+    cfg: RunConfig,
+    out: str | Path | None = None,
+    *,
+    quick: bool = False,
+    baselines: bool = False,
+    progress: bool = True,
+    seed: int | None = None,
+    client: Any = None,
+) -> ExploreResult:
+    """Run every solver of ``cfg.solvers`` (and the baselines) on one task and seed; write ``out``.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+    out : path, optional
+        Run directory. Finished units (each sweep point, grid candidate and NSGA-II run) and the NSGA-II
+        state after every generation are checkpointed under ``out/checkpoints``; calling ``explore`` again
+        on the same ``out`` with the same settings continues from them to the same front. On Ctrl-C the
+        finished solvers are written with ``complete: false`` before ``KeyboardInterrupt`` propagates.
+    quick, baselines, progress, seed
+        Small settings; add FT, GA, RL, SalUn, ℓ1-sparse; tqdm bars; the seed (default ``cfg.seeds[0]``).
+    client : dask.distributed.Client, optional
+        Runs the sweep points, baseline grids and the LS-weights search's fine-tunes on the cluster.
+    """
+    from pareto_unlearn.checkpoint import UnitStore
+    from pareto_unlearn.distributed import make_executor
+
+    settings = _check_settings(cfg, quick)
     seed = cfg.seeds[0] if seed is None else seed
     task = task_from_config(cfg, seed, progress=progress)
     objectives = make_objectives(
@@ -208,59 +254,113 @@ def explore(
     evaluator = MetricEvaluator(task)
     ref_point = hv_reference_point(task, objectives)
     batch_size = cfg.unlearn_batch_size()
-    fronts = [_original_front(task, objectives, evaluator)]
     names = list(cfg.solvers) + (list(BASELINES) if baselines else [])
-    for name in tqdm(names, desc="solvers", disable=not progress):
-        logger.info("running %s", name)
-        if name in NSGA2_SOLVERS:
-            fronts.append(
-                _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress)
-            )
-        elif name in BASELINES:
-            fronts.append(_baseline_front(name, cfg, task, objectives, evaluator, seed, batch_size))
-        else:
-            fronts.append(
-                _gradient_front(
-                    name, settings, task, objectives, evaluator, ref_point, seed, batch_size, progress
-                )
-            )
-    front = Front.concat(fronts)
-    front.task = task
+    run_settings = {"solvers": names, "quick": quick, "solver_settings": settings,
+                    "config": {k: v for k, v in vars(cfg).items()}}
+    original_front = _original_front(task, objectives, evaluator)
     original = {
-        "objectives": fronts[0].F[0].tolist(),
-        "metrics": {k: float(v[0]) for k, v in fronts[0].metrics.items()},
+        "objectives": original_front.F[0].tolist(),
+        "metrics": {k: float(v[0]) for k, v in original_front.metrics.items()},
     }
     retrain = {
         "objectives": objectives.evaluate(task.retrain, task).tolist(),
         "metrics": dict(evaluator.retrain_),
     }
-    summary = None
-    if out is not None:
-        from pareto_unlearn.plotting import plot_fronts
+    checkpoints = Path(out) / "checkpoints" if out is not None else None
+    store = None
+    if checkpoints is not None:
+        store = UnitStore(checkpoints / "units", {
+            "seed": seed, "theta0_sha256": task.theta0_hash, "task": task.describe(),
+            "objectives": objectives.describe(), "settings": settings, "batch_size": batch_size,
+            "baseline_grids": {n: vars(cfg.method_specs()[n]) for n in BASELINES if n in names},
+        })
+    executor = make_executor(client, threads=cfg.threads)
 
-        figure = plot_fronts(
-            front.take(front.solver != "Original"),
-            original=original["objectives"],
-            retrain=retrain["objectives"],
-        )
-        summary = write_run_dir(
-            out,
-            front,
-            task_info=task.describe(),
-            reference=cfg.reference,
-            kl_direction=cfg.kl_direction,
-            ref_point=ref_point,
-            original=original,
-            retrain=retrain,
-            complete=True,
-            manifest=manifest(seeds=[seed], theta0_sha256=task.theta0_hash, objectives=objectives.describe()),
-            settings={
-                "solvers": names,
-                "quick": quick,
-                "solver_settings": settings,
-                "config": {k: v for k, v in vars(cfg).items()},
-            },
-            figure=figure,
-            splits=task.splits,
-        )
+    # Every sweep point and grid candidate is an independent unit; NSGA-II runs here meanwhile.
+    plan = {name: _unit_solvers(name, cfg, settings, seed, batch_size) for name in names}
+    units = [(f"{name}.{i}", solver) for name, solvers in plan.items() for i, solver in enumerate(solvers)]
+    done: dict[str, Front] = {}
+    if store is not None:
+        done = {key: store.get(key, task) for key, _ in units + [(n, None) for n in names] if store.has(key)}
+    todo = [(key, solver) for key, solver in units if key not in done]
+    if done:
+        logger.info("resuming: %d of %d units already finished", len(done), len(units) + len(names))
+
+    def finished(name: str) -> Front | None:
+        if name in done:
+            return done[name]
+        if name in NSGA2_SOLVERS:
+            return None
+        parts = [done.get(f"{name}.{i}") for i in range(len(plan[name]))]
+        if any(p is None for p in parts):
+            return None
+        return _baseline_point(name, parts, evaluator, task) if name in BASELINES else \
+            _sweep_front(name, parts, ref_point)
+
+    def keep(key: str, front: Front) -> None:
+        done[key] = front
+        if store is not None:
+            store.put(key, front)
+
+    try:
+        pending = executor.submit(_solver_unit, [solver for _, solver in todo],
+                                  shared=executor.share(task, objectives, evaluator))
+        for name in tqdm([n for n in names if n in NSGA2_SOLVERS], desc="NSGA-II", disable=not progress):
+            if name in done:
+                continue
+            logger.info("running %s", name)
+            state = None if checkpoints is None else checkpoints / name
+            keep(name, _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress,
+                                    client=client, checkpoint=state))
+            if state is not None:  # the finished front is stored as a unit; its generations are not needed
+                shutil.rmtree(state, ignore_errors=True)
+        bar = tqdm(total=len(todo), desc="sweep points", disable=not progress or not todo)
+
+        def arrived(i: int, front: Front) -> None:
+            keep(todo[i][0], front)
+            bar.update()
+
+        pending.wait(arrived)
+        bar.close()
+    except KeyboardInterrupt:
+        if out is not None:
+            logger.warning("interrupted: writing the finished solvers to %s with complete: false", out)
+            partial = [f for f in (finished(n) for n in names) if f is not None]
+            _write(out, [original_front, *partial], task, cfg, objectives, evaluator, ref_point, original,
+                   retrain, seed, run_settings, complete=False)
+        raise
+    fronts = [original_front, *(finished(name) for name in names)]
+    front, summary = _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, retrain, seed,
+                            run_settings, complete=True)
     return ExploreResult(front=front, summary=summary or {}, task=task, out=Path(out) if out else None)
+
+
+def _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, retrain, seed, run_settings, *,
+           complete: bool) -> tuple[Front, dict[str, Any] | None]:
+    front = Front.concat(fronts)
+    front.task = task
+    if out is None:
+        return front, None
+    from pareto_unlearn.plotting import plot_fronts
+
+    figure = plot_fronts(
+        front.take(front.solver != "Original"),
+        original=original["objectives"],
+        retrain=retrain["objectives"],
+    )
+    summary = write_run_dir(
+        out,
+        front,
+        task_info=task.describe(),
+        reference=cfg.reference,
+        kl_direction=cfg.kl_direction,
+        ref_point=ref_point,
+        original=original,
+        retrain=retrain,
+        complete=complete,
+        manifest=manifest(seeds=[seed], theta0_sha256=task.theta0_hash, objectives=objectives.describe()),
+        settings=run_settings,
+        figure=figure,
+        splits=task.splits,
+    )
+    return front, summary

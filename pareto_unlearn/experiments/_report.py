@@ -162,7 +162,10 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
         "## Solvers",
         "",
         f"Equal cost: {table.attrs['budget_s']:.4g} s and {table.attrs['budget_passes']:.4g} sample-passes "
-        "(the cheapest solver's); `best_gap_nd` and the gaps read Retrain's metrics: evaluation only.",
+        "(the cheapest solver's); `best_gap_nd` and the gaps read Retrain's metrics: evaluation only. "
+        f"Gradient budget: {table.attrs['gradient_budget_s']:.4g} s, when the best gradient front "
+        f"({table.attrs['gradient_reference'] or 'none'}) is within 1 % of its final HV; `hv_ratio` and "
+        "`hv_utility_ratio` are each solver's HV and HV@utility there over that front's.",
         "",
         markdown_table(table.drop(columns=["run"])),
         "",

@@ -96,78 +96,79 @@ def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp
     }
 
 
+def _family(row: str) -> str:
+    """Which objectives a row optimises: the heldout reference for HeldDist rows, else uniform."""
+    return row.split("-")[0] if row.startswith(("UniDist", "HeldDist")) else "UniDist"
+
+
+def _table_unit(task, objectives_by_family, evaluator, item) -> Front:
+    """One grid candidate of one row: the unit a Dask worker runs."""
+    family, solver = item
+    return solver.run(task, objectives_by_family[family], evaluator=evaluator)
+
+
 def run_table(
-    cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_ROWS, progress: bool = True
+    cfg: RunConfig, out: str | Path, *, rows: tuple[str, ...] = TABLE_ROWS, progress: bool = True,
+    client: Any = None,
 ) -> dict[str, Any]:
-    """Run every row over every seed, write table.md / table.csv / results.json / splits*.npz to ``out``."""
+    """Run every row over every seed, write table.md / table.csv / results.json / splits*.npz to ``out``.
+
+    Every grid candidate of every row and seed is an independent unit: run on the Dask ``client`` when
+    given, and checkpointed under ``out/checkpoints`` as it finishes, so calling ``run_table`` again on
+    the same ``out`` with the same settings continues from the finished candidates.
+    """
+    from pareto_unlearn.checkpoint import UnitStore
+    from pareto_unlearn.distributed import make_executor
+
     out = Path(out)
     specs = cfg.method_specs()
-    results: list[dict[str, Any]] = []
-    tasks_info = []
-    bar = tqdm(total=len(cfg.seeds) * len(rows), desc="table", disable=not progress)
+    executor = make_executor(client, threads=cfg.threads)
+    batch_size = cfg.unlearn_batch_size()
+    per_seed = []
     for seed in cfg.seeds:
         task = task_from_config(cfg, seed, progress=progress)
         task.splits.save(out / ("splits.npz" if seed == cfg.seeds[0] else f"splits_seed{seed}.npz"))
-        tasks_info.append(task.describe())
         evaluator = MetricEvaluator(task)
-        # forget_kl / retain_ce columns: against the uniform reference, whatever the row optimises.
-        report_objectives = make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction)
         objectives = {
             "UniDist": make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction),
             "HeldDist": make_objectives(task, reference="heldout", kl_direction=cfg.kl_direction),
         }
-        min_sel_acc = evaluator.original_["sel_acc"] - SEL_ACC_MARGIN
-        rule = OracleFree.for_task(task, min_sel_acc=min_sel_acc)
-        for row in rows:
-            if row in ("Retrain", "Original"):
-                model = task.retrain if row == "Retrain" else task.original
-                metrics = evaluator.retrain_ if row == "Retrain" else evaluator.original_
-                wall = task.train_seconds.get(row.lower(), float("nan"))
-                results.append(
-                    _row(
-                        row,
-                        seed,
-                        metrics,
-                        report_objectives.evaluate(model, task),
-                        wall,
-                        {"recipe": task.recipe.to_dict()},
-                    )
-                )
-                bar.update()
-                continue
-            family = row.split("-")[0] if row.startswith(("UniDist", "HeldDist")) else "UniDist"
-            fronts = [
-                s.run(task, objectives[family], evaluator=evaluator)
-                for s in grid_candidates(row, specs[_METHOD_OF_ROW[row]], cfg.unlearn_batch_size(), seed)
-            ]
-            front = Front.concat(fronts)
-            chosen = rule(front)
-            model = front.model(chosen, task)
-            grid = [f.provenance[0]["hyperparameters"] for f in fronts]
-            hp = {
-                "grid": grid,
-                "chosen": grid[chosen],
-                "rule": "oracle-free",
-                "min_sel_acc": min_sel_acc,
-                "sel_acc": front.metrics["sel_acc"].tolist(),
-                "scores": front.metrics["oracle_free"].tolist(),
-                "forget_acc": front.metrics["forget_acc"].tolist(),
-                "grid_wall_s": float(sum(f.cost["wall_s"][-1] for f in fronts)),
-            }
-            metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap", "TA_forgotten")
-                       if k in front.metrics}
-            results.append(
-                _row(
-                    row,
-                    seed,
-                    metrics,
-                    report_objectives.evaluate(model, task),
-                    front.cost["wall_s"][chosen],
-                    hp,
-                )
-            )
+        units = {
+            row: [(_family(row), solver)
+                  for solver in grid_candidates(row, specs[_METHOD_OF_ROW[row]], batch_size, seed)]
+            for row in rows if row not in ("Retrain", "Original")
+        }
+        per_seed.append((seed, task, evaluator, objectives, units))
+    store = UnitStore(out / "checkpoints" / "units", {
+        "seeds": list(cfg.seeds), "rows": list(rows), "task": per_seed[0][1].describe(),
+        "theta0_sha256": [task.theta0_hash for _, task, *_ in per_seed], "kl_direction": cfg.kl_direction,
+        "methods": {k: vars(v) for k, v in specs.items()}, "batch_size": batch_size,
+    })
+    fronts: dict[str, Front] = {}
+    pending = []
+    for seed, task, evaluator, objectives, units in per_seed:
+        keys = [f"seed{seed}.{row}.{i}" for row, items in units.items() for i in range(len(items))]
+        items = [item for row_items in units.values() for item in row_items]
+        for key in keys:
+            front = store.get(key, task)
+            if front is not None:
+                fronts[key] = front
+        todo = [(k, item) for k, item in zip(keys, items) if k not in fronts]
+        shared = executor.share(task, objectives, evaluator)
+        pending.append((todo, executor.submit(_table_unit, [item for _, item in todo], shared=shared)))
+    bar = tqdm(total=sum(len(todo) for todo, _ in pending), desc="table", disable=not progress)
+    for todo, job in pending:
+        def arrived(i: int, front: Front, todo=todo) -> None:
+            fronts[todo[i][0]] = front
+            store.put(todo[i][0], front)
             bar.update()
+
+        job.wait(arrived)
     bar.close()
+    results: list[dict[str, Any]] = []
+    for seed, task, evaluator, _, units in per_seed:
+        results.extend(_seed_rows(seed, task, evaluator, cfg, rows, units, fronts))
+    tasks_info = [task.describe() for _, task, *_ in per_seed]
     frame = summarize(results, rows)
     payload = {
         "task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
@@ -179,6 +180,43 @@ def run_table(
     atomic_write_text(out / "table.md", format_table(frame, cfg, payload["manifest"]))
     atomic_write_json(out / "results.json", payload)
     return {"frame": frame, "results": payload}
+
+
+def _seed_rows(seed, task, evaluator, cfg, rows, units, fronts) -> list[dict[str, Any]]:
+    """The table rows of one seed, each grid's oracle-free pick (the grid runs are in ``fronts``)."""
+    # forget_kl / retain_ce columns: against the uniform reference, whatever the row optimises.
+    report_objectives = make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction)
+    min_sel_acc = evaluator.original_["sel_acc"] - SEL_ACC_MARGIN
+    rule = OracleFree.for_task(task, min_sel_acc=min_sel_acc)
+    results = []
+    for row in rows:
+        if row in ("Retrain", "Original"):
+            model = task.retrain if row == "Retrain" else task.original
+            metrics = evaluator.retrain_ if row == "Retrain" else evaluator.original_
+            wall = task.train_seconds.get(row.lower(), float("nan"))
+            results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task), wall,
+                                {"recipe": task.recipe.to_dict()}))
+            continue
+        grid_fronts = [fronts[f"seed{seed}.{row}.{i}"] for i in range(len(units[row]))]
+        front = Front.concat(grid_fronts)
+        chosen = rule(front)
+        model = front.model(chosen, task)
+        grid = [f.provenance[0]["hyperparameters"] for f in grid_fronts]
+        hp = {
+            "grid": grid,
+            "chosen": grid[chosen],
+            "rule": "oracle-free",
+            "min_sel_acc": min_sel_acc,
+            "sel_acc": front.metrics["sel_acc"].tolist(),
+            "scores": front.metrics["oracle_free"].tolist(),
+            "forget_acc": front.metrics["forget_acc"].tolist(),
+            "grid_wall_s": float(sum(f.cost["wall_s"][-1] for f in grid_fronts)),
+        }
+        metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap", "TA_forgotten")
+                   if k in front.metrics}
+        results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task),
+                            front.cost["wall_s"][chosen], hp))
+    return results
 
 
 def summarize(results: list[dict[str, Any]], rows: tuple[str, ...]) -> pd.DataFrame:

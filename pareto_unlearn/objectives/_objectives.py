@@ -147,6 +147,37 @@ class Objectives(Sequence):
         labels = {s: getattr(task, s).y for s in subsets}
         return self.from_logits(logits, labels).double().cpu().numpy()
 
+    def jacobian(self, model: torch.nn.Module, task, *, batch_size: int = 2048) -> torch.Tensor:
+        """Full-set gradients J [m, n]: row i is ∇ of objective i (mean over its whole split) with respect
+        to every trainable parameter of ``model``, flattened in ``model.parameters()`` order.
+
+        The model is put in eval mode (BatchNorm statistics frozen, as in every solver) and left unchanged:
+        gradients come from ``torch.autograd.grad``, nothing is written to ``.grad``. Splits are read in
+        batches of ``batch_size`` and each batch's mean is weighted by its share of the split, so the result
+        is the full-set gradient whatever the batch size. What SPEC §4's Pareto-stationarity gap reads
+        (:func:`~pareto_unlearn.indicators.pareto_stationarity_gap`).
+        """
+        model.eval()
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ConfigError("Objectives.jacobian: the model has no trainable parameter")
+        rows = [torch.zeros(sum(p.numel() for p in params), dtype=torch.float64) for _ in self._items]
+        with torch.enable_grad():
+            for subset in dict.fromkeys(o.subset for o in self._items):
+                split = getattr(task, subset)
+                owners = [k for k, o in enumerate(self._items) if o.subset == subset]
+                for start in range(0, len(split), batch_size):
+                    idx = torch.arange(start, min(start + batch_size, len(split)), device=split.y.device)
+                    logits = model(split.x[idx])
+                    share = len(idx) / len(split)
+                    for n, k in enumerate(owners):
+                        loss = self._items[k].batch_loss(logits, split.y[idx], idx) * share
+                        grads = torch.autograd.grad(loss, params, allow_unused=True,
+                                                    retain_graph=n < len(owners) - 1)
+                        rows[k] += torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                                              for g, p in zip(grads, params, strict=True)]).double().cpu()
+        return torch.stack(rows)
+
     def at_uniform_predictor(self, task) -> np.ndarray:
         """Values [m] of a predictor that outputs the uniform distribution (zero logits)."""
         subsets = {o.subset for o in self._items}

@@ -32,6 +32,22 @@ RETRAIN = {"marker": "D", "s": 90, "facecolor": "white", "edgecolor": "black", "
            "label": "Retrain"}
 
 
+def objective_label(name: str) -> str:
+    """Axis label of an objective column: the known ones explained, ``forget_kl_REF`` (forget_kl against
+    another reference) named by its reference, anything else as is.
+
+    Examples
+    --------
+    >>> objective_label("forget_kl_heldout")
+    'forget_kl_heldout: KL to the heldout reference on D_f'
+    """
+    if name in OBJECTIVE_LABELS:
+        return OBJECTIVE_LABELS[name]
+    if name.startswith("forget_kl_"):
+        return f"{name}: KL to the {name[len('forget_kl_'):]} reference on D_f"
+    return name
+
+
 def solver_colors(solvers: Sequence[str]) -> dict[str, Any]:
     """One readable colour per solver, in order: tab10 up to ten solvers, tab20 beyond."""
     cmap = colormaps["tab10" if len(solvers) <= 10 else "tab20"]
@@ -108,7 +124,7 @@ class FrontDisplay:
         self.original = None if original is None else np.asarray(original, dtype=float)
         self.retrain = None if retrain is None else np.asarray(retrain, dtype=float)
         self.labels = tuple(labels) if labels is not None else tuple(
-            OBJECTIVE_LABELS.get(name, name) for name in self.objective_names)
+            objective_label(name) for name in self.objective_names)
         if len(self.labels) != len(self.objective_names):
             raise ConfigError(f"FrontDisplay: {len(self.labels)} labels for "
                               f"{len(self.objective_names)} objectives")
@@ -152,9 +168,11 @@ class FrontDisplay:
         for axis, k in (("x", i), ("y", j)):
             if self.objective_names[k] in self.log_scale:
                 getattr(ax, f"set_{axis}scale")("log")
-        _finish(ax, self.labels[i], self.labels[j],
-                "Objective space: per-solver non-dominated fronts (bold), dominated points (faint)",
-                loc="upper right")
+        m = len(self.objective_names)
+        title = ("Objective space: per-solver non-dominated fronts (bold), dominated points (faint)"
+                 if m == 2 else f"{self.objective_names[i]} vs {self.objective_names[j]}: projection of "
+                 f"{m} objectives (bold: non-dominated in all {m})")
+        _finish(ax, self.labels[i], self.labels[j], title, loc="upper right")
         if self.hv:
             text = "HV per solver\n" + "\n".join(f"{s}: {v:.4g}" for s, v in self.hv.items())
             ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize="small", va="bottom",
@@ -319,7 +337,7 @@ def plot_trajectories(front: Front, *, background: Front | None = None, original
         labelled.add(name)
     if original is not None:
         ax.scatter([original[0]], [original[1]], **ORIGINAL)
-    x, y = (OBJECTIVE_LABELS.get(name, name) for name in front.objective_names[:2])
+    x, y = (objective_label(name) for name in front.objective_names[:2])
     _finish(ax, x, y, "Gradient-solver trajectories by epoch (ring = last epoch) over the other fronts",
             loc="upper right")
     return fig

@@ -15,7 +15,7 @@ from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator, predict
 from pareto_unlearn.solvers._cost import CostMeter
-from pareto_unlearn.solvers._rebuild import flat_params
+from pareto_unlearn.solvers._rebuild import flat_params, set_flat_params
 
 __all__ = ["GradientSolver", "paired_batches"]
 
@@ -104,14 +104,19 @@ class GradientSolver:
             raise ConfigError(f"{self.name}: record must be 'epoch' or 'last', got {self.record!r}")
 
     def run(
-        self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None
+        self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None,
+        start: np.ndarray | None = None,
     ) -> Front:
-        """Unlearn from θ0 and return the trajectory as a Front (θ0 itself is never modified)."""
+        """Unlearn from θ0 (or from the flat parameter vector ``start``, a warm start) and return the
+        trajectory as a Front (θ0 itself is never modified)."""
         self._validate()
+        _warm_up_optimizer()
         self._warm_up(task)
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
         model = task.copy_original()
+        if start is not None:
+            set_flat_params(model, start)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.SGD(
             model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
@@ -170,6 +175,13 @@ class GradientSolver:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args}, seed={self.seed})"
+
+
+def _warm_up_optimizer() -> None:
+    """Build one throwaway SGD optimizer: the first ``torch.optim`` construction of a process imports
+    ``torch._dynamo`` (over a second on a laptop CPU), a one-time cost that would otherwise be charged to
+    whichever gradient solver happens to run first."""
+    torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
 
 
 def _reference_name(objectives) -> str:

@@ -83,10 +83,11 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
 def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter], aggregator) -> torch.Tensor:
     """The aggregated update [n]: one ``autograd.grad`` per objective, rows stacked into J [m, n], then
     the aggregator. Equals torchjd's ``autojac.backward`` + ``jac_to_grad`` (a test pins it), and costs
-    no more backward work than LS because the objectives live on different batches."""
+    no more backward work than LS when the objectives live on different batches. Objectives on one subset
+    (e.g. forget_kl against two references) share a forward graph, so it is kept until the last row."""
     rows = []
-    for loss in losses:
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
+    for k, loss in enumerate(losses):
+        grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=k < len(losses) - 1)
         rows.append(
             torch.cat(
                 [(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, params)]
@@ -118,6 +119,13 @@ def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Te
         idx = batches[o.subset].to(task.device)
         losses.append(o.batch_loss(logits[o.subset], getattr(task, o.subset).y[idx], idx))
     return losses
+
+
+def _backward_samples(objectives, f_idx: torch.Tensor, r_idx: torch.Tensor) -> int:
+    """Backward sample-passes of one Jacobian step: one ``autograd.grad`` per objective over its batch
+    (two objectives on the forget set cost two backward passes over the forget batch)."""
+    sizes = {"forget": len(f_idx), "retain": len(r_idx)}
+    return sum(sizes[o.subset] for o in objectives)
 
 
 class JacobianDescent(GradientSolver):
@@ -168,18 +176,36 @@ class JacobianDescent(GradientSolver):
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
             losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
             direction = jd_direction(losses, params, self.aggregator_)
-            meter.add(
-                backward=len(f_idx) * any(o.subset == "forget" for o in objectives)
-                + len(r_idx) * any(o.subset == "retain" for o in objectives)
-            )
+            meter.add(backward=_backward_samples(objectives, f_idx, r_idx))
             _assign_grad(params, direction)
             optimizer.step()
+
+
+def split_weight(weight: float, subsets: Sequence[str]) -> list[float]:
+    """Per-objective weights from one scalar: ``weight`` shared evenly by the objectives on the forget set,
+    ``1 − weight`` by those on the retain set.
+
+    Examples
+    --------
+    >>> split_weight(0.4, ["forget", "forget", "retain"])
+    [0.2, 0.2, 0.6]
+    """
+    counts = {side: sum(s == side for s in subsets) for side in ("forget", "retain")}
+    if counts["forget"] + counts["retain"] != len(subsets) or not all(counts.values()):
+        raise ConfigError(f"ls: one `weight` needs objectives on both the forget and the retain set; got "
+                          f"subsets {list(subsets)}. Give `weights=` (one per objective) instead")
+    share = {"forget": weight / counts["forget"], "retain": (1.0 - weight) / counts["retain"]}
+    return [share[s] for s in subsets]
 
 
 class LinearScalarization(GradientSolver):
     """Gradient descent on w·forget_kl + (1 − w)·retain_ce (weights per objective for m > 2).
 
-    ``weights=None`` with two objectives means w = ``weight``; RAUL-LS is w = 0.5 (torchjd's Mean).
+    ``weights=None`` with two objectives means [w, 1 − w] with w = ``weight``; RAUL-LS is w = 0.5 (torchjd's
+    Mean). With more objectives and ``weights=None``, w is shared evenly by the objectives on the forget set
+    and 1 − w by those on the retain set (forget_kl against two references and retain_ce: [w/2, w/2, 1 − w]),
+    so a sweep over ``weight`` still moves from retaining to forgetting; give ``weights`` for any other
+    point of the simplex.
     """
 
     name = "ls"
@@ -212,7 +238,7 @@ class LinearScalarization(GradientSolver):
         elif len(objectives) == 2:
             weights = [self.weight, 1.0 - self.weight]
         else:
-            weights = [1.0 / len(objectives)] * len(objectives)
+            weights = split_weight(self.weight, [o.subset for o in objectives])
         if len(weights) != len(objectives) or min(weights) < 0:
             raise ConfigError(f"ls: need {len(objectives)} non-negative weights, got {weights}")
         self.weights_ = weights

@@ -23,7 +23,10 @@ def set_flat_params(model: nn.Module, vector: np.ndarray) -> nn.Module:
     if vector.size != expected:
         raise CacheError(f"a stored parameter vector has {vector.size} values but the model has {expected}")
     device = params[0].device
-    torch.nn.utils.vector_to_parameters(torch.as_tensor(vector, dtype=torch.float32, device=device), params)
+    # A copy: vector_to_parameters makes the parameters views of the vector, and training the model
+    # must not write into the caller's array (a survivor's stored parameters, a front's arrays).
+    values = torch.tensor(np.asarray(vector), dtype=torch.float32, device=device)
+    torch.nn.utils.vector_to_parameters(values, params)
     return model
 
 

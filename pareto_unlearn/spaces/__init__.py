@@ -37,6 +37,7 @@ from pareto_unlearn.spaces._lora import (
     default_lora_layers,
 )
 from pareto_unlearn.spaces._lora import _rebuild as _rebuild_lora
+from pareto_unlearn.spaces._ls_warm import NSGA2LSWarm
 from pareto_unlearn.spaces._ls_weights import (
     DEFAULT_LR_BOUNDS,
     FineTuneOutcome,
@@ -55,7 +56,7 @@ REBUILDERS.update(
 
 __all__ = [
     "DEFAULT_LORA_SCALE", "DEFAULT_LR_BOUNDS", "DEFAULT_SCALE", "FineTuneOutcome",
-    "LastLayerElementwiseProblem", "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWeights",
+    "LastLayerElementwiseProblem", "LastLayerEvaluator", "LoRAEvaluator", "NSGA2LSWarm", "NSGA2LSWeights",
     "NSGA2LastLayer", "NSGA2LoRA", "NSGA2Solver", "bench", "benchmark_last_layer", "build_last_layer_model",
     "build_lora_model", "count_macs", "decode_genome", "default_lora_layers", "genome_from_model",
     "individual_seed", "ls_finetune", "replay_ls_finetune",

@@ -290,6 +290,7 @@ class NSGA2LastLayer(CachedFeatureSolver):
         return {**super().hyperparameters(), "scale": self.scale}
 
     def _validate_space(self) -> None:
+        super()._validate_space()
         if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
             raise ConfigError(f"NSGA2LastLayer: `scale` must be a positive number. Got {self.scale!r}.")
         if self.chunk_size is not None and not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):

@@ -313,6 +313,7 @@ class NSGA2LoRA(CachedFeatureSolver):
                 "init_sigma_a": self.init_sigma_a, "layers": layers}
 
     def _validate_space(self) -> None:
+        super()._validate_space()
         if not (isinstance(self.rank, int) and not isinstance(self.rank, bool) and self.rank >= 1):
             raise ConfigError(f"NSGA2LoRA: `rank` must be an integer >= 1. Got {self.rank!r}.")
         if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):

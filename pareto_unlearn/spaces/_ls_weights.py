@@ -30,7 +30,7 @@ from torch import nn
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
 from pareto_unlearn.objectives import ForgetKL, RetainCE, make_objectives
-from pareto_unlearn.spaces._nsga2 import NSGA2Solver, SpaceMeter
+from pareto_unlearn.spaces._nsga2 import NSGA2Solver, SpaceMeter, population_hv, retain_accuracy
 
 __all__ = ["NSGA2LSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls_finetune", "individual_seed",
            "decode_genome", "DEFAULT_LR_BOUNDS"]
@@ -38,6 +38,7 @@ __all__ = ["NSGA2LSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls_finetu
 logger = logging.getLogger(__name__)
 
 DEFAULT_LR_BOUNDS = (-2.5, -0.5)
+_PREDICTION_SPLITS = ("forget", "retain", "test", "heldout_selection")
 
 
 def individual_seed(seed: int, genome: np.ndarray) -> int:
@@ -82,7 +83,11 @@ class _Capture:
 
 @dataclass
 class FineTuneOutcome:
-    """What one individual's fine-tune gives: objectives [m], logits on the metric splits, its cost."""
+    """What one individual's fine-tune gives: objectives [m], logits on the metric splits, its cost.
+
+    ``measure_s`` is the time spent on the metric logits inside the call (measurement, not charged);
+    ``front`` is the one-point Front of the fine-tune (``None`` when it came back from a worker).
+    """
 
     F: np.ndarray
     predictions: Predictions
@@ -90,9 +95,10 @@ class FineTuneOutcome:
     backward_passes: float
     solver_s: float
     front: Any
+    measure_s: float = 0.0
 
 
-def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay):
+def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay, start=None):
     from pareto_unlearn.solvers import LinearScalarization
 
     w, lr, epochs = decode_genome(genome, max_epochs=max_epochs)
@@ -100,7 +106,17 @@ def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, moment
                                  progress=False, batch_size=batch_size, momentum=momentum,
                                  weight_decay=weight_decay)
     capture = _Capture()
-    return solver.run(task, objectives, evaluator=capture), capture
+    return solver.run(task, objectives, evaluator=capture, start=start), capture
+
+
+def _fine_tune_from(task, objectives, genome, seed, *, start=None, **settings: Any) -> FineTuneOutcome:
+    """:func:`ls_finetune` from the flat parameters ``start`` (θ0 when None); keeps the point's Front."""
+    begin = time.perf_counter()
+    front, capture = _fine_tune(task, objectives, genome, seed, start=start, **settings)
+    solver_s = float(front.cost["wall_s"][0])
+    return FineTuneOutcome(front.F[0].copy(), capture.predictions, float(front.cost["forward_passes"][0]),
+                           float(front.cost["backward_passes"][0]), solver_s, front,
+                           measure_s=max(0.0, time.perf_counter() - begin - solver_s))
 
 
 def ls_finetune(task, objectives, genome: np.ndarray, seed: int, *, max_epochs: int, batch_size: int = 64,
@@ -110,10 +126,16 @@ def ls_finetune(task, objectives, genome: np.ndarray, seed: int, *, max_epochs: 
     A pure function of (genome, seed) for a given task and objectives (the unit of work a Dask worker
     would run).
     """
-    front, capture = _fine_tune(task, objectives, genome, seed, max_epochs=max_epochs, batch_size=batch_size,
-                                momentum=momentum, weight_decay=weight_decay)
-    return FineTuneOutcome(front.F[0].copy(), capture.predictions, float(front.cost["forward_passes"][0]),
-                           float(front.cost["backward_passes"][0]), float(front.cost["wall_s"][0]), front)
+    return _fine_tune_from(task, objectives, genome, seed, max_epochs=max_epochs, batch_size=batch_size,
+                           momentum=momentum, weight_decay=weight_decay)
+
+
+def _individual_on_worker(task, objectives, settings: dict[str, Any], item) -> FineTuneOutcome:
+    """One individual as a unit of distributed work; its Front (the whole parameter vector) stays there."""
+    genome, seed = item
+    outcome = ls_finetune(task, objectives, genome, seed, **settings)
+    outcome.front = None
+    return outcome
 
 
 def replay_ls_finetune(task, objectives, genome: np.ndarray, seed: int, **settings: Any) -> nn.Module:
@@ -219,6 +241,8 @@ class NSGA2LSWeights(NSGA2Solver):
         self.xl_ = np.array([0.0, float(self.lr_bounds[0]), 0.5])
         self.xu_ = np.array([1.0, float(self.lr_bounds[1]), self.max_epochs + 0.5])
         self.predictions_: dict[bytes, Predictions] = {}
+        with meter.paused():  # sending the task to the workers once is set-up, not search
+            self.shared_ = self.executor_.share(task, objectives)
 
     def _settings(self) -> dict[str, Any]:
         return {"max_epochs": self.max_epochs, "batch_size": self.batch_size,
@@ -228,16 +252,60 @@ class NSGA2LSWeights(NSGA2Solver):
         return rng.uniform(self.xl_, self.xu_, size=(n, 3))
 
     def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
-        F = np.empty((len(X), len(self.objectives_)))
-        for i, row in enumerate(np.asarray(X, dtype=np.float32)):
-            start = time.perf_counter()
-            outcome = ls_finetune(self.task_, self.objectives_, row, individual_seed(self.seed, row),
-                                  **self._settings())
+        rows = np.asarray(X, dtype=np.float32)
+        items = [(row, individual_seed(self.seed, row)) for row in rows]
+        return self._evaluate_individuals(_individual_on_worker, rows, items, meter)
+
+    def _evaluate_individuals(self, fn, rows: np.ndarray, items: list, meter: SpaceMeter) -> np.ndarray:
+        """Run ``fn`` on every item (here or on the workers), record each outcome as it arrives and log
+        the anytime HV of the previous population with the offspring evaluated so far."""
+        F = np.full((len(rows), len(self.objectives_)), np.nan)
+        RA = np.full(len(rows), np.nan)
+
+        def arrived(i: int, result) -> None:
+            outcome, params = result if isinstance(result, tuple) else (result, None)
             meter.add(forward=outcome.forward_passes, backward=outcome.backward_passes)
-            meter.exclude(time.perf_counter() - start - outcome.solver_s)  # its metric logits are measurement
+            if not self.executor_.distributed:  # serial: its metric logits are measurement, not search
+                meter.exclude(outcome.measure_s)
             F[i] = outcome.F
-            self.predictions_[row.tobytes()] = outcome.predictions
+            RA[i] = retain_accuracy([outcome.predictions], self.task_.retain.y)[0]
+            self.predictions_[rows[i].tobytes()] = outcome.predictions
+            if params is not None:
+                self.params_[rows[i].tobytes()] = params
+            self._log_partial(F, RA, meter)
+
+        self.executor_.map(fn, items, shared=(*self.shared_, self._settings()), on_result=arrived)
         return F
+
+    def _log_partial(self, F: np.ndarray, RA: np.ndarray, meter: SpaceMeter) -> None:
+        """An anytime row within a generation: what a user stopping now would hold (the previous
+        population and the offspring evaluated so far)."""
+        log = self.generation_log_
+        cost = meter.snapshot()
+        with meter.paused():
+            done = ~np.isnan(RA)
+            held_F = np.concatenate([self.population_F_, F[done]])
+            held_RA = np.concatenate([self.population_RA_, RA[done]])
+            generation = 1 + sum(1 for row in log.rows if not row.get("partial"))
+            log.rows.append({"solver": self.name, "generation": generation, **cost,
+                             "hv": population_hv(held_F, log.ref_point), **log.utility_hv(held_F, held_RA),
+                             "partial": True})
+
+    def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
+        preds = [self.predictions_[row.tobytes()] for row in np.asarray(X, dtype=np.float32)]
+        return retain_accuracy(preds, self.task_.retain.y)
+
+    def _checkpoint_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        rows = [self.predictions_[row.tobytes()] for row in np.asarray(X, dtype=np.float32)]
+        return {f"pred_{split}": np.stack([getattr(p, split).numpy() for p in rows])
+                for split in _PREDICTION_SPLITS}
+
+    def _restore_checkpoint_arrays(self, X: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
+        import torch
+
+        for i, row in enumerate(np.asarray(X, dtype=np.float32)):
+            self.predictions_[row.tobytes()] = Predictions(
+                *(torch.from_numpy(arrays[f"pred_{split}"][i].copy()) for split in _PREDICTION_SPLITS))
 
     def _after_generation(self, X: np.ndarray) -> None:
         keep = {row.tobytes() for row in np.asarray(X, dtype=np.float32)}

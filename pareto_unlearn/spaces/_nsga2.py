@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +24,9 @@ from pymoo.core.problem import Problem
 from torch import nn
 from tqdm.auto import tqdm
 
-from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn._io import sha256_bytes
+from pareto_unlearn.checkpoint import StateCheckpoint, restore_rng_states, rng_states
+from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import hv_reference_point
@@ -32,6 +36,10 @@ __all__ = ["CachedFeatureSolver", "NSGA2Solver", "SpaceMeter", "SpaceProblem", "
            "rank_penalty", "PENALTY"]
 
 logger = logging.getLogger(__name__)
+
+# Per-individual pymoo state saved in a checkpoint (the rest of an Individual is empty for this problem).
+_POP_FLOAT_KEYS = ("X", "F", "G", "H", "CV", "F_true", "crowding")
+_POP_INT_KEYS = ("rank", "n_gen", "n_iter")
 
 # Value given to NaN / inf objectives for pymoo's ranking only; the Front keeps the true values.
 PENALTY = 1e30
@@ -44,6 +52,12 @@ class SpaceMeter(CostMeter):
     def exclude(self, seconds: float) -> None:
         """Do not charge ``seconds`` of wall-clock already spent (measurement, not the solver's work)."""
         self._paused += max(0.0, float(seconds))
+
+    def resume_from(self, snapshot: dict[str, float]) -> None:
+        """Continue the count of a run that stopped at ``snapshot`` (a checkpoint's cost)."""
+        self._paused -= float(snapshot["wall_s"])
+        self.forward_passes = float(snapshot["forward_passes"])
+        self.backward_passes = float(snapshot["backward_passes"])
 
 
 def rank_penalty(F: np.ndarray) -> tuple[np.ndarray, int]:
@@ -91,25 +105,43 @@ class SpaceProblem(Problem):
         out["F_true"] = F_true
 
 
-class _GenerationLog(Callback):
-    """Logs, after every generation, the cumulative cost and the HV of the population (``front.anytime``)."""
+def retain_accuracy(predictions: Sequence, y: torch.Tensor) -> np.ndarray:
+    """RA (%) of each point from its logits on D_r (the utility test of HV@utility)."""
+    return np.array([100.0 * float((p.retain.argmax(dim=-1) == y).double().mean()) for p in predictions])
 
-    def __init__(self, solver: NSGA2Solver, meter: SpaceMeter, ref_point: np.ndarray, bar) -> None:
+
+class _GenerationLog(Callback):
+    """Logs, after every generation, the cumulative cost, the HV of the population and its HV@utility
+    (points with RA >= ``ra_min``) when the space can tell RA cheaply (``front.anytime``)."""
+
+    def __init__(self, solver: NSGA2Solver, meter: SpaceMeter, ref_point: np.ndarray, bar,
+                 ra_min: float | None = None) -> None:
         super().__init__()
         self.solver = solver
         self.meter = meter
         self.ref_point = ref_point
         self.bar = bar
+        self.ra_min = ra_min
         self.rows: list[dict[str, Any]] = []
+
+    def utility_hv(self, F: np.ndarray, ra: np.ndarray | None) -> dict[str, float]:
+        if ra is None or self.ra_min is None:
+            return {}
+        return {"hv_utility": population_hv(np.asarray(F)[np.asarray(ra) >= self.ra_min], self.ref_point)}
 
     def notify(self, algorithm) -> None:
         cost = self.meter.snapshot()
         with self.meter.paused():
-            F = algorithm.pop.get("F_true")
+            F = np.asarray(algorithm.pop.get("F_true"), dtype=float)
+            X = algorithm.pop.get("X")
             hv = population_hv(F, self.ref_point)
-            row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv}
+            ra = self.solver._population_ra(X)
+            row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv,
+                   **self.utility_hv(F, ra)}
             self.rows.append(row)
-            self.solver._after_generation(algorithm.pop.get("X"))
+            self.solver.population_F_ = F
+            self.solver.population_RA_ = ra
+            self.solver._after_generation(X)
             self.bar.update(1)
             self.bar.set_postfix(hv=f"{hv:.4g}")
 
@@ -236,6 +268,10 @@ class NSGA2Solver:
     def _after_generation(self, X: np.ndarray) -> None:
         """Hook called after each generation with the surviving population's genomes."""
 
+    def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
+        """RA (%) of the genomes ``X`` when it is cheap to tell (for the anytime HV@utility), else None."""
+        return None
+
     # -- validation -------------------------------------------------------------------------------
     def _validate(self) -> None:
         owner = type(self).__name__
@@ -296,7 +332,8 @@ class NSGA2Solver:
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None,
-            ref_point: Sequence[float] | np.ndarray | None = None) -> Front:
+            ref_point: Sequence[float] | np.ndarray | None = None, client: Any = None,
+            checkpoint: str | os.PathLike | None = None) -> Front:
         """Run NSGA-II from θ0 and return the final population as a Front (θ0 is never modified).
 
         Parameters
@@ -307,6 +344,12 @@ class NSGA2Solver:
             Scores the final points; built from ``task`` when not given.
         ref_point : array-like [m], optional
             HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
+        client : dask.distributed.Client, optional
+            Runs the space's independent units (per-individual fine-tunes, population chunks) on the
+            cluster; the front is the one a serial run with the same torch thread count gives.
+        checkpoint : path, optional
+            Folder for the state after every generation (population, objectives, RNG states, cost). When
+            it holds a state of the same settings, the run continues from it to the same final front.
 
         Returns
         -------
@@ -316,7 +359,8 @@ class NSGA2Solver:
         from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.operators.crossover.sbx import SBX
         from pymoo.operators.mutation.pm import PM
-        from pymoo.optimize import minimize
+
+        from pareto_unlearn.distributed import make_executor
 
         self._validate()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
@@ -325,23 +369,49 @@ class NSGA2Solver:
         with meter.paused():
             evaluator = evaluator or MetricEvaluator(task)
             ref = self._ref_point(task, objectives, ref_point)
+        self.executor_ = make_executor(client)
         self._setup(task, objectives, meter)
         rng = np.random.default_rng([self.seed, 20250])
         X0 = self.initial_population(rng)
         self.initial_population_ = X0.copy()
-        problem = SpaceProblem(lambda X: self._evaluate_population(X, meter), n_var=self.n_var_,
-                               n_obj=len(objectives), xl=self.xl_, xu=self.xu_, owner=self.name)
+        self.n_evaluated_ = 0
+
+        def evaluate(X: np.ndarray) -> np.ndarray:
+            self.n_evaluated_ += len(X)
+            return self._evaluate_population(X, meter)
+
+        problem = SpaceProblem(evaluate, n_var=self.n_var_, n_obj=len(objectives), xl=self.xl_,
+                               xu=self.xu_, owner=self.name)
         algorithm = NSGA2(pop_size=self.pop_size, sampling=X0, eliminate_duplicates=True,
                           crossover=SBX(eta=self.crossover_eta, prob=self.crossover_prob),
                           mutation=PM(eta=self.mutation_eta))
         bar = tqdm(total=self.n_gen, desc=self.name, disable=not self.progress, leave=False)
-        log = _GenerationLog(self, meter, ref, bar)
+        ra_min = None
+        with meter.paused():
+            from pareto_unlearn.rundir import UTILITY_MARGIN
+
+            ra_min = float(evaluator.original_["RA"]) - UTILITY_MARGIN if hasattr(evaluator, "original_") \
+                else None
+        log = _GenerationLog(self, meter, ref, bar, ra_min=ra_min)
+        self.generation_log_ = log
+        self.population_F_ = np.zeros((0, len(objectives)))
+        self.population_RA_ = np.zeros(0)
+        algorithm.setup(problem, termination=("n_gen", self.n_gen), seed=self.seed, callback=log,
+                        verbose=False)
+        store = None
+        if checkpoint is not None:
+            store = StateCheckpoint(checkpoint, self._fingerprint(task, objectives, X0))
+        done = self._resume(store, algorithm, meter, log) if store is not None else 0
+        self.resumed_from_ = done
         try:
-            result = minimize(problem, algorithm, ("n_gen", self.n_gen), seed=self.seed, callback=log,
-                              copy_algorithm=False, verbose=False)
+            for generation in range(done + 1, self.n_gen + 1):
+                algorithm.next()
+                if store is not None:
+                    with meter.paused():
+                        self._save_checkpoint(store, algorithm, generation, meter, log)
         finally:
             bar.close()
-        pop = result.pop
+        pop = algorithm.pop
         X = np.asarray(pop.get("X"), dtype=float)
         F = np.asarray(pop.get("F_true"), dtype=float)
         born = np.asarray(pop.get("n_gen"), dtype=int).reshape(-1)
@@ -350,6 +420,78 @@ class NSGA2Solver:
             metrics = self._final_metrics(X, task, evaluator)
         self.anytime_ = log.rows
         return self._front(X, F, born, metrics, cost, objectives, task, log.rows)
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def _fingerprint(self, task, objectives, X0: np.ndarray) -> dict[str, Any]:
+        return {"solver": self.name, "hyperparameters": self.hyperparameters(), "seed": self.seed,
+                "theta0_sha256": getattr(task, "theta0_hash", None), "objectives": list(objectives.names),
+                "references": _reference_name(objectives), "n_var": int(self.n_var_),
+                "initial_population_sha256": sha256_bytes(np.asarray(X0, dtype=np.float64).tobytes())}
+
+    def _checkpoint_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Arrays a space needs to finish the run from the population ``X`` (besides the population)."""
+        return {}
+
+    def _restore_checkpoint_arrays(self, X: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
+        """Take back what :meth:`_checkpoint_arrays` saved."""
+
+    def _save_checkpoint(self, store: StateCheckpoint, algorithm, generation: int, meter: SpaceMeter,
+                         log: _GenerationLog) -> None:
+        pop = algorithm.pop
+        rng_json, rng_arrays = rng_states()
+        arrays = {f"pop:{k}": np.asarray(pop.get(k), dtype=float) for k in _POP_FLOAT_KEYS}
+        arrays.update({f"pop:{k}": np.asarray(pop.get(k), dtype=np.int64).reshape(-1) for k in _POP_INT_KEYS})
+        arrays.update(rng_arrays)
+        arrays.update({f"space:{k}": v for k, v in self._checkpoint_arrays(arrays["pop:X"]).items()})
+        store.save({"generation": generation, "n_iter": int(algorithm.n_iter),
+                    "n_eval": int(algorithm.evaluator.n_eval),
+                    "pymoo_rng": algorithm.random_state.bit_generator.state,
+                    "cost": meter.snapshot(), "anytime": log.rows, "rng": rng_json,
+                    "evaluated": sorted(pop[0].evaluated)}, arrays)
+
+    def _resume(self, store: StateCheckpoint, algorithm, meter: SpaceMeter, log: _GenerationLog) -> int:
+        """Put the saved state back into ``algorithm``; the number of generations already done."""
+        from pymoo.core.individual import Individual
+        from pymoo.core.population import Population
+
+        loaded = store.load()
+        if loaded is None:
+            return 0
+        state, arrays = loaded
+        X = arrays.get("pop:X")
+        if X is None or X.ndim != 2 or X.shape[1] != self.n_var_ or len(X) != self.pop_size:
+            raise CacheError(f"{store.state_path}: the saved population has shape "
+                             f"{None if X is None else X.shape} but this run needs ({self.pop_size}, "
+                             f"{self.n_var_}); delete {store.directory} or pass --force to start over")
+        individuals = []
+        for i in range(len(X)):
+            ind = Individual()
+            ind._X, ind._F = arrays["pop:X"][i].copy(), arrays["pop:F"][i].copy()
+            ind._G, ind._H = arrays["pop:G"][i].copy(), arrays["pop:H"][i].copy()
+            ind._CV = arrays["pop:CV"][i].copy()
+            ind.evaluated = set(state["evaluated"])
+            ind.data = {"F_true": arrays["pop:F_true"][i].copy(), "rank": int(arrays["pop:rank"][i]),
+                        "crowding": float(arrays["pop:crowding"][i]), "n_gen": int(arrays["pop:n_gen"][i]),
+                        "n_iter": int(arrays["pop:n_iter"][i])}
+            individuals.append(ind)
+        algorithm.pop = Population.create(*individuals)
+        algorithm.is_initialized = True
+        algorithm.start_time = time.time()
+        algorithm.n_iter = int(state["n_iter"])
+        algorithm.evaluator.n_eval = int(state["n_eval"])
+        algorithm.random_state.bit_generator.state = state["pymoo_rng"]
+        algorithm._set_optimum()
+        restore_rng_states(state["rng"], arrays)
+        self.population_F_ = arrays["pop:F_true"].copy()
+        self._restore_checkpoint_arrays(X, {k.split(":", 1)[1]: v for k, v in arrays.items()
+                                            if k.startswith("space:")})
+        self.population_RA_ = self._population_ra(X)
+        meter.resume_from(state["cost"])
+        log.rows[:] = list(state["anytime"])
+        log.bar.update(int(state["generation"]))
+        logger.info("%s: resumed after generation %d of %d from %s", self.name, state["generation"],
+                    self.n_gen, store.directory)
+        return int(state["generation"])
 
     def _ref_point(self, task, objectives, ref_point) -> np.ndarray:
         if ref_point is None:
@@ -373,7 +515,10 @@ class NSGA2Solver:
             rebuild.append({"kind": self.rebuild_kind, "array": key, **shared,
                             **self._point_rebuild_fields(arrays[key])})
             provenance.append({"space": self.space, "reference": reference, "hyperparameters": hp,
-                               "seed": self.seed, "generation": int(born[i])})
+                               "seed": self.seed, "generation": int(born[i]),
+                               # a resumed run says where it started and how many genomes it evaluated
+                               "resumed_from_generation": int(getattr(self, "resumed_from_", 0)),
+                               "evaluated_in_this_run": int(getattr(self, "n_evaluated_", 0))})
         return Front(
             objectives.names, F, np.array([self.name] * n, dtype=object),
             metrics={k: np.array([row.get(k, np.nan) for row in metrics]) for k in metric_keys},
@@ -386,14 +531,48 @@ class NSGA2Solver:
         return f"{type(self).__name__}({args}, seed={self.seed})"
 
 
+def _evaluate_piece(evaluator, X: np.ndarray) -> np.ndarray:
+    """Objectives of one piece of a population: the unit a Dask worker runs."""
+    return evaluator.evaluate(X)
+
+
 class CachedFeatureSolver(NSGA2Solver):
     """A space evaluated on cached activations by an ``evaluator_`` (last layer, LoRA): the population in
-    one batched call, charged as passes through the uncached suffix; metrics from the cached logits."""
+    one batched call, charged as passes through the uncached suffix; metrics from the cached logits.
+
+    ``population_chunks`` > 1 splits every population into that many pieces, evaluated one after another,
+    or on the workers of a Dask ``client`` (for large models). The pieces are the same either way, so a
+    serial and a Dask run agree exactly; a different number of pieces can move objectives by float32
+    rounding (about 1e-6), since the batched products change shape.
+    """
+
+    def __init__(self, *, population_chunks: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.population_chunks = population_chunks
+
+    def hyperparameters(self) -> dict[str, Any]:
+        hp = super().hyperparameters()
+        return {**hp, "population_chunks": self.population_chunks} if self.population_chunks != 1 else hp
+
+    def _validate_space(self) -> None:
+        if not (_is_int(self.population_chunks) and self.population_chunks >= 1):
+            raise ConfigError(f"{type(self).__name__}: `population_chunks` must be an integer >= 1. "
+                              f"Got {self.population_chunks!r}.")
 
     def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
-        F = self.evaluator_.evaluate(X)
+        if self.population_chunks == 1:
+            F = self.evaluator_.evaluate(X)
+        else:
+            if not hasattr(self, "shared_evaluator_"):
+                with meter.paused():  # sending the cached activations once is set-up
+                    self.shared_evaluator_ = self.executor_.share(self.evaluator_)
+            pieces = [p for p in np.array_split(np.asarray(X), self.population_chunks) if len(p)]
+            F = np.concatenate(self.executor_.map(_evaluate_piece, pieces, shared=self.shared_evaluator_))
         meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
         return F
 
     def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
         return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
+
+    def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
+        return retain_accuracy(self.evaluator_.predictions(np.asarray(X)), self.evaluator_.task.retain.y)

@@ -1,0 +1,148 @@
+"""Dask execution: the same fronts as a serial run, work really spread over workers, a killed worker costs
+nothing, and a scheduler that does not answer is one clear error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from pareto_unlearn.cli import main
+from pareto_unlearn.config import RunConfig
+from pareto_unlearn.distributed import SerialExecutor, connect, make_executor, parse_dask_address
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.experiments import explore
+from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LSWarm, NSGA2LSWeights
+
+SEARCH = {"pop_size": 6, "n_gen": 3, "max_epochs": 2, "seed": 0, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of two worker processes, one torch thread each (the session's serial count)."""
+    assert torch.get_num_threads() == 1
+    with connect("local:2", threads=1) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def serial_search(digits_task, digits_objectives):
+    return NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives)
+
+
+def _same_front(a, b) -> None:
+    np.testing.assert_array_equal(a.F, b.F)
+    assert sorted(a.metrics) == sorted(b.metrics)
+    for key in a.metrics:
+        np.testing.assert_array_equal(a.metrics[key], b.metrics[key])
+    np.testing.assert_array_equal(a.cost["forward_passes"], b.cost["forward_passes"])
+
+
+@pytest.mark.parametrize("spec, parsed", [("local:2", ("local", 2)), ("tcp://10.1.2.3:8786",
+                                                                         ("remote", "tcp://10.1.2.3:8786"))])
+def test_parse_dask_address(spec, parsed):
+    assert parse_dask_address(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["local:0", "local", "2", "http://x:1", "tcp://"])
+def test_bad_dask_address_names_it_and_the_forms(spec):
+    with pytest.raises(ConfigError, match="local:N") as info:
+        parse_dask_address(spec)
+    assert repr(spec) in str(info.value)
+
+
+def test_serial_executor_keeps_order_and_reports_each_result():
+    seen = []
+    out = make_executor(None).map(lambda k, x: k * x, [3, 1, 2], shared=(10,),
+                                  on_result=lambda i, v: seen.append((i, v)))
+    assert out == [30, 10, 20] and seen == [(0, 30), (1, 10), (2, 20)]
+    assert isinstance(make_executor(None), SerialExecutor)
+    with pytest.raises(ConfigError, match="dask.distributed.Client"):
+        make_executor("tcp://host:1")
+
+
+def test_ls_weights_on_two_workers_gives_the_serial_front(client, digits_task, digits_objectives,
+                                                           serial_search):
+    solver = NSGA2LSWeights(**SEARCH)
+    front = solver.run(digits_task, digits_objectives, client=client)
+    _same_front(serial_search, front)
+    assert len(solver.executor_.workers_) >= 2, solver.executor_.workers_
+
+
+def test_warm_search_on_two_workers_gives_the_serial_front(client, digits_task, digits_objectives):
+    serial = NSGA2LSWarm(**SEARCH).run(digits_task, digits_objectives)
+    solver = NSGA2LSWarm(**SEARCH)
+    parallel = solver.run(digits_task, digits_objectives, client=client)
+    _same_front(serial, parallel)
+    assert sorted(serial.arrays) == sorted(parallel.arrays)
+    for key in serial.arrays:  # the survivors' parameters, too
+        np.testing.assert_array_equal(serial.arrays[key], parallel.arrays[key])
+    assert len(solver.executor_.workers_) >= 2
+
+
+def test_population_pieces_on_workers_give_the_serial_front(client, digits_task, digits_objectives):
+    settings = {"pop_size": 12, "n_gen": 3, "population_chunks": 3, "seed": 0, "progress": False}
+    serial = NSGA2LastLayer(**settings).run(digits_task, digits_objectives)
+    solver = NSGA2LastLayer(**settings)
+    _same_front(serial, solver.run(digits_task, digits_objectives, client=client))
+    assert len(solver.executor_.workers_) >= 2
+
+
+def test_explore_sweeps_on_dask_give_the_serial_run(client, tmp_path, cache_dir):
+    cfg = RunConfig(solvers=["ls", "jd"], cache_dir=str(cache_dir), threads=1,
+                    explore={"ls": {"weights": [0.3, 0.7], "epochs": 1},
+                             "jd": {"lrs": [0.1, 0.2], "epochs": 1}})
+    serial = explore(cfg, tmp_path / "serial", quick=True, progress=False)
+    dask = explore(cfg, tmp_path / "dask", quick=True, progress=False, client=client)
+    _same_front(serial.front, dask.front)
+    assert (tmp_path / "dask" / "summary.json").is_file()
+
+
+def test_killed_worker_loses_nothing(client, digits_task, digits_objectives, serial_search):
+    pids = client.run(os.getpid)
+    done, killed = threading.Event(), {}
+
+    def kill_a_busy_worker() -> None:
+        deadline = time.monotonic() + 120
+        while not done.is_set() and time.monotonic() < deadline:
+            busy = [address for address, keys in client.processing().items() if keys]
+            if busy:
+                killed["pid"], killed["before_end"] = pids[busy[0]], not done.is_set()
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    try:
+        front = NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives, client=client)
+    finally:
+        done.set()
+        killer.join()
+    assert killed.get("before_end"), "no worker was killed while the search ran"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed["pid"], 0)  # that worker process is gone
+    _same_front(serial_search, front)
+
+
+def test_cli_dask_address_that_does_not_answer(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("pareto_unlearn.distributed.CONNECT_TIMEOUT_S", 0.5)
+    out = tmp_path / "run"
+    code = main(["explore", "--solvers", "ls", "--quick", "--no-progress", "--out", str(out),
+                 "--dask", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "tcp://127.0.0.1:9" in err[0] and "dask scheduler" in err[0] and "local:N" in err[0]
+    assert not out.exists()
+
+
+def test_cli_bad_dask_spec(tmp_path, capsys):
+    code = main(["table", "--out", str(tmp_path / "t"), "--dask", "many"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "'many'" in err[0] and "local:N" in err[0]
+    assert not (tmp_path / "t").exists()

@@ -1,0 +1,279 @@
+"""Checkpoints and --resume: a run killed after any generation or unit continues to the identical front;
+Ctrl-C leaves a valid, incomplete run directory; damaged or foreign checkpoints are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pareto_unlearn._io import atomic_save_npz, sha256_file
+from pareto_unlearn.checkpoint import StateCheckpoint, UnitStore, restore_rng_states, rng_states
+from pareto_unlearn.cli import main
+from pareto_unlearn.exceptions import CacheError, RunDirError
+from pareto_unlearn.front import Front
+from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LoRA, NSGA2LSWarm, NSGA2LSWeights, _nsga2
+
+REPO = Path(__file__).resolve().parents[1]
+VALIDATOR = REPO.parent / "shared" / "tools" / "validate_run_dir.py"
+SPACES = [
+    (NSGA2LastLayer, {"pop_size": 8, "n_gen": 5}),
+    (NSGA2LoRA, {"pop_size": 8, "n_gen": 4}),
+    (NSGA2LSWeights, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
+    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
+]
+
+
+class _Stop(Exception):
+    """Stands in for the process dying right after a checkpoint was written."""
+
+
+def _stop_after(monkeypatch, generation: int) -> None:
+    save = _nsga2.NSGA2Solver._save_checkpoint
+
+    def save_then_stop(self, store, algorithm, gen, meter, log):
+        save(self, store, algorithm, gen, meter, log)
+        if gen == generation:
+            raise _Stop
+
+    monkeypatch.setattr(_nsga2.NSGA2Solver, "_save_checkpoint", save_then_stop)
+
+
+def _assert_same_points(a: Front, b: Front) -> None:
+    np.testing.assert_array_equal(a.F, b.F)
+    for key in a.metrics:
+        np.testing.assert_array_equal(a.metrics[key], b.metrics[key])
+    np.testing.assert_array_equal(a.cost["forward_passes"], b.cost["forward_passes"])
+    assert [p["generation"] for p in a.provenance] == [p["generation"] for p in b.provenance]
+
+
+@pytest.mark.parametrize("cls, settings", SPACES, ids=[c.__name__ for c, _ in SPACES])
+def test_resumed_search_gives_the_uninterrupted_front(cls, settings, digits_task, digits_objectives, tmp_path,
+                                                      monkeypatch):
+    full = cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives)
+    with monkeypatch.context() as patch:
+        _stop_after(patch, 2)
+        with pytest.raises(_Stop):
+            cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    solver = cls(**settings, seed=3, progress=False)
+    resumed = solver.run(digits_task, digits_objectives, checkpoint=tmp_path)
+    _assert_same_points(full, resumed)
+    assert solver.resumed_from_ == 2
+    # only generations 3..n were evaluated: pop_size offspring each
+    assert solver.n_evaluated_ == (settings["n_gen"] - 2) * settings["pop_size"]
+    whole = [row["generation"] for row in resumed.anytime if not row.get("partial")]
+    assert whole == list(range(1, settings["n_gen"] + 1))
+
+
+def test_rng_states_round_trip():
+    import random
+
+    import torch
+
+    json_part, arrays = rng_states()
+    expected = (np.random.rand(), random.random(), torch.rand(1).item())
+    restore_rng_states(json.loads(json.dumps(json_part)), arrays)
+    assert (np.random.rand(), random.random(), torch.rand(1).item()) == expected
+
+
+def _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch) -> Path:
+    with monkeypatch.context() as patch:
+        _stop_after(patch, 2)
+        with pytest.raises(_Stop):
+            NSGA2LastLayer(pop_size=6, n_gen=4, progress=False).run(digits_task, digits_objectives,
+                                                                   checkpoint=tmp_path)
+    return tmp_path
+
+
+def _resume_last_layer(task, objectives, ckpt: Path) -> Front:
+    return NSGA2LastLayer(pop_size=6, n_gen=4, progress=False).run(task, objectives, checkpoint=ckpt)
+
+
+def test_tampered_checkpoint_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
+    ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
+    arrays = next(ckpt.glob("arrays-*.npz"))
+    data = bytearray(arrays.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arrays.write_bytes(bytes(data))
+    with pytest.raises(CacheError, match="SHA-256 differs") as info:
+        _resume_last_layer(digits_task, digits_objectives, ckpt)
+    assert "--force" in str(info.value)
+
+
+def test_truncated_checkpoint_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
+    ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
+    state = ckpt / "state.json"
+    state.write_text(state.read_text()[:40])
+    with pytest.raises(CacheError, match="truncated"):
+        _resume_last_layer(digits_task, digits_objectives, ckpt)
+
+
+def test_checkpoint_whose_shapes_do_not_fit_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
+    ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
+    meta = json.loads((ckpt / "state.json").read_text())
+    path = ckpt / meta["arrays"]
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["pop:X"] = arrays["pop:X"][:, :-1]  # one genome entry short
+    atomic_save_npz(path, **arrays)
+    meta["sha256"] = sha256_file(path)  # a consistent file, from another space
+    (ckpt / "state.json").write_text(json.dumps(meta))
+    with pytest.raises(CacheError, match=r"saved population has shape \(6, \d+\)") as info:
+        _resume_last_layer(digits_task, digits_objectives, ckpt)
+    assert "--force" in str(info.value)
+
+
+def test_checkpoint_of_other_settings_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
+    ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
+    with pytest.raises(RunDirError, match="other settings"):
+        NSGA2LastLayer(pop_size=6, n_gen=4, seed=1, progress=False).run(digits_task, digits_objectives,
+                                                                        checkpoint=ckpt)
+
+
+def test_unit_store_refuses_other_settings_and_tampered_units(digits_task, digits_objectives, tmp_path):
+    front = NSGA2LastLayer(pop_size=4, n_gen=1, progress=False).run(digits_task, digits_objectives)
+    store = UnitStore(tmp_path, {"seed": 0})
+    store.put("nsga2-last-layer", front)
+    np.testing.assert_array_equal(store.get("nsga2-last-layer").F, front.F)
+    with pytest.raises(RunDirError, match="other settings"):
+        UnitStore(tmp_path, {"seed": 1})
+    npz = tmp_path / "nsga2-last-layer" / "front.npz"
+    npz.write_bytes(npz.read_bytes()[:-10])
+    with pytest.raises(CacheError, match="SHA-256"):
+        UnitStore(tmp_path, {"seed": 0}).get("nsga2-last-layer")
+    assert StateCheckpoint(tmp_path / "none", {}).load() is None
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def _config(tmp_path: Path, n_gen: int) -> Path:
+    path = tmp_path / "search.toml"
+    path.write_text(
+        'solvers = ["nsga2-ls-weights"]\n'
+        f'[explore.nsga2-ls-weights]\npop_size = 4\nn_gen = {n_gen}\nmax_epochs = 1\n'
+    )
+    return path
+
+
+def _args(config: Path, out: Path, cache_dir: Path) -> list[str]:
+    return ["explore", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
+            "--threads", "1", "--no-progress"]
+
+
+def _points(out: Path) -> pd.DataFrame:
+    frame = pd.read_csv(out / "points.csv")
+    return frame.drop(columns=["wall_s"])
+
+
+def test_sigkill_then_resume_gives_the_identical_front(tmp_path, cache_dir, digits_task, capsys):
+    n_gen = 25
+    config = _config(tmp_path, n_gen)
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PARETO_UNLEARN_CACHE": str(cache_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn.cli", *_args(config, killed, cache_dir)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed / "checkpoints" / "nsga2-ls-weights" / "state.json"
+    deadline = time.monotonic() + 120
+    generation = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            generation = json.loads(state.read_text())["state"]["generation"]
+        except (FileNotFoundError, ValueError, KeyError):
+            generation = 0
+        if generation >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    saved = json.loads(state.read_text())["state"]["generation"]
+    assert 2 <= saved < n_gen  # killed before its last checkpoint
+    assert not (killed / "summary.json").exists()
+
+    assert main(_args(config, killed, cache_dir)) == 2  # a killed run is not overwritten by accident
+    assert "--resume" in capsys.readouterr().err
+    assert main([*_args(config, killed, cache_dir), "--resume"]) == 0
+    assert main(_args(config, reference, cache_dir)) == 0
+    pd.testing.assert_frame_equal(_points(killed), _points(reference))
+    provenance = json.loads((killed / "front" / "front.json").read_text())["provenance"]
+    resumed = [p for p in provenance if p.get("space") == "ls-weights"]
+    assert {p["resumed_from_generation"] for p in resumed} == {saved}
+    assert {p["evaluated_in_this_run"] for p in resumed} == {(n_gen - saved) * 4}
+    assert json.loads((killed / "summary.json").read_text())["complete"] is True
+
+
+def test_ctrl_c_leaves_a_valid_incomplete_run_that_resumes(tmp_path, cache_dir, monkeypatch, capsys):
+    out = tmp_path / "run"
+    args = ["explore", "--solvers", "nsga2-last-layer,nsga2-lora", "--quick", "--out", str(out),
+            "--cache-dir", str(cache_dir), "--no-progress"]
+
+    def interrupted(self, X, meter):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(NSGA2LoRA, "_evaluate_population", interrupted)
+        assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "--resume" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is False and list(summary["solvers"]) == ["nsga2-last-layer"]
+    if VALIDATOR.is_file():
+        check = subprocess.run([sys.executable, str(VALIDATOR), str(out)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    assert main([*args, "--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True and list(summary["solvers"]) == ["nsga2-last-layer", "nsga2-lora"]
+
+
+def test_resume_and_force_flags_are_checked(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    assert main(["explore", "--quick", "--out", str(empty), "--resume"]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert main(["explore", "--quick", "--out", str(empty), "--resume", "--force"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_sweep_resumes_from_its_finished_points(tmp_path, cache_dir):
+    config = tmp_path / "sweep.toml"
+    config.write_text('solvers = ["ls"]\n[explore.ls]\nweights = [0.2, 0.5, 0.8]\nepochs = 1\n')
+    out = tmp_path / "run"
+    args = ["explore", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
+            "--no-progress"]
+    assert main(args) == 0
+    before = _points(out)
+    units = out / "checkpoints" / "units"
+    kept = (units / "ls.0" / "front.json").stat().st_mtime_ns
+    for path in (units / "ls.2", out / "summary.json", out / "points.csv"):  # killed before its last point
+        path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+    assert main([*args, "--resume"]) == 0
+    pd.testing.assert_frame_equal(_points(out), before)
+    assert (units / "ls.0" / "front.json").stat().st_mtime_ns == kept  # finished points are not rerun
+    assert (units / "ls.2" / "front.json").is_file()
+
+
+def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
+    config = tmp_path / "table.toml"
+    lines = ['forget = "random:0.1"']
+    for method in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad"):
+        lines += [f"[methods.{method}]", "epochs = 1", "lr = [0.05, 0.01]"]
+    lines += ["[methods.l1-sparse]", "epochs = 1", "lr = [0.05]", "alpha = [5e-4]"]
+    config.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "table"
+    args = ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
+            "--no-progress"]
+    assert main(args) == 0
+    before = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
+    units = out / "checkpoints" / "units"
+    assert len([p for p in units.iterdir() if p.is_dir()]) == 17  # 8 rows × 2 lr + ℓ1-sparse × 1
+    __import__("shutil").rmtree(units / "seed0.HeldDist-RAUL-UPGrad.1")
+    (out / "results.json").unlink()
+    assert main([*args, "--resume"]) == 0
+    after = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
+    pd.testing.assert_frame_equal(after, before)

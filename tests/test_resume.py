@@ -277,3 +277,33 @@ def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
     assert main([*args, "--resume"]) == 0
     after = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
     pd.testing.assert_frame_equal(after, before)
+
+
+def test_table_ctrl_c_keeps_finished_grid_points(tmp_path, cache_dir, monkeypatch, capsys):
+    from pareto_unlearn.experiments import _table
+
+    config = tmp_path / "table.toml"
+    lines = ['forget = "random:0.1"']
+    for method in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad"):
+        lines += [f"[methods.{method}]", "epochs = 1", "lr = [0.05]"]
+    lines += ["[methods.l1-sparse]", "epochs = 1", "lr = [0.05]", "alpha = [5e-4]"]
+    config.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "table"
+    args = ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
+            "--no-progress"]
+    unit, calls = _table._table_unit, []
+
+    def interrupted_after_three(*a):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return unit(*a)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_table, "_table_unit", interrupted_after_three)
+        assert main(args) == 130
+    assert "--resume" in capsys.readouterr().err
+    partial = json.loads((out / "results.json").read_text())
+    assert partial["complete"] is False and partial["finished_units"] == 3 and partial["units"] == 9
+    assert main([*args, "--resume"]) == 0
+    assert json.loads((out / "results.json").read_text())["complete"] is True

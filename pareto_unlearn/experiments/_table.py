@@ -157,20 +157,28 @@ def run_table(
         shared = executor.share(task, objectives, evaluator)
         pending.append((todo, executor.submit(_table_unit, [item for _, item in todo], shared=shared)))
     bar = tqdm(total=sum(len(todo) for todo, _ in pending), desc="table", disable=not progress)
-    for todo, job in pending:
-        def arrived(i: int, front: Front, todo=todo) -> None:
-            fronts[todo[i][0]] = front
-            store.put(todo[i][0], front)
-            bar.update()
+    try:
+        for todo, job in pending:
+            def arrived(i: int, front: Front, todo=todo) -> None:
+                fronts[todo[i][0]] = front
+                store.put(todo[i][0], front)
+                bar.update()
 
-        job.wait(arrived)
-    bar.close()
+            job.wait(arrived)
+    except KeyboardInterrupt:  # the finished grid points are in the checkpoints; say how far it got
+        n_units = sum(len(items) for *_, units in per_seed for items in units.values())
+        atomic_write_json(out / "results.json", {"complete": False, "finished_units": len(fronts),
+                                                 "units": n_units, "resume": "rerun with --resume"})
+        raise
+    finally:
+        bar.close()
     results: list[dict[str, Any]] = []
     for seed, task, evaluator, _, units in per_seed:
         results.extend(_seed_rows(seed, task, evaluator, cfg, rows, units, fronts))
     tasks_info = [task.describe() for _, task, *_ in per_seed]
     frame = summarize(results, rows)
     payload = {
+        "complete": True,
         "task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
         "rows": results,
         "manifest": manifest(seeds=list(cfg.seeds), theta0=[t["theta0_sha256"] for t in tasks_info]),

@@ -362,3 +362,18 @@ def test_global_random_state_untouched(task, objectives):
     NSGA2LoRA(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
+
+
+def test_warm_front_is_the_archive_of_nondominated_individuals(task, objectives):
+    from pareto_unlearn.indicators import hypervolume
+    from pareto_unlearn.objectives import hv_reference_point
+
+    settings = {**LS_SETTINGS, "n_gen": 3}
+    archived = NSGA2LSWarm(seed=0, **settings).run(task, objectives, evaluator=FAST)
+    population = NSGA2LSWarm(seed=0, archive=False, **settings).run(task, objectives, evaluator=FAST)
+    assert len(population) == settings["pop_size"]
+    assert archived.nondominated().all()  # only non-dominated individuals are kept
+    for f in population.F:  # the search is the same: no final individual dominates an archived one
+        assert not any((f <= a).all() and (f < a).any() for a in archived.F)
+    ref = np.asarray(hv_reference_point(task, objectives))
+    assert hypervolume(archived.F, ref) >= hypervolume(population.F[population.nondominated()], ref)

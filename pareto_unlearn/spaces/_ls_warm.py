@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from pareto_unlearn.spaces._ls_weights import (
+    _PREDICTION_SPLITS,
     NSGA2LSWeights,
     _fine_tune_from,
     individual_seed,
@@ -48,6 +49,10 @@ class NSGA2LSWarm(NSGA2LSWeights):
         E, epochs of one offspring's fine-tune (default 1).
     sweep_start : bool
         Generation 1 as an LS sweep over w (default) instead of uniform draws.
+    archive : bool
+        Keep every non-dominated individual ever evaluated (default); the Front is that archive, and the
+        anytime HV within a generation is the archive's with the offspring so far. Otherwise the Front
+        is the final population.
     **kwargs
         See :class:`NSGA2LSWeights`.
 
@@ -61,17 +66,22 @@ class NSGA2LSWarm(NSGA2LSWeights):
     space = "ls-warm"
     rebuild_kind = "params"
 
-    def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(max_epochs=max_epochs, **kwargs)
         self.sweep_start = sweep_start
+        self.archive = archive
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "sweep_start": bool(self.sweep_start)}
+        return {**super().hyperparameters(), "sweep_start": bool(self.sweep_start),
+                "archive": bool(self.archive)}
 
     def _setup(self, task, objectives, meter: SpaceMeter) -> None:
         super()._setup(task, objectives, meter)
         self.params_: dict[bytes, np.ndarray] = {}
         self.survivors_ = np.zeros((0, self.n_var_), dtype=np.float32)
+        # genome bytes -> (genome, objectives, generation born) of every non-dominated individual so far
+        self.archive_: dict[bytes, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def _start_for(self, row: np.ndarray) -> np.ndarray | None:
         """Parameters of the survivor nearest to ``row`` in the scaled genome box (None: θ0)."""
@@ -84,7 +94,27 @@ class NSGA2LSWarm(NSGA2LSWeights):
     def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
         rows = np.asarray(X, dtype=np.float32)
         items = [(row, individual_seed(self.seed, row), self._start_for(row)) for row in rows]
-        return self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter)
+        F = self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter)
+        if self.archive:
+            with meter.paused():
+                generation = 1 + sum(1 for row in self.generation_log_.rows if not row.get("partial"))
+                self._update_archive(np.asarray(X, dtype=float), F, generation)
+        return F
+
+    def _update_archive(self, X: np.ndarray, F: np.ndarray, generation: int) -> None:
+        """Add the evaluated individuals and keep the non-dominated ones (pymoo's sorting)."""
+        from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+        for x, f in zip(X, F):
+            if np.isfinite(f).all():
+                self.archive_.setdefault(x.astype(np.float32).tobytes(), (x.copy(), f.copy(), generation))
+        keys = list(self.archive_)
+        front = NonDominatedSorting().do(np.stack([self.archive_[k][1] for k in keys]),
+                                         only_non_dominated_front=True)
+        self.archive_ = {keys[i]: self.archive_[keys[i]] for i in sorted(front)}
+
+    def _held_keys(self) -> set[bytes]:
+        return {row.tobytes() for row in self.survivors_} | set(self.archive_)
 
     def _perturbed_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """With ``sweep_start``, generation 1 is an LS sweep: weights evenly spread over [0, 1] at the
@@ -99,21 +129,48 @@ class NSGA2LSWarm(NSGA2LSWeights):
         return rows
 
     def _after_generation(self, X: np.ndarray) -> None:
-        super()._after_generation(X)
         self.survivors_ = np.asarray(X, dtype=np.float32).copy()
-        keep = {row.tobytes() for row in self.survivors_}
+        keep = self._held_keys()
         self.params_ = {k: v for k, v in self.params_.items() if k in keep}
+        self.predictions_ = {k: v for k, v in self.predictions_.items() if k in keep}
+        if self.archive and self.archive_:  # offspring are measured against the archive, not the population
+            archive = list(self.archive_.values())
+            self.population_F_ = np.stack([f for _, f, _ in archive])
+            self.population_RA_ = self._population_ra(np.stack([x for x, _, _ in archive]))
+
+    def _final_population(self, X: np.ndarray, F: np.ndarray, born: np.ndarray):
+        if not (self.archive and self.archive_):
+            return X, F, born
+        archive = list(self.archive_.values())
+        return (np.stack([x for x, _, _ in archive]), np.stack([f for _, f, _ in archive]),
+                np.array([g for _, _, g in archive], dtype=int))
 
     def _checkpoint_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        rows = np.asarray(X, dtype=np.float32)
-        params = np.stack([self.params_[r.tobytes()] for r in rows])
-        return {**super()._checkpoint_arrays(X), "params": params}
+        keys = sorted(self._held_keys())
+        held = {"held_X": np.stack([np.frombuffer(k, dtype=np.float32) for k in keys]),
+                "params": np.stack([self.params_[k] for k in keys]),
+                **{f"pred_{split}": np.stack([getattr(self.predictions_[k], split).numpy() for k in keys])
+                   for split in _PREDICTION_SPLITS}}
+        archive = list(self.archive_.values())
+        if archive:
+            held.update(archive_X=np.stack([x for x, _, _ in archive]),
+                        archive_F=np.stack([f for _, f, _ in archive]),
+                        archive_born=np.array([g for _, _, g in archive], dtype=np.int64))
+        return held
 
     def _restore_checkpoint_arrays(self, X: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
-        super()._restore_checkpoint_arrays(X, arrays)
-        rows = np.asarray(X, dtype=np.float32)
-        self.params_ = {r.tobytes(): arrays["params"][i].copy() for i, r in enumerate(rows)}
-        self.survivors_ = rows.copy()
+        import torch
+
+        from pareto_unlearn.metrics import Predictions
+
+        for i, row in enumerate(arrays["held_X"]):
+            key = row.astype(np.float32).tobytes()
+            self.params_[key] = arrays["params"][i].copy()
+            self.predictions_[key] = Predictions(
+                *(torch.from_numpy(arrays[f"pred_{split}"][i].copy()) for split in _PREDICTION_SPLITS))
+        self.archive_ = {x.astype(np.float32).tobytes(): (x.copy(), f.copy(), int(g)) for x, f, g in zip(
+            arrays.get("archive_X", []), arrays.get("archive_F", []), arrays.get("archive_born", []))}
+        self.survivors_ = np.asarray(X, dtype=np.float32).copy()
 
     def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
         return [evaluator.from_predictions(self.predictions_[row.tobytes()])

@@ -272,6 +272,10 @@ class NSGA2Solver:
         """RA (%) of the genomes ``X`` when it is cheap to tell (for the anytime HV@utility), else None."""
         return None
 
+    def _final_population(self, X: np.ndarray, F: np.ndarray, born: np.ndarray):
+        """The points the Front holds: the final population (a space with an archive returns that)."""
+        return X, F, born
+
     # -- validation -------------------------------------------------------------------------------
     def _validate(self) -> None:
         owner = type(self).__name__
@@ -412,9 +416,9 @@ class NSGA2Solver:
         finally:
             bar.close()
         pop = algorithm.pop
-        X = np.asarray(pop.get("X"), dtype=float)
-        F = np.asarray(pop.get("F_true"), dtype=float)
-        born = np.asarray(pop.get("n_gen"), dtype=int).reshape(-1)
+        X, F, born = self._final_population(np.asarray(pop.get("X"), dtype=float),
+                                            np.asarray(pop.get("F_true"), dtype=float),
+                                            np.asarray(pop.get("n_gen"), dtype=int).reshape(-1))
         cost = meter.snapshot()
         with meter.paused():
             metrics = self._final_metrics(X, task, evaluator)
@@ -482,10 +486,12 @@ class NSGA2Solver:
         algorithm.random_state.bit_generator.state = state["pymoo_rng"]
         algorithm._set_optimum()
         restore_rng_states(state["rng"], arrays)
-        self.population_F_ = arrays["pop:F_true"].copy()
         self._restore_checkpoint_arrays(X, {k.split(":", 1)[1]: v for k, v in arrays.items()
                                             if k.startswith("space:")})
+        # what the generation log does after a generation, so the space's state is as it was then
+        self.population_F_ = arrays["pop:F_true"].copy()
         self.population_RA_ = self._population_ra(X)
+        self._after_generation(X)
         meter.resume_from(state["cost"])
         log.rows[:] = list(state["anytime"])
         log.bar.update(int(state["generation"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,28 +252,33 @@ def test_sweep_resumes_from_its_finished_points(tmp_path, cache_dir):
     units = out / "checkpoints" / "units"
     kept = (units / "ls.0" / "front.json").stat().st_mtime_ns
     for path in (units / "ls.2", out / "summary.json", out / "points.csv"):  # killed before its last point
-        path.unlink() if path.is_file() else __import__("shutil").rmtree(path)
+        path.unlink() if path.is_file() else shutil.rmtree(path)
     assert main([*args, "--resume"]) == 0
     pd.testing.assert_frame_equal(_points(out), before)
     assert (units / "ls.0" / "front.json").stat().st_mtime_ns == kept  # finished points are not rerun
     assert (units / "ls.2" / "front.json").is_file()
 
 
-def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
+def _table_args(tmp_path: Path, cache_dir: Path, lrs: str) -> tuple[list[str], Path]:
+    """A table on digits random 10 % with one-epoch grids of the learning rates ``lrs``; args and --out."""
     config = tmp_path / "table.toml"
     lines = ['forget = "random:0.1"']
     for method in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad"):
-        lines += [f"[methods.{method}]", "epochs = 1", "lr = [0.05, 0.01]"]
+        lines += [f"[methods.{method}]", "epochs = 1", f"lr = [{lrs}]"]
     lines += ["[methods.l1-sparse]", "epochs = 1", "lr = [0.05]", "alpha = [5e-4]"]
     config.write_text("\n".join(lines) + "\n")
     out = tmp_path / "table"
-    args = ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
-            "--no-progress"]
+    return ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
+            "--no-progress"], out
+
+
+def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
+    args, out = _table_args(tmp_path, cache_dir, "0.05, 0.01")
     assert main(args) == 0
     before = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
     units = out / "checkpoints" / "units"
     assert len([p for p in units.iterdir() if p.is_dir()]) == 17  # 8 rows × 2 lr + ℓ1-sparse × 1
-    __import__("shutil").rmtree(units / "seed0.HeldDist-RAUL-UPGrad.1")
+    shutil.rmtree(units / "seed0.HeldDist-RAUL-UPGrad.1")
     (out / "results.json").unlink()
     assert main([*args, "--resume"]) == 0
     after = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
@@ -282,15 +288,7 @@ def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
 def test_table_ctrl_c_keeps_finished_grid_points(tmp_path, cache_dir, monkeypatch, capsys):
     from pareto_unlearn.experiments import _table
 
-    config = tmp_path / "table.toml"
-    lines = ['forget = "random:0.1"']
-    for method in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad"):
-        lines += [f"[methods.{method}]", "epochs = 1", "lr = [0.05]"]
-    lines += ["[methods.l1-sparse]", "epochs = 1", "lr = [0.05]", "alpha = [5e-4]"]
-    config.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "table"
-    args = ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
-            "--no-progress"]
+    args, out = _table_args(tmp_path, cache_dir, "0.05")
     unit, calls = _table._table_unit, []
 
     def interrupted_after_three(*a):

@@ -79,13 +79,6 @@ def _chain_costs(fronts: list[Front]) -> tuple[list[Front], dict[str, float]]:
     return chained, offset
 
 
-def _run_in_sequence(solvers, task, objectives, evaluator, progress: bool = False, desc: str = ""):
-    """Run solvers one after another in this process; fronts with chained costs and the total cost."""
-    fronts = [solver.run(task, objectives, evaluator=evaluator)
-              for solver in tqdm(solvers, desc=desc, disable=not progress, leave=False)]
-    return _chain_costs(fronts)
-
-
 def _solver_unit(task, objectives, evaluator, solver) -> Front:
     """One independent run (a sweep point, a grid candidate): the unit sent to a Dask worker."""
     return solver.run(task, objectives, evaluator=evaluator)

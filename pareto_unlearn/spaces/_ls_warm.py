@@ -20,6 +20,7 @@ import numpy as np
 
 from pareto_unlearn.spaces._ls_weights import (
     _PREDICTION_SPLITS,
+    FineTuneOutcome,
     NSGA2LSWeights,
     _fine_tune_from,
     individual_seed,
@@ -97,9 +98,13 @@ class NSGA2LSWarm(NSGA2LSWeights):
         F = self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter)
         if self.archive:
             with meter.paused():
-                generation = 1 + sum(1 for row in self.generation_log_.rows if not row.get("partial"))
-                self._update_archive(np.asarray(X, dtype=float), F, generation)
+                self._update_archive(np.asarray(X, dtype=float), F, self.generation_log_.generation)
         return F
+
+    def _keep(self, key: bytes, result) -> FineTuneOutcome:
+        outcome, params = result
+        self.params_[key] = params
+        return super()._keep(key, outcome)
 
     def _update_archive(self, X: np.ndarray, F: np.ndarray, generation: int) -> None:
         """Add the evaluated individuals and keep the non-dominated ones (pymoo's sorting)."""

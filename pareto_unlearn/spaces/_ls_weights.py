@@ -263,19 +263,21 @@ class NSGA2LSWeights(NSGA2Solver):
         RA = np.full(len(rows), np.nan)
 
         def arrived(i: int, result) -> None:
-            outcome, params = result if isinstance(result, tuple) else (result, None)
+            outcome = self._keep(rows[i].tobytes(), result)
             meter.add(forward=outcome.forward_passes, backward=outcome.backward_passes)
             if not self.executor_.distributed:  # serial: its metric logits are measurement, not search
                 meter.exclude(outcome.measure_s)
             F[i] = outcome.F
             RA[i] = retain_accuracy([outcome.predictions], self.task_.retain.y)[0]
-            self.predictions_[rows[i].tobytes()] = outcome.predictions
-            if params is not None:
-                self.params_[rows[i].tobytes()] = params
             self._log_partial(F, RA, meter)
 
         self.executor_.map(fn, items, shared=(*self.shared_, self._settings()), on_result=arrived)
         return F
+
+    def _keep(self, key: bytes, outcome: FineTuneOutcome) -> FineTuneOutcome:
+        """Store what an individual's unit returned (its logits); the outcome."""
+        self.predictions_[key] = outcome.predictions
+        return outcome
 
     def _log_partial(self, F: np.ndarray, RA: np.ndarray, meter: SpaceMeter) -> None:
         """An anytime row within a generation: what a user stopping now would hold (the previous
@@ -286,8 +288,7 @@ class NSGA2LSWeights(NSGA2Solver):
             done = ~np.isnan(RA)
             held_F = np.concatenate([self.population_F_, F[done]])
             held_RA = np.concatenate([self.population_RA_, RA[done]])
-            generation = 1 + sum(1 for row in log.rows if not row.get("partial"))
-            log.rows.append({"solver": self.name, "generation": generation, **cost,
+            log.rows.append({"solver": self.name, "generation": log.generation, **cost,
                              "hv": population_hv(held_F, log.ref_point), **log.utility_hv(held_F, held_RA),
                              "partial": True})
 

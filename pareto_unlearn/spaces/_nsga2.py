@@ -29,7 +29,9 @@ from pareto_unlearn.checkpoint import StateCheckpoint, restore_rng_states, rng_s
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.metrics._metrics import _accuracy
 from pareto_unlearn.objectives import hv_reference_point
+from pareto_unlearn.rundir import UTILITY_MARGIN
 from pareto_unlearn.solvers._cost import CostMeter
 
 __all__ = ["CachedFeatureSolver", "NSGA2Solver", "SpaceMeter", "SpaceProblem", "count_macs", "population_hv",
@@ -107,7 +109,7 @@ class SpaceProblem(Problem):
 
 def retain_accuracy(predictions: Sequence, y: torch.Tensor) -> np.ndarray:
     """RA (%) of each point from its logits on D_r (the utility test of HV@utility)."""
-    return np.array([100.0 * float((p.retain.argmax(dim=-1) == y).double().mean()) for p in predictions])
+    return np.array([_accuracy(p.retain, y) for p in predictions])
 
 
 class _GenerationLog(Callback):
@@ -123,6 +125,12 @@ class _GenerationLog(Callback):
         self.bar = bar
         self.ra_min = ra_min
         self.rows: list[dict[str, Any]] = []
+        self.completed = 0  # whole generations logged (rows also hold partial ones)
+
+    @property
+    def generation(self) -> int:
+        """The generation being evaluated now."""
+        return self.completed + 1
 
     def utility_hv(self, F: np.ndarray, ra: np.ndarray | None) -> dict[str, float]:
         if ra is None or self.ra_min is None:
@@ -139,6 +147,7 @@ class _GenerationLog(Callback):
             row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv,
                    **self.utility_hv(F, ra)}
             self.rows.append(row)
+            self.completed += 1
             self.solver.population_F_ = F
             self.solver.population_RA_ = ra
             self.solver._after_generation(X)
@@ -390,12 +399,9 @@ class NSGA2Solver:
                           crossover=SBX(eta=self.crossover_eta, prob=self.crossover_prob),
                           mutation=PM(eta=self.mutation_eta))
         bar = tqdm(total=self.n_gen, desc=self.name, disable=not self.progress, leave=False)
-        ra_min = None
-        with meter.paused():
-            from pareto_unlearn.rundir import UTILITY_MARGIN
-
-            ra_min = float(evaluator.original_["RA"]) - UTILITY_MARGIN if hasattr(evaluator, "original_") \
-                else None
+        with meter.paused():  # HV@utility's RA bar; evaluators that compute no metrics have no θ0 RA
+            original = getattr(evaluator, "original_", None)
+            ra_min = None if original is None else float(original["RA"]) - UTILITY_MARGIN
         log = _GenerationLog(self, meter, ref, bar, ra_min=ra_min)
         self.generation_log_ = log
         self.population_F_ = np.zeros((0, len(objectives)))
@@ -494,6 +500,7 @@ class NSGA2Solver:
         self._after_generation(X)
         meter.resume_from(state["cost"])
         log.rows[:] = list(state["anytime"])
+        log.completed = int(state["generation"])
         log.bar.update(int(state["generation"]))
         logger.info("%s: resumed after generation %d of %d from %s", self.name, state["generation"],
                     self.n_gen, store.directory)

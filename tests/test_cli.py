@@ -277,6 +277,26 @@ def explore_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     return code, out
 
 
+def test_explore_seeds_ls_warm_with_the_ls_sweep_it_runs() -> None:
+    """nsga2-ls-warm's generation 1 is the ls sweep of the same run, also when a config changes it."""
+    from pareto_unlearn.config import RunConfig
+    from pareto_unlearn.experiments._explore import _check_settings
+
+    default = _check_settings(RunConfig(), quick=False)
+    ls = default["ls"]
+    assert default["nsga2-ls-warm"]["seed_sweep"] == {"weights": ls["weights"], "lr": ls["lr"],
+                                                      "epochs": ls["epochs"]}
+    assert default["nsga2-ls-warm"]["pop_size"] == len(ls["weights"])
+    changed = _check_settings(RunConfig(explore={"ls": {"weights": [0.3, 0.7], "lr": 0.2, "epochs": 2}}),
+                              quick=True)
+    assert changed["nsga2-ls-warm"]["seed_sweep"] == {"weights": [0.3, 0.7], "lr": 0.2, "epochs": 2}
+    assert changed["nsga2-ls-warm"]["pop_size"] == 2
+    own = {"weights": [0.5], "lr": 0.1, "epochs": 1}
+    config = RunConfig(explore={"ls": {"weights": [0.3, 0.7]}, "nsga2-ls-warm": {"seed_sweep": own}})
+    kept = _check_settings(config, quick=True)
+    assert kept["nsga2-ls-warm"]["seed_sweep"] == own
+
+
 def test_explore_writes_a_valid_run_dir(explore_run) -> None:
     code, out = explore_run
     assert code == 0

@@ -224,12 +224,13 @@ def _synthetic_summary() -> dict:
             "original": {"metrics": {"RA": 95.0}}}
 
 
-def _part(name, F, wall_s, ra, anytime=()):
+def _part(name, F, wall_s, ra, anytime=(), passes=None):
     from pareto_unlearn.front import Front
 
     n = len(F)
+    forward = np.zeros(n) if passes is None else passes
     return Front.from_points(np.array(F, dtype=float), solver=name, metrics={"RA": ra},
-                             cost={"wall_s": wall_s, "forward_passes": np.zeros(n),
+                             cost={"wall_s": wall_s, "forward_passes": forward,
                                    "backward_passes": np.zeros(n)},
                              anytime=[{"solver": name, "forward_passes": 0.0, "backward_passes": 0.0, **a}
                                       for a in anytime])
@@ -272,6 +273,25 @@ def test_compare_sets_the_gradient_budget_and_the_ratios_by_construction(synthet
         {"jd": 0.0, "ls": 0.0, "nsga2": 1.23, "nsga2-b": 0.98})
     assert df["median_stationarity_gap"].isna().all()  # opt-in
     assert "gradient budget: 3 s" in compare_markdown(compare([synthetic]))
+
+
+def test_compare_ratios_in_sample_passes_ignore_timing_noise():
+    """The same computations charged more seconds (a slower moment of the machine): behind in wall-clock,
+    level in sample-passes."""
+    from pareto_unlearn.front import Front
+
+    jd = _part("jd", [[2, 2], [1, 3], [3, 1], [1.98, 2]], [1.0, 2.0, 3.0, 4.0], [99.0, 99.0, 80.0, 99.0],
+               passes=[100.0, 200.0, 300.0, 400.0])
+    seeded = _part("seeded", [[2, 2], [1, 3], [3, 1]], [3.6] * 3, [99.0] * 3, anytime=[
+        {"wall_s": 1.2, "forward_passes": 100.0, "hv": 4.0, "hv_utility": 4.0},
+        {"wall_s": 2.4, "forward_passes": 200.0, "hv": 5.0, "hv_utility": 5.0},
+        {"wall_s": 3.6, "forward_passes": 300.0, "hv": 6.0, "hv_utility": 6.0}])
+    df = compare([(_synthetic_summary(), Front.concat([jd, seeded]))]).set_index("solver")
+    assert df.attrs["gradient_budget_s"] == 3.0 and df.attrs["gradient_budget_passes"] == 300.0
+    assert df.loc["seeded", "hv_ratio"] == pytest.approx(5.0 / 6.0)
+    assert df.loc["seeded", "hv_ratio_passes"] == pytest.approx(1.0)
+    assert df.loc["jd", ["hv_ratio_passes", "hv_utility_ratio_passes"]].tolist() == pytest.approx([1.0, 1.0])
+    assert df.loc["seeded", "hv_utility_ratio_passes"] == pytest.approx(6.0 / 5.0)  # jd's RA-80 point is out
 
 
 def test_compare_budget_option_gradient_uses_the_gradient_budget(synthetic):

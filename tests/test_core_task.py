@@ -324,3 +324,21 @@ def test_load_task_caches_original_and_retrain(tmp_path: Path, counted_training:
     counted_training.clear()
     load_task("digits", forget="random:0.3", recipe=tiny, **kwargs)
     assert any("retrain" in c for c in counted_training), "another retain set must retrain Retrain"
+
+
+def test_theta0_is_the_same_at_any_thread_count(tmp_path: Path) -> None:
+    """CPU kernels split their sums by thread, so training at 1 and 2 threads gives different bits;
+    load_task trains on one thread so θ0 does not depend on ``--threads``."""
+    recipe = TrainRecipe(epochs=2, milestones=())
+    before = torch.get_num_threads()
+    hashes = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            task = load_task("digits", forget="random:0.5", recipe=recipe, seed=0, model="mlp",
+                             cache_dir=str(tmp_path / f"t{threads}"), progress=False)
+            hashes.append(task.theta0_hash)
+            assert torch.get_num_threads() == threads, "training must give the caller's thread count back"
+    finally:
+        torch.set_num_threads(before)
+    assert hashes[0] == hashes[1]

@@ -371,9 +371,51 @@ def test_warm_front_is_the_archive_of_nondominated_individuals(task, objectives)
     settings = {**LS_SETTINGS, "n_gen": 3}
     archived = NSGA2LSWarm(seed=0, **settings).run(task, objectives, evaluator=FAST)
     population = NSGA2LSWarm(seed=0, archive=False, **settings).run(task, objectives, evaluator=FAST)
+    hv = np.array([a["hv"] for a in archived.anytime])  # every row, within and after each generation
+    assert (np.diff(hv) >= -1e-12).all(), "an archive never loses HV, so neither may its anytime log"
     assert len(population) == settings["pop_size"]
     assert archived.nondominated().all()  # only non-dominated individuals are kept
     for f in population.F:  # the search is the same: no final individual dominates an archived one
         assert not any((f <= a).all() and (f < a).any() for a in archived.F)
     ref = np.asarray(hv_reference_point(task, objectives))
     assert hypervolume(archived.F, ref) >= hypervolume(population.F[population.nondominated()], ref)
+
+
+def test_warm_seed_sweep_is_the_ls_sweep_then_n_offsprings_a_generation(task, objectives):
+    """Generation 1 with ``seed_sweep`` holds exactly the points of LinearScalarization with the sweep's
+    settings and the run seed (the ls sweep explore runs); later generations evaluate ``n_offsprings``."""
+    from pareto_unlearn.solvers import LinearScalarization
+
+    sweep = {"weights": [0.3, 0.8], "lr": 0.05, "epochs": 2}
+    settings = {"seed": 3, "pop_size": 3, "max_epochs": 1, "seed_sweep": sweep, "progress": False}
+    first = NSGA2LSWarm(n_gen=1, archive=False, **settings)
+    front = first.run(task, objectives, evaluator=FAST)
+    for i, w in enumerate(sweep["weights"]):
+        np.testing.assert_allclose(front.arrays[f"ls-warm.g{i}"], [w, np.log10(0.05), 1.0], rtol=1e-6)
+        point = LinearScalarization(weight=w, lr=0.05, epochs=2, seed=3, record="last", progress=False).run(
+            task, objectives, evaluator=FAST)
+        np.testing.assert_allclose(front.F[i], point.F[0], rtol=1e-6, atol=1e-8)
+    assert front.provenance[0]["hyperparameters"]["seed_sweep"] == sweep
+    solver = NSGA2LSWarm(n_gen=3, n_offsprings=2, **settings)
+    solver.run(task, objectives, evaluator=FAST)
+    assert solver.n_evaluated_ == 3 + 2 * 2
+    assert [a["generation"] for a in solver.anytime_ if not a.get("partial")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("sweep, message", [
+    ({"weights": [0.2, 0.2], "lr": 0.1, "epochs": 1}, "distinct numbers in \\[0, 1\\]"),
+    ({"weights": [0.2, 1.5], "lr": 0.1, "epochs": 1}, "distinct numbers in \\[0, 1\\]"),
+    ({"weights": [0.1, 0.2, 0.3, 0.4, 0.5], "lr": 0.1, "epochs": 1}, "5 weights but pop_size is 4"),
+    ({"weights": [0.2], "lr": -1, "epochs": 1}, "seed_sweep\\['lr'\\]` must be a finite number > 0"),
+    ({"weights": [0.2], "lr": 0.1, "epochs": 0}, "seed_sweep\\['epochs'\\]` must be an integer >= 1"),
+    ({"weights": [0.2], "lr": 0.1}, "exactly the keys"),
+])
+def test_warm_seed_sweep_rejects_bad_settings(task, objectives, sweep, message):
+    with pytest.raises(ConfigError, match=message):
+        solver = NSGA2LSWarm(pop_size=4, n_gen=1, seed_sweep=sweep, progress=False)
+        solver.run(task, objectives, evaluator=FAST)
+
+
+def test_n_offsprings_must_be_a_positive_integer(task, objectives):
+    with pytest.raises(ConfigError, match="`n_offsprings` must be an integer >= 1"):
+        NSGA2LastLayer(n_offsprings=0, **TINY).run(task, objectives, evaluator=FAST)

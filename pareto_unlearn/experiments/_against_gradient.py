@@ -30,8 +30,9 @@ from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, anytime_hv, hypervolume, pareto_stationarity_gap
 
 __all__ = ["is_gradient_solver", "anytime_curve", "convergence_time", "hv_within", "hv_utility_within",
-           "hv_added_to", "spread_nondominated", "median_stationarity_gap", "GradientReference",
-           "gradient_reference", "against_gradient", "stationarity_task", "stationarity_column"]
+           "hv_of_seeds", "hv_added_to", "spread_nondominated", "median_stationarity_gap",
+           "GradientReference", "gradient_reference", "against_gradient", "stationarity_task",
+           "stationarity_column"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,19 +66,22 @@ def _point_costs(part: Front, axis: str) -> np.ndarray:
     return part.cost["forward_passes"] + part.cost["backward_passes"]
 
 
-def anytime_curve(front: Front, name: str, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(wall-clock seconds, HV) of solver ``name``, sorted by time: its anytime log when it has one, else
-    the running HV of its points in the order of their cumulative cost."""
+def anytime_curve(front: Front, name: str, ref: np.ndarray,
+                  axis: str = "wall_s") -> tuple[np.ndarray, np.ndarray]:
+    """(cost, HV) of solver ``name``, sorted by cost (``axis``: ``"wall_s"`` seconds or ``"passes"``,
+    sample-passes): its anytime log when it has one, else the running HV of its points in the order of
+    their cumulative cost."""
     log = _log(front, name)
     if log:
-        times = np.array([_cost(a, "wall_s") for a in log])
+        times = np.array([_cost(a, axis) for a in log])
         hv = np.array([float(a.get("hv", np.nan)) for a in log])
         keep = np.isfinite(times) & np.isfinite(hv)
         order = np.argsort(times[keep], kind="stable")
         return times[keep][order], hv[keep][order]
     part = front.only(name)
-    keep = np.isfinite(part.cost["wall_s"])
-    return anytime_hv(part.F[keep], part.cost["wall_s"][keep], ref)
+    costs = _point_costs(part, axis)
+    keep = np.isfinite(costs)
+    return anytime_hv(part.F[keep], costs[keep], ref)
 
 
 def convergence_time(times: np.ndarray, hv: np.ndarray, final: float, tol: float = 0.01) -> float:
@@ -113,8 +117,9 @@ def hv_within(front: Front, name: str, budget: float, axis: str, ref: np.ndarray
     return hypervolume(part.F[_point_costs(part, axis) <= slack], ref)
 
 
-def hv_utility_within(front: Front, name: str, budget: float, ref: np.ndarray, ra_min: float) -> float:
-    """HV@utility of solver ``name`` within ``budget`` wall-clock seconds.
+def hv_utility_within(front: Front, name: str, budget: float, ref: np.ndarray, ra_min: float,
+                      axis: str = "wall_s") -> float:
+    """HV@utility of solver ``name`` within ``budget`` of cost ``axis`` (wall-clock seconds by default).
 
     From the log's ``hv_utility`` when every entry has one; else from the points whose cumulative cost is
     within the budget, which is exact for a sweep (one point per epoch, each with its own cost) and for a
@@ -126,17 +131,38 @@ def hv_utility_within(front: Front, name: str, budget: float, ref: np.ndarray, r
     slack = budget * (1 + _SLACK)
     log = _log(front, name)
     if log and all("hv_utility" in a for a in log):
-        return max((float(a["hv_utility"]) for a in log if _cost(a, "wall_s") <= slack), default=0.0)
+        return max((float(a["hv_utility"]) for a in log if _cost(a, axis) <= slack), default=0.0)
     part = front.only(name)
     if "RA" not in part.metrics:
         return float("nan")
-    within = part.cost["wall_s"] <= slack
+    within = _point_costs(part, axis) <= slack
     if log and not within.all():
         from_points = hypervolume(part.F[within], ref)
-        if not math.isclose(from_points, hv_within(front, name, budget, "wall_s", ref), rel_tol=1e-6,
+        if not math.isclose(from_points, hv_within(front, name, budget, axis, ref), rel_tol=1e-6,
                             abs_tol=1e-12):
             return float("nan")  # the points in hand are not the front the solver had at that budget
     return HVAtUtility(ref, ra_min)(part.take(within))
+
+
+def hv_of_seeds(front: Front, name: str) -> float:
+    """HV at the end of generation 1 of solver ``name`` when that generation is a seed sweep (its points'
+    hyperparameters hold ``seed_sweep``, as ``nsga2-ls-warm``'s can); NaN for any other solver. The
+    solver's final HV minus this is what the search added to its seeds.
+
+    Examples
+    --------
+    >>> from pareto_unlearn.front import Front
+    >>> log = [{"solver": "s", "generation": 1, "hv": 2.0}, {"solver": "s", "generation": 2, "hv": 3.0}]
+    >>> front = Front.from_points(np.ones((1, 2)), solver="s", anytime=log,
+    ...                           provenance=[{"hyperparameters": {"seed_sweep": {"weights": [0.5]}}}])
+    >>> hv_of_seeds(front, "s")
+    2.0
+    """
+    part = front.only(name)
+    seeded = any(isinstance(p, Mapping) and isinstance(p.get("hyperparameters"), Mapping)
+                 and "seed_sweep" in p["hyperparameters"] for p in part.provenance)
+    first = [float(a["hv"]) for a in _log(front, name) if int(a.get("generation", 0)) == 1]
+    return max(first) if seeded and first else float("nan")
 
 
 def hv_added_to(base: np.ndarray, F: np.ndarray, ref: np.ndarray) -> float:
@@ -197,6 +223,8 @@ class GradientReference:
         ``"run/solver"`` of the gradient front with the largest HV; ``""`` when the runs hold none.
     budget_s : float
         The wall-clock at which it is within the tolerance of its final HV (NaN without one).
+    budget_passes : float
+        The same in sample-passes (forward + backward): free of the machine's timing noise.
     union : np.ndarray [k, m]
         The feasible points of every gradient front of every run.
     """
@@ -204,6 +232,7 @@ class GradientReference:
     label: str
     budget_s: float
     union: np.ndarray
+    budget_passes: float = float("nan")
 
 
 def gradient_reference(fronts: Mapping[str, Front], frame: pd.DataFrame, ref: np.ndarray,
@@ -219,34 +248,46 @@ def gradient_reference(fronts: Mapping[str, Front], frame: pd.DataFrame, ref: np
         logger.info("no gradient front among the runs: no gradient budget, no ratios")
         return GradientReference("", float("nan"), union)
     best = gradient.loc[gradient["hv"].idxmax()]
-    times, hv = anytime_curve(fronts[best["run"]], str(best["solver"]), ref)
-    budget = convergence_time(times, hv, float(best["hv"]), tol)
-    return GradientReference(f"{best['run']}/{best['solver']}", budget, union)
+    budgets = [convergence_time(*anytime_curve(fronts[best["run"]], str(best["solver"]), ref, axis),
+                                float(best["hv"]), tol) for axis in ("wall_s", "passes")]
+    return GradientReference(f"{best['run']}/{best['solver']}", budgets[0], union, budgets[1])
 
 
 def against_gradient(fronts: Mapping[str, Front], frame: pd.DataFrame, ref: np.ndarray,
                      reference: GradientReference, ra_min: float) -> pd.DataFrame:
     """Add to ``frame`` the columns measured against the gradient fronts: HV and HV@utility at the gradient
-    budget, their ratios to the best gradient front's at that budget, and the HV each solver adds to the
-    union of the gradient fronts. Returns ``frame``."""
+    budget, their ratios to the best gradient front's at that budget (in seconds, and in sample-passes,
+    ``*_passes``), and the HV each solver adds to the union of the gradient fronts. Returns ``frame``."""
     budget = reference.budget_s
     pairs = list(zip(frame["run"], frame["solver"], strict=True))
     frame["gradient_budget_s"] = budget
     frame["hv_at_gradient_budget"] = [hv_within(fronts[r], s, budget, "wall_s", ref) for r, s in pairs]
     frame["hv_utility_at_gradient_budget"] = [hv_utility_within(fronts[r], s, budget, ref, ra_min)
                                               for r, s in pairs]
+    passes = reference.budget_passes
+    frame["gradient_budget_passes"] = passes
+    at_passes = {"hv": [hv_within(fronts[r], s, passes, "passes", ref) for r, s in pairs],
+                 "hv_utility": [hv_utility_within(fronts[r], s, passes, ref, ra_min, "passes")
+                                for r, s in pairs]}
     best = np.array([f"{r}/{s}" == reference.label for r, s in pairs], dtype=bool)
-    for column, ratio in (("hv_at_gradient_budget", "hv_ratio"),
-                          ("hv_utility_at_gradient_budget", "hv_utility_ratio")):
-        denominator = float(frame.loc[best, column].iloc[0]) if best.any() else float("nan")
+
+    def ratio_to_best(values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        denominator = float(values[best][0]) if best.any() else float("nan")
         usable = math.isfinite(denominator) and denominator > 0
-        frame[ratio] = frame[column] / denominator if usable else float("nan")
+        return values / denominator if usable else np.full(len(values), np.nan)
+
+    frame["hv_ratio"] = ratio_to_best(frame["hv_at_gradient_budget"])
+    frame["hv_utility_ratio"] = ratio_to_best(frame["hv_utility_at_gradient_budget"])
+    frame["hv_ratio_passes"] = ratio_to_best(at_passes["hv"])
+    frame["hv_utility_ratio_passes"] = ratio_to_best(at_passes["hv_utility"])
     added = []
     for r, s in pairs:
         part = fronts[r].only(s)
         added.append(hv_added_to(reference.union, part.F[part.feasible], ref) if len(reference.union)
                      else float("nan"))
     frame["hv_not_dominated_by_gradient"] = added
+    frame["hv_over_seeds"] = [float(h) - hv_of_seeds(fronts[r], s) for (r, s), h in zip(pairs, frame["hv"])]
     return frame
 
 

@@ -68,7 +68,8 @@ COMPARE_COLUMNS = (
     "forward_passes", "backward_passes", "sample_passes", "best_gap_nd", "oracle_free_gap",
     "budget_s", "hv_at_budget_s", "budget_passes", "hv_at_budget_passes",
     "gradient_budget_s", "hv_at_gradient_budget", "hv_utility_at_gradient_budget", "hv_ratio",
-    "hv_utility_ratio", "hv_not_dominated_by_gradient", "median_stationarity_gap",
+    "hv_utility_ratio", "gradient_budget_passes", "hv_ratio_passes", "hv_utility_ratio_passes",
+    "hv_not_dominated_by_gradient", "hv_over_seeds", "median_stationarity_gap",
 )
 _BASE_COLUMNS = COMPARE_COLUMNS[:13]  # one (run, solver) at a time; the rest need every row
 _BUDGETS = ("cheapest", "gradient")
@@ -93,8 +94,13 @@ _COLUMN_NOTES = {
                                      "the solver not finished by then)",
     "hv_ratio": "hv_at_gradient_budget / the best gradient front's",
     "hv_utility_ratio": "hv_utility_at_gradient_budget / the best gradient front's",
+    "gradient_budget_passes": "the gradient budget in sample-passes (forward + backward; no timing noise)",
+    "hv_ratio_passes": "HV within gradient_budget_passes / the best gradient front's",
+    "hv_utility_ratio_passes": "HV@utility within gradient_budget_passes / the best gradient front's",
     "hv_not_dominated_by_gradient": "HV of (gradient fronts ∪ this solver) − HV of the gradient fronts: the "
                                     "part of its front no gradient point dominates",
+    "hv_over_seeds": "hv − the HV of the solver's seed sweep (its generation 1; only solvers seeded from a "
+                     "sweep, e.g. nsga2-ls-warm with seed_sweep): what the search added to its seeds",
     "median_stationarity_gap": "median Pareto-stationarity gap (SPEC §4, full-set Jacobian over all "
                                "parameters) of at most 10 non-dominated points spread along the front "
                                "(only with stationarity=True)",
@@ -272,6 +278,7 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | str | None =
         "budget_rule": budget_rule,
         "budget_passes": budget_passes,
         "gradient_budget_s": reference.budget_s,
+        "gradient_budget_passes": reference.budget_passes,
         "gradient_reference": reference.label,
         "gradient_tol": float(gradient_tol),
         "stationarity_points": int(stationarity_points) if stationarity else 0,

@@ -44,17 +44,24 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
         "nsga2-last-layer": {"pop_size": 100, "n_gen": 100, "population_chunks": 1},
         "nsga2-lora": {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
         "nsga2-ls-weights": {"pop_size": 16, "n_gen": 8, "max_epochs": 5},
-        # one epoch per offspring, continuing from the nearest survivor (issue 6's warm-start lever)
-        "nsga2-ls-warm": {"pop_size": 6, "n_gen": 12, "max_epochs": 2, "lr_bounds": [-1.2, -0.4]},
     }
+    # generation 1 is the ls sweep itself (seeding, charged to it); then 6 offspring a generation, each 2
+    # epochs on from the nearest survivor's model (issue 6's seeding and warm-start levers)
+    settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=12)
     if quick:
         settings["jd"].update(lrs=lrs[1::2], epochs=5)
         settings["ls"].update(weights=[0.1, 0.3, 0.5, 0.7, 0.9])
         settings["nsga2-last-layer"].update(pop_size=40, n_gen=25)
         settings["nsga2-lora"].update(pop_size=30, n_gen=15)
         settings["nsga2-ls-weights"].update(pop_size=8, n_gen=3)
-        settings["nsga2-ls-warm"].update(n_gen=5)
+        settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=5)
     return settings
+
+
+def _ls_warm_settings(ls: dict[str, Any], *, n_gen: int) -> dict[str, Any]:
+    return {"pop_size": len(ls["weights"]), "n_offsprings": 6, "n_gen": n_gen, "max_epochs": 2,
+            "lr_bounds": [-1.2, -0.4],
+            "seed_sweep": {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}}
 
 
 @dataclass
@@ -131,7 +138,7 @@ def _sweep_solvers(name, settings, seed, batch_size) -> list:
 
 
 def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress, *,
-                 client=None, checkpoint=None) -> Front:
+                 client=None, checkpoint=None, batch_size: int | None = None) -> Front:
     from pareto_unlearn import spaces
 
     cls = {
@@ -140,7 +147,10 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
         "nsga2-ls-weights": spaces.NSGA2LSWeights,
         "nsga2-ls-warm": spaces.NSGA2LSWarm,
     }[name]
-    solver = cls(**settings[name], seed=seed, progress=progress)
+    kwargs = dict(settings[name])
+    if name in ("nsga2-ls-weights", "nsga2-ls-warm") and batch_size is not None:
+        kwargs.setdefault("batch_size", batch_size)  # the task's unlearning batch, as the ls sweep uses
+    solver = cls(**kwargs, seed=seed, progress=progress)
     return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point, client=client,
                       checkpoint=checkpoint)
 
@@ -198,6 +208,12 @@ def _check_settings(cfg: RunConfig, quick: bool) -> dict[str, dict[str, Any]]:
             if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
                 raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
         settings[key] = {**settings[key], **values}
+    warm = cfg.explore.get("nsga2-ls-warm", {})
+    if "ls" in cfg.explore and "seed_sweep" not in warm:  # the seed stays the ls sweep the user set
+        seeded = _ls_warm_settings(settings["ls"], n_gen=settings["nsga2-ls-warm"]["n_gen"])
+        settings["nsga2-ls-warm"]["seed_sweep"] = seeded["seed_sweep"]
+        if "pop_size" not in warm:
+            settings["nsga2-ls-warm"]["pop_size"] = seeded["pop_size"]
     return settings
 
 
@@ -304,7 +320,7 @@ def explore(
             logger.info("running %s", name)
             state = None if checkpoints is None else checkpoints / name
             keep(name, _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress,
-                                    client=client, checkpoint=state))
+                                    client=client, checkpoint=state, batch_size=batch_size))
             if state is not None:  # the finished front is stored as a unit; its generations are not needed
                 shutil.rmtree(state, ignore_errors=True)
         bar = tqdm(total=len(todo), desc="sweep points", disable=not progress or not todo)

@@ -1,7 +1,9 @@
-"""Search spaces for NSGA-II: the last linear layer, low-rank adapters, and LS fine-tune settings.
+"""Search spaces for NSGA-II: the last linear layer, low-rank adapters, and LS fine-tune settings
+(from θ0: ``NSGA2LSWeights``; continuing from survivors' models, seeded by an LS sweep: ``NSGA2LSWarm``).
 
 Each solver is configured in its constructor and run by ``run(task, objectives)``, which returns a
-Front of the final population with a per-generation log in ``front.anytime``; ``front.model(i)``
+Front of the final population (``NSGA2LSWarm``: its archive of non-dominated individuals) with a
+per-generation log in ``front.anytime``; ``front.model(i)``
 rebuilds a point from θ0 (the rebuild kinds ``last_layer``, ``lora`` and ``ls_finetune`` are
 registered in ``pareto_unlearn.solvers._rebuild.REBUILDERS`` when this package is imported).
 

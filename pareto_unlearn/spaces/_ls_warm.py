@@ -3,7 +3,10 @@
 Genome and evaluation
 ---------------------
 The genome is that of :mod:`~pareto_unlearn.spaces._ls_weights` (w, log10 lr, epochs), with few epochs
-(default E = 1). Generation 1 fine-tunes from θ0. From generation 2 on, an offspring's fine-tune starts
+(default E = 1). Generation 1 fine-tunes from θ0: an E-epoch sweep over w, uniform draws, or — with
+``seed_sweep`` — exactly the LS sweep a user would run (its weights, lr, epochs and the run seed, so its
+points are those of :class:`~pareto_unlearn.solvers.LinearScalarization` with the same settings), charged
+to this solver like every other generation. From generation 2 on, an offspring's fine-tune starts
 from the model of the survivor of the previous generation nearest to it in the genome box (scaled to
 [0, 1]), so lineages keep improving along the front at E epochs a generation instead of restarting
 from θ0: a population of short LS runs whose weights evolve, selected by NSGA-II's rank and crowding.
@@ -14,10 +17,13 @@ its model is stored as a flat parameter vector (rebuild kind ``params``), as gra
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.spaces._ls_weights import (
     _PREDICTION_SPLITS,
     FineTuneOutcome,
@@ -34,8 +40,8 @@ logger = logging.getLogger(__name__)
 
 def _warm_individual_on_worker(task, objectives, settings: dict[str, Any], item):
     """One offspring (genome, seed, start params or None): its outcome and its final parameters."""
-    genome, seed, start = item
-    outcome = _fine_tune_from(task, objectives, genome, seed, start=start, **settings)
+    genome, seed, start, override = item
+    outcome = _fine_tune_from(task, objectives, genome, seed, start=start, override=override, **settings)
     params = outcome.front.arrays[outcome.front.rebuild[0]["array"]]
     outcome.front = None
     return outcome, params
@@ -49,7 +55,13 @@ class NSGA2LSWarm(NSGA2LSWeights):
     max_epochs : int
         E, epochs of one offspring's fine-tune (default 1).
     sweep_start : bool
-        Generation 1 as an LS sweep over w (default) instead of uniform draws.
+        Generation 1 as an E-epoch LS sweep over w at the largest lr (default) instead of uniform draws.
+    seed_sweep : mapping, optional
+        ``{"weights": [...], "lr": float, "epochs": int}``: generation 1 starts with this LS sweep from θ0
+        (seeded by the run seed, in the order given), the lever "seed from LS points"; its points keep
+        the sweep's lr and epochs, and their genomes are (w, log10 lr clipped to the bounds, E) so that
+        offspring near them continue them. At most ``pop_size`` weights; other rows as ``sweep_start``
+        says.
     archive : bool
         Keep every non-dominated individual ever evaluated (default); the Front is that archive, and the
         anytime HV within a generation is the archive's with the offspring so far. Otherwise the Front
@@ -68,17 +80,67 @@ class NSGA2LSWarm(NSGA2LSWeights):
     rebuild_kind = "params"
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
-                 **kwargs: Any) -> None:
+                 seed_sweep: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(max_epochs=max_epochs, **kwargs)
         self.sweep_start = sweep_start
         self.archive = archive
+        self.seed_sweep = seed_sweep
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "sweep_start": bool(self.sweep_start),
-                "archive": bool(self.archive)}
+        hp = {**super().hyperparameters(), "sweep_start": bool(self.sweep_start),
+              "archive": bool(self.archive)}
+        if self.seed_sweep is not None:
+            hp["seed_sweep"] = {"weights": [float(w) for w in self.seed_sweep["weights"]],
+                                "lr": float(self.seed_sweep["lr"]), "epochs": int(self.seed_sweep["epochs"])}
+        return hp
+
+    def _validate_space(self) -> None:
+        super()._validate_space()
+        sweep = self.seed_sweep
+        if sweep is None:
+            return
+        owner = "NSGA2LSWarm"
+        if not isinstance(sweep, Mapping) or set(sweep) != {"weights", "lr", "epochs"}:
+            raise ConfigError(f"{owner}: `seed_sweep` must be a mapping with exactly the keys 'weights', "
+                              f"'lr' and 'epochs'. Got {sweep!r}.")
+        weights = sweep["weights"]
+        ok = isinstance(weights, (list, tuple, np.ndarray)) and len(weights) >= 1 and all(
+            isinstance(w, (int, float, np.floating)) and 0.0 <= float(w) <= 1.0 for w in weights)
+        if not ok or len({float(w) for w in weights}) != len(weights):
+            raise ConfigError(f"{owner}: `seed_sweep['weights']` must be distinct numbers in [0, 1]. "
+                              f"Got {weights!r}.")
+        if len(weights) > self.pop_size:
+            raise ConfigError(f"{owner}: `seed_sweep` has {len(weights)} weights but pop_size is "
+                              f"{self.pop_size}; raise pop_size (n_offsprings sets the cost of a "
+                              "generation).")
+        lr = sweep["lr"]
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"{owner}: `seed_sweep['lr']` must be a finite number > 0. Got {lr!r}.")
+        epochs = sweep["epochs"]
+        if not (isinstance(epochs, int) and not isinstance(epochs, bool) and epochs >= 1):
+            raise ConfigError(f"{owner}: `seed_sweep['epochs']` must be an integer >= 1. Got {epochs!r}.")
+        if self.initial is not None:
+            raise ConfigError(f"{owner}: give `seed_sweep` or `initial`, not both.")
+
+    def _seed_rows(self) -> np.ndarray:
+        """Genomes of the seed sweep's points: (w, log10 lr clipped to the bounds, E)."""
+        sweep = self.seed_sweep
+        w = np.asarray(sweep["weights"], dtype=float)
+        log_lr = float(np.clip(math.log10(float(sweep["lr"])), self.xl_[1], self.xu_[1]))
+        return np.stack([w, np.full(len(w), log_lr), np.full(len(w), float(self.max_epochs))], axis=1)
+
+    def _initial_rows(self) -> np.ndarray:
+        if self.seed_sweep is None:
+            return super()._initial_rows()
+        return self._seed_rows()
 
     def _setup(self, task, objectives, meter: SpaceMeter) -> None:
         super()._setup(task, objectives, meter)
+        # genome bytes -> the sweep's own lr and epochs, for the seed points of generation 1
+        self.seed_overrides_: dict[bytes, dict[str, Any]] = {}
+        if self.seed_sweep is not None:
+            override = {"lr": float(self.seed_sweep["lr"]), "epochs": int(self.seed_sweep["epochs"])}
+            self.seed_overrides_ = {row.astype(np.float32).tobytes(): override for row in self._seed_rows()}
         self.params_: dict[bytes, np.ndarray] = {}
         self.survivors_ = np.zeros((0, self.n_var_), dtype=np.float32)
         # genome bytes -> (genome, objectives, generation born) of every non-dominated individual so far
@@ -94,7 +156,13 @@ class NSGA2LSWarm(NSGA2LSWeights):
 
     def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
         rows = np.asarray(X, dtype=np.float32)
-        items = [(row, individual_seed(self.seed, row), self._start_for(row)) for row in rows]
+        first = self.generation_log_.generation == 1
+        items = []
+        for row in rows:
+            override = self.seed_overrides_.get(row.tobytes()) if first else None
+            # a seed point is the sweep's own run: the run seed, as LinearScalarization(seed=seed) uses
+            seed = self.seed if override is not None else individual_seed(self.seed, row)
+            items.append((row, seed, self._start_for(row), override))
         F = self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter)
         if self.archive:
             with meter.paused():

@@ -98,10 +98,14 @@ class FineTuneOutcome:
     measure_s: float = 0.0
 
 
-def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay, start=None):
+def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay, start=None,
+               lr=None, epochs=None):
     from pareto_unlearn.solvers import LinearScalarization
 
-    w, lr, epochs = decode_genome(genome, max_epochs=max_epochs)
+    w, genome_lr, genome_epochs = decode_genome(genome, max_epochs=max_epochs)
+    # a seed sweep's point trains at the sweep's own lr and epochs (its genome only places it in the box)
+    lr = genome_lr if lr is None else float(lr)
+    epochs = genome_epochs if epochs is None else int(epochs)
     solver = LinearScalarization(weight=w, lr=lr, epochs=epochs, seed=int(seed), record="last",
                                  progress=False, batch_size=batch_size, momentum=momentum,
                                  weight_decay=weight_decay)
@@ -109,10 +113,12 @@ def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, moment
     return solver.run(task, objectives, evaluator=capture, start=start), capture
 
 
-def _fine_tune_from(task, objectives, genome, seed, *, start=None, **settings: Any) -> FineTuneOutcome:
-    """:func:`ls_finetune` from the flat parameters ``start`` (θ0 when None); keeps the point's Front."""
+def _fine_tune_from(task, objectives, genome, seed, *, start=None, override=None,
+                    **settings: Any) -> FineTuneOutcome:
+    """:func:`ls_finetune` from the flat parameters ``start`` (θ0 when None); keeps the point's Front.
+    ``override`` ({"lr", "epochs"}) replaces what the genome decodes to."""
     begin = time.perf_counter()
-    front, capture = _fine_tune(task, objectives, genome, seed, start=start, **settings)
+    front, capture = _fine_tune(task, objectives, genome, seed, start=start, **(override or {}), **settings)
     solver_s = float(front.cost["wall_s"][0])
     return FineTuneOutcome(front.F[0].copy(), capture.predictions, float(front.cost["forward_passes"][0]),
                            float(front.cost["backward_passes"][0]), solver_s, front,

@@ -113,8 +113,9 @@ def retain_accuracy(predictions: Sequence, y: torch.Tensor) -> np.ndarray:
 
 
 class _GenerationLog(Callback):
-    """Logs, after every generation, the cumulative cost, the HV of the population and its HV@utility
-    (points with RA >= ``ra_min``) when the space can tell RA cheaply (``front.anytime``)."""
+    """Logs, after every generation, the cumulative cost, the HV of what the solver holds (its population,
+    or its archive) and its HV@utility (points with RA >= ``ra_min``) when the space can tell RA cheaply
+    (``front.anytime``)."""
 
     def __init__(self, solver: NSGA2Solver, meter: SpaceMeter, ref_point: np.ndarray, bar,
                  ra_min: float | None = None) -> None:
@@ -140,17 +141,16 @@ class _GenerationLog(Callback):
     def notify(self, algorithm) -> None:
         cost = self.meter.snapshot()
         with self.meter.paused():
-            F = np.asarray(algorithm.pop.get("F_true"), dtype=float)
             X = algorithm.pop.get("X")
+            self.solver.population_F_ = np.asarray(algorithm.pop.get("F_true"), dtype=float)
+            self.solver.population_RA_ = self.solver._population_ra(X)
+            self.solver._after_generation(X)  # a space with an archive puts the archive's F and RA there
+            F, ra = self.solver.population_F_, self.solver.population_RA_
             hv = population_hv(F, self.ref_point)
-            ra = self.solver._population_ra(X)
             row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv,
                    **self.utility_hv(F, ra)}
             self.rows.append(row)
             self.completed += 1
-            self.solver.population_F_ = F
-            self.solver.population_RA_ = ra
-            self.solver._after_generation(X)
             self.bar.update(1)
             self.bar.set_postfix(hv=f"{hv:.4g}")
 
@@ -222,6 +222,9 @@ class NSGA2Solver:
         Standard deviation of the perturbed initial rows, in genome units.
     crossover_eta, crossover_prob, mutation_eta : float
         SBX and polynomial-mutation settings (pymoo's NSGA-II defaults: 15, 0.9, 20).
+    n_offsprings : int, optional
+        Offspring per generation (pymoo's ``n_offsprings``; default ``pop_size``). Fewer than
+        ``pop_size`` makes survival more frequent per evaluation (closer to steady state).
     """
 
     name = "nsga2"
@@ -230,8 +233,10 @@ class NSGA2Solver:
 
     def __init__(self, *, pop_size: int = 40, n_gen: int = 30, seed: int = 0, progress: bool = True,
                  initial: Any = None, init_sigma: float = 0.05, crossover_eta: float = 15.0,
-                 crossover_prob: float = 0.9, mutation_eta: float = 20.0) -> None:
+                 crossover_prob: float = 0.9, mutation_eta: float = 20.0,
+                 n_offsprings: int | None = None) -> None:
         self.pop_size = pop_size
+        self.n_offsprings = n_offsprings
         self.n_gen = n_gen
         self.seed = seed
         self.progress = progress
@@ -243,9 +248,12 @@ class NSGA2Solver:
 
     # -- what subclasses provide ------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
-        return {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
-                "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-                "mutation_eta": self.mutation_eta}
+        hp = {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
+              "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
+              "mutation_eta": self.mutation_eta}
+        if self.n_offsprings is not None:
+            hp["n_offsprings"] = self.n_offsprings
+        return hp
 
     def _validate_space(self) -> None:
         """Check the space's own settings (called before anything runs)."""
@@ -292,6 +300,9 @@ class NSGA2Solver:
             raise ConfigError(f"{owner}: `pop_size` must be an integer >= 2. Got {self.pop_size!r}.")
         if not (_is_int(self.n_gen) and self.n_gen >= 1):
             raise ConfigError(f"{owner}: `n_gen` must be an integer >= 1. Got {self.n_gen!r}.")
+        if self.n_offsprings is not None and not (_is_int(self.n_offsprings) and self.n_offsprings >= 1):
+            raise ConfigError(f"{owner}: `n_offsprings` must be an integer >= 1 or None. "
+                              f"Got {self.n_offsprings!r}.")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"{owner}: `seed` must be a non-negative integer. Got {self.seed!r}.")
         for key in ("init_sigma", "crossover_eta", "mutation_eta"):
@@ -395,7 +406,8 @@ class NSGA2Solver:
 
         problem = SpaceProblem(evaluate, n_var=self.n_var_, n_obj=len(objectives), xl=self.xl_,
                                xu=self.xu_, owner=self.name)
-        algorithm = NSGA2(pop_size=self.pop_size, sampling=X0, eliminate_duplicates=True,
+        algorithm = NSGA2(pop_size=self.pop_size, n_offsprings=self.n_offsprings, sampling=X0,
+                          eliminate_duplicates=True,
                           crossover=SBX(eta=self.crossover_eta, prob=self.crossover_prob),
                           mutation=PM(eta=self.mutation_eta))
         bar = tqdm(total=self.n_gen, desc=self.name, disable=not self.progress, leave=False)

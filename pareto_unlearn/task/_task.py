@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -18,7 +19,13 @@ from pareto_unlearn.task._cache import ModelCache, state_dict_hash
 from pareto_unlearn.task._datasets import RawDataset, load_dataset
 from pareto_unlearn.task._models import build_model
 from pareto_unlearn.task._splits import ForgetSpec, Splits, make_splits, parse_forget
-from pareto_unlearn.task._training import CIFAR_RECIPE, DIGITS_RECIPE, TrainRecipe, train_model
+from pareto_unlearn.task._training import (
+    CIFAR_RECIPE,
+    DIGITS_RECIPE,
+    TrainRecipe,
+    one_cpu_thread,
+    train_model,
+)
 
 __all__ = ["Subset", "UnlearningTask", "load_task", "resolve_device"]
 
@@ -271,6 +278,8 @@ def _assemble(
             "model": model_name,
             "architecture": repr(architecture),
             "recipe": recipe.to_dict(),
+            # CPU training runs on one thread (one_cpu_thread): the same seed gives the same model
+            "cpu_threads": 1 if device.type == "cpu" else None,
         }
         x = raw.x_train[torch.as_tensor(idx)].to(device)
         y = raw.y_train[torch.as_tensor(idx)].to(device)
@@ -278,7 +287,8 @@ def _assemble(
         def train(m: nn.Module) -> dict[str, Any]:
             logger.info("training %s (%d samples, %d epochs)", role, len(y), recipe.epochs)
             start = time.perf_counter()
-            train_model(m, x, y, recipe, seed=seed, progress=progress, description=f"train {role}")
+            with one_cpu_thread() if device.type == "cpu" else contextlib.nullcontext():
+                train_model(m, x, y, recipe, seed=seed, progress=progress, description=f"train {role}")
             return {"train_seconds": time.perf_counter() - start}
 
         model, facts = cache.get_or_train(model, fields, train)

@@ -1,0 +1,46 @@
+"""Print issue 6's tables from the runs of ``scripts/issue6_study.sh OUT_DIR``.
+
+Usage: ``python scripts/issue6_table.py OUT_DIR``
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+CASES = ("r-uni", "r-held", "c-uni", "c-held")
+
+
+def main(out: Path) -> None:
+    rows = []
+    for seed in (0, 1, 2):
+        for case in CASES:
+            table = pd.read_csv(out / f"s{seed}-{case}-cmp" / "compare.csv").set_index("solver")
+            rows.extend(dict(seed=seed, case=case, solver=s, **table.loc[s].to_dict()) for s in table.index)
+    df = pd.DataFrame(rows)
+    df.to_csv(out / "issue6.csv", index=False)
+    print("| case | seed | budget s / sample-passes | set by | HV ratio s / passes | HV@utility ratio s / "
+          "passes | HV warm / best gradient | HV@utility warm / best gradient | HV over seeds | HV no "
+          "gradient front dominates | oracle-free gap warm / ls / jd |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (case, seed), r in df[df.solver == "nsga2-ls-warm"].set_index(["case", "seed"]).iterrows():
+        g = df[(df.case == case) & (df.seed == seed)].set_index("solver")
+        best = g.loc[["jd", "ls"], "hv"].idxmax()
+        gaps = " / ".join(f"{v:.2f}" for v in (r.oracle_free_gap, *g.loc[["ls", "jd"], "oracle_free_gap"]))
+        print(f"| {case} | {seed} | {r.gradient_budget_s:.3f} / {r.gradient_budget_passes:.0f} | {best} "
+              f"| {r.hv_ratio:.3f} / {r.hv_ratio_passes:.3f} | {r.hv_utility_ratio:.3f} / "
+              f"{r.hv_utility_ratio_passes:.3f} | {r.hv:.3f} / {g.loc[best, 'hv']:.3f} | "
+              f"{r.hv_utility:.3f} / {g.loc[['jd', 'ls'], 'hv_utility'].max():.3f} | {r.hv_over_seeds:.3f} | "
+              f"{r.hv_not_dominated_by_gradient:.3f} | {gaps} |")
+    print("\nMean oracle-free pick gap over the three seeds:")
+    every_seed = df[df.solver.isin(["jd", "ls", "nsga2-ls-warm"])]
+    print(every_seed.pivot_table(index="case", columns="solver", values="oracle_free_gap").loc[list(CASES)]
+          .round(3).to_string())
+    print("\nSeed 0, every solver:")
+    columns = ["hv", "wall_s", "hv_ratio", "hv_ratio_passes", "hv_utility_ratio_passes",
+               "hv_not_dominated_by_gradient", "oracle_free_gap", "best_gap_nd", "median_stationarity_gap"]
+    print(df[df.seed == 0].pivot_table(index="solver", columns="case", values=columns).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

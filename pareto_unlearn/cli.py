@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _task_flags(p)
     _objective_flags(p)
     p.add_argument(
-        "--solvers", help="comma-separated solver names (default: the three NSGA-II spaces, jd, ls)"
+        "--solvers",
+        help="comma-separated solver names (default: the NSGA-II searches, sms-emoa-ls-warm, jd, ls)",
     )
     p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
     p.add_argument("--quick", action="store_true", help="small settings")

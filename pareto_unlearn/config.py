@@ -93,8 +93,8 @@ class RunConfig:
     reference: str = "uniform"
     kl_direction: str = "model-ref"
     objectives: tuple[str, ...] = ("forget_kl", "retain_ce")
-    solvers: tuple[str, ...] = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm", "jd",
-                                "ls")
+    solvers: tuple[str, ...] = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm",
+                                "sms-emoa-ls-warm", "jd", "ls")
     batch_size: int | None = None
     threads: int | None = None
     recipe: dict[str, Any] = field(default_factory=dict)

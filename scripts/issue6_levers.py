@@ -1,12 +1,18 @@
-"""Issue 6's levers on nsga2-ls-warm (explore's default settings, then one change at a time), and the
-memetic lever: offspring continue with UPGrad steps (pref vector [w, 1 - w]) instead of LS steps.
+"""Issue 6's levers on nsga2-ls-warm (explore's default settings, then one change at a time), the
+memetic lever (offspring continue with UPGrad steps, pref vector [w, 1 - w], instead of LS steps) and
+pymoo's SMS-EMOA in place of NSGA-II (hypervolume-contribution survival, same operators and budget).
 
-Usage: ``python scripts/issue6_levers.py`` (digits MLP, models from the default cache; one thread).
+Usage: ``python scripts/issue6_levers.py [VARIANT ...]`` (default: every variant; digits MLP, models from
+the default cache; one thread).
 Prints, per case and variant: final HV, HV@utility, HV over the seed sweep, HV within 3 s charged, cost.
 """
 
+import sys
+
 import numpy as np
+import pymoo.algorithms.moo.nsga2 as pymoo_nsga2
 import torch
+from pymoo.algorithms.moo.sms import SMSEMOA
 
 import pareto_unlearn.spaces._ls_weights as ls_weights
 from pareto_unlearn.experiments._explore import default_settings
@@ -18,6 +24,7 @@ from pareto_unlearn.spaces._nsga2 import population_hv
 from pareto_unlearn.task import load_task
 
 LS_FINE_TUNE = ls_weights._fine_tune
+NSGA2 = pymoo_nsga2.NSGA2
 VARIANTS = {
     "default (6 offspring, E=2)": {},
     "10 offspring": {"n_offsprings": 10},
@@ -27,6 +34,7 @@ VARIANTS = {
     "lr in [10^-1.5, 10^-0.5]": {"lr_bounds": [-1.5, -0.5]},
     "no archive": {"archive": False},
     "UPGrad steps (memetic)": {},
+    "SMS-EMOA": {},
 }
 CASES = [("random:0.5", "uniform", 0), ("random:0.5", "uniform", 1), ("random:0.5", "uniform", 2),
          ("class:3", "heldout", 2)]
@@ -48,7 +56,13 @@ def upgrad_fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, 
     return solver.run(task, objectives, evaluator=capture, start=start), capture
 
 
-def main() -> None:
+def sms_emoa(*, pop_size, n_offsprings, sampling, eliminate_duplicates, crossover, mutation):
+    """SMS-EMOA with the arguments the solver gives NSGA-II (the solver builds its algorithm by this name)."""
+    return SMSEMOA(pop_size=pop_size, n_offsprings=n_offsprings, sampling=sampling, crossover=crossover,
+                   mutation=mutation, eliminate_duplicates=eliminate_duplicates)
+
+
+def main(only: list[str]) -> None:
     torch.set_num_threads(1)
     base = default_settings("digits")["nsga2-ls-warm"]
     for forget, reference, seed in CASES:
@@ -57,7 +71,10 @@ def main() -> None:
         evaluator = MetricEvaluator(task)
         ref = np.asarray(hv_reference_point(task, objectives))
         for name, change in VARIANTS.items():
+            if only and name not in only:
+                continue
             ls_weights._fine_tune = upgrad_fine_tune if "UPGrad" in name else LS_FINE_TUNE
+            pymoo_nsga2.NSGA2 = sms_emoa if name == "SMS-EMOA" else NSGA2
             solver = NSGA2LSWarm(**{**base, **change}, seed=seed, progress=False)
             front = solver.run(task, objectives, evaluator=evaluator, ref_point=ref)
             hv = population_hv(front.F, ref)
@@ -68,7 +85,8 @@ def main() -> None:
                   f"over seeds {hv - seeds:.3f} | HV within 3 s {within:.3f} | "
                   f"cost {front.cost['wall_s'][0]:.2f} s", flush=True)
         ls_weights._fine_tune = LS_FINE_TUNE
+        pymoo_nsga2.NSGA2 = NSGA2
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # variant names to run (default: all)

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from pareto_unlearn.cli import main
+from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.experiments import TABLE_ROWS
 from pareto_unlearn.metrics import avg_gap
 from pareto_unlearn.rundir import load_run
@@ -295,6 +296,9 @@ def test_explore_seeds_ls_warm_with_the_ls_sweep_it_runs() -> None:
     config = RunConfig(explore={"ls": {"weights": [0.3, 0.7]}, "nsga2-ls-warm": {"seed_sweep": own}})
     kept = _check_settings(config, quick=True)
     assert kept["nsga2-ls-warm"]["seed_sweep"] == own
+    assert kept["sms-emoa-ls-warm"]["seed_sweep"]["weights"] == [0.3, 0.7]  # its own seed follows ls
+    with pytest.raises(ConfigError, match="contradicts the solver's name"):
+        _check_settings(RunConfig(explore={"sms-emoa-ls-warm": {"algorithm": "nsga2"}}), quick=True)
 
 
 def test_explore_writes_a_valid_run_dir(explore_run) -> None:

@@ -30,6 +30,7 @@ SPACES = [
     (NSGA2LoRA, {"pop_size": 8, "n_gen": 4}),
     (NSGA2LSWeights, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
+    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
 ]
 
 
@@ -56,7 +57,10 @@ def _assert_same_points(a: Front, b: Front) -> None:
     assert [p["generation"] for p in a.provenance] == [p["generation"] for p in b.provenance]
 
 
-@pytest.mark.parametrize("cls, settings", SPACES, ids=[c.__name__ for c, _ in SPACES])
+SPACE_IDS = [c.__name__ + ("-" + s["algorithm"] if "algorithm" in s else "") for c, s in SPACES]
+
+
+@pytest.mark.parametrize("cls, settings", SPACES, ids=SPACE_IDS)
 def test_resumed_search_gives_the_uninterrupted_front(cls, settings, digits_task, digits_objectives, tmp_path,
                                                       monkeypatch):
     full = cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives)

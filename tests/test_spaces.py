@@ -419,3 +419,18 @@ def test_warm_seed_sweep_rejects_bad_settings(task, objectives, sweep, message):
 def test_n_offsprings_must_be_a_positive_integer(task, objectives):
     with pytest.raises(ConfigError, match="`n_offsprings` must be an integer >= 1"):
         NSGA2LastLayer(n_offsprings=0, **TINY).run(task, objectives, evaluator=FAST)
+
+
+def test_sms_emoa_runs_the_same_space_under_its_own_name(task, objectives):
+    """algorithm="sms-emoa": pymoo's SMS-EMOA survival, the same budget, a front named for it."""
+    settings = {**LS_SETTINGS, "n_gen": 3, "seed": 0}
+    sms = NSGA2LSWarm(algorithm="sms-emoa", **settings)
+    front = sms.run(task, objectives, evaluator=FAST)
+    nsga2 = NSGA2LSWarm(**settings)
+    nsga2.run(task, objectives, evaluator=FAST)
+    assert sms.name == "sms-emoa-ls-warm" and set(front.solver) == {"sms-emoa-ls-warm"}
+    assert front.provenance[0]["hyperparameters"]["algorithm"] == "sms-emoa"
+    assert sms.n_evaluated_ == nsga2.n_evaluated_ == 3 * settings["pop_size"]
+    assert type(sms.algorithm_).__name__ == "SMSEMOA" and type(nsga2.algorithm_).__name__ == "NSGA2"
+    with pytest.raises(ConfigError, match="`algorithm` must be one of nsga2, sms-emoa"):
+        NSGA2LSWarm(algorithm="moead", **settings).run(task, objectives, evaluator=FAST)

@@ -29,7 +29,7 @@ __all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings
 
 logger = logging.getLogger(__name__)
 
-NSGA2_SOLVERS = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm")
+NSGA2_SOLVERS = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm", "sms-emoa-ls-warm")
 SOLVERS = (*NSGA2_SOLVERS, "jd", "ls", *(f"jd-{a}" for a in AGGREGATORS if a != "upgrad"))
 BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
 
@@ -48,6 +48,8 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
     # generation 1 is the ls sweep itself (seeding, charged to it); then 6 offspring a generation, each 2
     # epochs on from the nearest survivor's model (issue 6's seeding and warm-start levers)
     settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=12)
+    # the same search with SMS-EMOA's survival (issue 6's "other pymoo algorithms" lever)
+    settings["sms-emoa-ls-warm"] = {**settings["nsga2-ls-warm"], "algorithm": "sms-emoa"}
     if quick:
         settings["jd"].update(lrs=lrs[1::2], epochs=5)
         settings["ls"].update(weights=[0.1, 0.3, 0.5, 0.7, 0.9])
@@ -55,6 +57,7 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
         settings["nsga2-lora"].update(pop_size=30, n_gen=15)
         settings["nsga2-ls-weights"].update(pop_size=8, n_gen=3)
         settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=5)
+        settings["sms-emoa-ls-warm"] = {**settings["nsga2-ls-warm"], "algorithm": "sms-emoa"}
     return settings
 
 
@@ -146,9 +149,10 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
         "nsga2-lora": spaces.NSGA2LoRA,
         "nsga2-ls-weights": spaces.NSGA2LSWeights,
         "nsga2-ls-warm": spaces.NSGA2LSWarm,
+        "sms-emoa-ls-warm": spaces.NSGA2LSWarm,
     }[name]
     kwargs = dict(settings[name])
-    if name in ("nsga2-ls-weights", "nsga2-ls-warm") and batch_size is not None:
+    if name in ("nsga2-ls-weights", "nsga2-ls-warm", "sms-emoa-ls-warm") and batch_size is not None:
         kwargs.setdefault("batch_size", batch_size)  # the task's unlearning batch, as the ls sweep uses
     solver = cls(**kwargs, seed=seed, progress=progress)
     return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point, client=client,
@@ -208,12 +212,17 @@ def _check_settings(cfg: RunConfig, quick: bool) -> dict[str, dict[str, Any]]:
             if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
                 raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
         settings[key] = {**settings[key], **values}
-    warm = cfg.explore.get("nsga2-ls-warm", {})
-    if "ls" in cfg.explore and "seed_sweep" not in warm:  # the seed stays the ls sweep the user set
-        seeded = _ls_warm_settings(settings["ls"], n_gen=settings["nsga2-ls-warm"]["n_gen"])
-        settings["nsga2-ls-warm"]["seed_sweep"] = seeded["seed_sweep"]
-        if "pop_size" not in warm:
-            settings["nsga2-ls-warm"]["pop_size"] = seeded["pop_size"]
+    for name, algorithm in (("nsga2-ls-warm", "nsga2"), ("sms-emoa-ls-warm", "sms-emoa")):
+        if settings[name].get("algorithm", "nsga2") != algorithm:
+            raise ConfigError(f"[explore.{name}] algorithm = {settings[name]['algorithm']!r} contradicts the "
+                              f"solver's name; leave it out (run 'nsga2-ls-warm' for NSGA-II, "
+                              f"'sms-emoa-ls-warm' for SMS-EMOA)")
+        warm = cfg.explore.get(name, {})
+        if "ls" in cfg.explore and "seed_sweep" not in warm:  # the seed stays the ls sweep the user set
+            seeded = _ls_warm_settings(settings["ls"], n_gen=settings[name]["n_gen"])
+            settings[name]["seed_sweep"] = seeded["seed_sweep"]
+            if "pop_size" not in warm:
+                settings[name]["pop_size"] = seeded["pop_size"]
     return settings
 
 

@@ -45,19 +45,17 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
         "nsga2-lora": {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
         "nsga2-ls-weights": {"pop_size": 16, "n_gen": 8, "max_epochs": 5},
     }
-    # generation 1 is the ls sweep itself (seeding, charged to it); then 6 offspring a generation, each 2
-    # epochs on from the nearest survivor's model (issue 6's seeding and warm-start levers)
-    settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=12)
-    # the same search with SMS-EMOA's survival (issue 6's "other pymoo algorithms" lever)
-    settings["sms-emoa-ls-warm"] = {**settings["nsga2-ls-warm"], "algorithm": "sms-emoa"}
     if quick:
         settings["jd"].update(lrs=lrs[1::2], epochs=5)
         settings["ls"].update(weights=[0.1, 0.3, 0.5, 0.7, 0.9])
         settings["nsga2-last-layer"].update(pop_size=40, n_gen=25)
         settings["nsga2-lora"].update(pop_size=30, n_gen=15)
         settings["nsga2-ls-weights"].update(pop_size=8, n_gen=3)
-        settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=5)
-        settings["sms-emoa-ls-warm"] = {**settings["nsga2-ls-warm"], "algorithm": "sms-emoa"}
+    # generation 1 is the ls sweep itself (seeding, charged to it); then 6 offspring a generation, each 2
+    # epochs on from the nearest survivor's model (issue 6's seeding and warm-start levers)
+    settings["nsga2-ls-warm"] = _ls_warm_settings(settings["ls"], n_gen=5 if quick else 12)
+    # the same search with SMS-EMOA's survival (issue 6's "other pymoo algorithms" lever)
+    settings["sms-emoa-ls-warm"] = {**settings["nsga2-ls-warm"], "algorithm": "sms-emoa"}
     return settings
 
 
@@ -152,7 +150,7 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
         "sms-emoa-ls-warm": spaces.NSGA2LSWarm,
     }[name]
     kwargs = dict(settings[name])
-    if name in ("nsga2-ls-weights", "nsga2-ls-warm", "sms-emoa-ls-warm") and batch_size is not None:
+    if issubclass(cls, spaces.NSGA2LSWeights) and batch_size is not None:
         kwargs.setdefault("batch_size", batch_size)  # the task's unlearning batch, as the ls sweep uses
     solver = cls(**kwargs, seed=seed, progress=progress)
     return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point, client=client,

@@ -144,10 +144,7 @@ class _GenerationLog(Callback):
     def notify(self, algorithm) -> None:
         cost = self.meter.snapshot()
         with self.meter.paused():
-            X = algorithm.pop.get("X")
-            self.solver.population_F_ = np.asarray(algorithm.pop.get("F_true"), dtype=float)
-            self.solver.population_RA_ = self.solver._population_ra(X)
-            self.solver._after_generation(X)  # a space with an archive puts the archive's F and RA there
+            self.solver._hold(algorithm.pop.get("X"), algorithm.pop.get("F_true"))
             F, ra = self.solver.population_F_, self.solver.population_RA_
             hv = population_hv(F, self.ref_point)
             row = {"solver": self.solver.name, "generation": int(algorithm.n_gen), **cost, "hv": hv,
@@ -296,6 +293,13 @@ class NSGA2Solver:
 
     def _after_generation(self, X: np.ndarray) -> None:
         """Hook called after each generation with the surviving population's genomes."""
+
+    def _hold(self, X: np.ndarray, F: np.ndarray) -> None:
+        """After a generation: hold the survivors ``X`` and their true objectives ``F`` (and RA) as what
+        the solver has now; a space with an archive puts the archive's F and RA there instead."""
+        self.population_F_ = np.asarray(F, dtype=float)
+        self.population_RA_ = self._population_ra(X)
+        self._after_generation(X)
 
     def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
         """RA (%) of the genomes ``X`` when it is cheap to tell (for the anytime HV@utility), else None."""
@@ -528,10 +532,7 @@ class NSGA2Solver:
         restore_rng_states(state["rng"], arrays)
         self._restore_checkpoint_arrays(X, {k.split(":", 1)[1]: v for k, v in arrays.items()
                                             if k.startswith("space:")})
-        # what the generation log does after a generation, so the space's state is as it was then
-        self.population_F_ = arrays["pop:F_true"].copy()
-        self.population_RA_ = self._population_ra(X)
-        self._after_generation(X)
+        self._hold(X, arrays["pop:F_true"].copy())  # the space's state as it was after that generation
         meter.resume_from(state["cost"])
         log.rows[:] = list(state["anytime"])
         log.completed = int(state["generation"])

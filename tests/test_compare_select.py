@@ -213,6 +213,22 @@ def test_export_of_a_subspace_point_writes_its_adapter(solver, kind, tmp_path, c
 
 
 # ----------------------------------------------------------- compare against the gradient fronts (issue 6)
+def test_explore_warm_search_continues_its_ls_sweep(cache_dir, tmp_path):
+    """explore runs ls first and the seeded warm search continues it: generation 1 is the sweep's points
+    at the sweep's recorded cost (computed once), so at any budget within the sweep the two hold the same."""
+    settings = {"ls": SETTINGS["ls"], "nsga2-ls-warm": {"n_gen": 2, "n_offsprings": 2}}
+    cfg = _config(cache_dir, solvers=("nsga2-ls-warm", "ls"), explore=settings)
+    front = explore(cfg, tmp_path / "run", progress=False).front
+    anytime = pd.DataFrame(front.anytime)
+    ls = anytime[anytime.solver == "ls"]
+    warm = anytime[anytime.solver == "nsga2-ls-warm"].head(len(ls))
+    for column in ("wall_s", "forward_passes", "backward_passes"):
+        assert warm[column].tolist() == ls[column].tolist()
+    warm_points = front.take(front.solver == "nsga2-ls-warm")
+    assert {p["seed_sweep_from"] for p in warm_points.provenance} == {"seed_front"}
+    assert (warm_points.cost["wall_s"] > ls["wall_s"].max()).all()
+
+
 REF = [4.0, 4.0]
 
 

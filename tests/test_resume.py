@@ -31,6 +31,7 @@ SPACES = [
     (NSGA2LSWeights, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
+    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "moead"}),
 ]
 
 

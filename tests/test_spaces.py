@@ -11,7 +11,7 @@ import torch
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import hv_reference_point, make_objectives
 from pareto_unlearn.solvers._rebuild import REBUILDERS
 from pareto_unlearn.spaces import (
     LastLayerEvaluator,
@@ -402,6 +402,52 @@ def test_warm_seed_sweep_is_the_ls_sweep_then_n_offsprings_a_generation(task, ob
     assert [a["generation"] for a in solver.anytime_ if not a.get("partial")] == [1, 2, 3]
 
 
+def _ls_sweep(task, objectives, weights, *, lr=0.05, epochs=2, seed=3):
+    """The ls sweep as explore holds it: one LS point per weight, costs chained."""
+    from pareto_unlearn.experiments._explore import _sweep_front
+    from pareto_unlearn.solvers import LinearScalarization
+
+    points = [LinearScalarization(weight=w, lr=lr, epochs=epochs, seed=seed, record="last", progress=False)
+              .run(task, objectives, evaluator=FAST) for w in weights]
+    return _sweep_front("ls", points, hv_reference_point(task, objectives))
+
+
+def test_warm_seed_front_continues_the_sweep_that_ran(task, objectives):
+    """``seed_front``: generation 1 takes the sweep's points at their recorded cost. The front is the one
+    running the sweep again gives, and the anytime log starts exactly as the sweep's own."""
+    sweep = {"weights": [0.3, 0.8], "lr": 0.05, "epochs": 2}
+    ls = _ls_sweep(task, objectives, sweep["weights"])
+    settings = {"seed": 3, "pop_size": 3, "n_gen": 2, "n_offsprings": 2, "max_epochs": 1,
+                "seed_sweep": sweep, "progress": False}
+    again = NSGA2LSWarm(**settings).run(task, objectives, evaluator=FAST)
+    solver = NSGA2LSWarm(**settings)
+    continued = solver.run(task, objectives, evaluator=FAST, seed_front=ls)
+    np.testing.assert_allclose(continued.F, again.F, rtol=1e-5, atol=1e-7)
+    assert solver.n_evaluated_ == 3 + 2  # the third row of generation 1 is fine-tuned here, as before
+    keys = ("wall_s", "forward_passes", "backward_passes")
+    assert [[row[k] for k in keys] for row in continued.anytime[:2]] == [[row[k] for k in keys]
+                                                                         for row in ls.anytime]
+    assert [row["hv"] for row in continued.anytime[:2]] == pytest.approx([row["hv"] for row in ls.anytime])
+    # the sweep's passes are charged once, as when the search runs it itself
+    assert continued.cost["forward_passes"][0] == again.cost["forward_passes"][0]
+    assert continued.cost["wall_s"][0] >= ls.cost["wall_s"][-1]
+    assert {p["seed_sweep_from"] for p in continued.provenance} == {"seed_front"}
+    assert "seed_sweep_from" not in again.provenance[0]
+
+
+def test_warm_seed_front_must_be_the_seed_sweep(task, objectives):
+    sweep = {"weights": [0.3, 0.8], "lr": 0.05, "epochs": 2}
+    ls = _ls_sweep(task, objectives, sweep["weights"], epochs=1)
+    settings = {"seed": 3, "pop_size": 3, "n_gen": 1, "max_epochs": 1, "progress": False}
+    with pytest.raises(ConfigError, match="point 0 of `seed_front` is not the seed sweep's"):
+        NSGA2LSWarm(seed_sweep=sweep, **settings).run(task, objectives, evaluator=FAST, seed_front=ls)
+    with pytest.raises(ConfigError, match="one point per seed weight \\(3\\)"):
+        NSGA2LSWarm(seed_sweep={**sweep, "weights": [0.3, 0.8, 0.5]}, **settings).run(
+            task, objectives, evaluator=FAST, seed_front=ls)
+    with pytest.raises(ConfigError, match="set `seed_sweep`"):
+        NSGA2LSWarm(**settings).run(task, objectives, evaluator=FAST, seed_front=ls)
+
+
 @pytest.mark.parametrize("sweep, message", [
     ({"weights": [0.2, 0.2], "lr": 0.1, "epochs": 1}, "distinct numbers in \\[0, 1\\]"),
     ({"weights": [0.2, 1.5], "lr": 0.1, "epochs": 1}, "distinct numbers in \\[0, 1\\]"),
@@ -432,5 +478,21 @@ def test_sms_emoa_runs_the_same_space_under_its_own_name(task, objectives):
     assert front.provenance[0]["hyperparameters"]["algorithm"] == "sms-emoa"
     assert sms.n_evaluated_ == nsga2.n_evaluated_ == 3 * settings["pop_size"]
     assert type(sms.algorithm_).__name__ == "SMSEMOA" and type(nsga2.algorithm_).__name__ == "NSGA2"
-    with pytest.raises(ConfigError, match="`algorithm` must be one of nsga2, sms-emoa"):
-        NSGA2LSWarm(algorithm="moead", **settings).run(task, objectives, evaluator=FAST)
+    with pytest.raises(ConfigError, match="`algorithm` must be one of nsga2, sms-emoa, moead"):
+        NSGA2LSWarm(algorithm="moea/d", **settings).run(task, objectives, evaluator=FAST)
+
+
+def test_moead_makes_one_offspring_per_subproblem_a_generation(task, objectives):
+    """algorithm="moead": pymoo's MOEA/D, whose next() evaluates one offspring; a generation is still
+    pop_size offspring, logged once, and the archive's anytime HV never drops within it."""
+    settings = {**LS_SETTINGS, "n_gen": 3, "seed": 0}
+    moead = NSGA2LSWarm(algorithm="moead", **settings)
+    front = moead.run(task, objectives, evaluator=FAST)
+    assert moead.name == "moead-ls-warm" and set(front.solver) == {"moead-ls-warm"}
+    assert type(moead.algorithm_).__name__ == "MOEAD"
+    assert moead.n_evaluated_ == 3 * settings["pop_size"]
+    assert [a["generation"] for a in moead.anytime_ if not a.get("partial")] == [1, 2, 3]
+    hv = np.array([a["hv"] for a in moead.anytime_])
+    assert (np.diff(hv) >= -1e-12).all()
+    with pytest.raises(ConfigError, match="MOEA/D makes one offspring per subproblem"):
+        NSGA2LSWarm(algorithm="moead", n_offsprings=2, **settings).run(task, objectives, evaluator=FAST)

@@ -30,6 +30,7 @@ __all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings
 logger = logging.getLogger(__name__)
 
 NSGA2_SOLVERS = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm", "sms-emoa-ls-warm")
+WARM_SOLVERS = ("nsga2-ls-warm", "sms-emoa-ls-warm")
 SOLVERS = (*NSGA2_SOLVERS, "jd", "ls", *(f"jd-{a}" for a in AGGREGATORS if a != "upgrad"))
 BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
 
@@ -138,8 +139,20 @@ def _sweep_solvers(name, settings, seed, batch_size) -> list:
     ]
 
 
+def _reuses_ls(name: str, settings: dict[str, dict[str, Any]], names: list[str]) -> bool:
+    """Whether a warm search's seed sweep is this run's ``ls`` sweep (then it continues that one)."""
+    if name not in WARM_SOLVERS or "ls" not in names:
+        return False
+    ls, warm = settings["ls"], settings[name]
+    same = {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}
+    # the ls sweep runs at the task's batch size and LinearScalarization's momentum and weight decay
+    own_sgd = any(key in warm for key in ("batch_size", "momentum", "weight_decay"))
+    return warm.get("seed_sweep") == same and not own_sgd
+
+
 def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress, *,
-                 client=None, checkpoint=None, batch_size: int | None = None) -> Front:
+                 client=None, checkpoint=None, batch_size: int | None = None,
+                 seed_front: Front | None = None) -> Front:
     from pareto_unlearn import spaces
 
     cls = {
@@ -153,8 +166,9 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
     if issubclass(cls, spaces.NSGA2LSWeights) and batch_size is not None:
         kwargs.setdefault("batch_size", batch_size)  # the task's unlearning batch, as the ls sweep uses
     solver = cls(**kwargs, seed=seed, progress=progress)
+    more = {} if seed_front is None else {"seed_front": seed_front}
     return solver.run(task, objectives, evaluator=evaluator, ref_point=ref_point, client=client,
-                      checkpoint=checkpoint)
+                      checkpoint=checkpoint, **more)
 
 
 def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
@@ -318,25 +332,39 @@ def explore(
         if store is not None:
             store.put(key, front)
 
+    # A warm search seeded by the ls sweep continues it (same points, charged once): ls runs first.
+    reuse = [n for n in names if n not in done and _reuses_ls(n, settings, names)]
+    first = [(key, solver) for key, solver in todo if reuse and key.startswith("ls.")]
+    later = [(key, solver) for key, solver in todo if not (reuse and key.startswith("ls."))]
     try:
-        pending = executor.submit(_solver_unit, [solver for _, solver in todo],
-                                  shared=executor.share(task, objectives, evaluator))
+        shared = executor.share(task, objectives, evaluator)
+        batches = [(part, executor.submit(_solver_unit, [solver for _, solver in part], shared=shared))
+                   for part in (first, later) if part]
+        bar = tqdm(total=len(todo), desc="sweep points", disable=not progress or not todo)
+
+        def wait_for_next_batch() -> None:
+            part, pending = batches.pop(0)
+
+            def arrived(i: int, front: Front) -> None:
+                keep(part[i][0], front)
+                bar.update()
+
+            pending.wait(arrived)
+
         for name in tqdm([n for n in names if n in NSGA2_SOLVERS], desc="NSGA-II", disable=not progress):
             if name in done:
                 continue
+            if name in reuse and first and batches and batches[0][0] is first:
+                wait_for_next_batch()
             logger.info("running %s", name)
             state = None if checkpoints is None else checkpoints / name
             keep(name, _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress,
-                                    client=client, checkpoint=state, batch_size=batch_size))
+                                    client=client, checkpoint=state, batch_size=batch_size,
+                                    seed_front=finished("ls") if name in reuse else None))
             if state is not None:  # the finished front is stored as a unit; its generations are not needed
                 shutil.rmtree(state, ignore_errors=True)
-        bar = tqdm(total=len(todo), desc="sweep points", disable=not progress or not todo)
-
-        def arrived(i: int, front: Front) -> None:
-            keep(todo[i][0], front)
-            bar.update()
-
-        pending.wait(arrived)
+        while batches:
+            wait_for_next_batch()
         bar.close()
     except KeyboardInterrupt:
         if out is not None:

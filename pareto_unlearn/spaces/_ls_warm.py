@@ -6,12 +6,15 @@ The genome is that of :mod:`~pareto_unlearn.spaces._ls_weights` (w, log10 lr, ep
 (default E = 1). Generation 1 fine-tunes from θ0: an E-epoch sweep over w, uniform draws, or — with
 ``seed_sweep`` — exactly the LS sweep a user would run (its weights, lr, epochs and the run seed, so its
 points are those of :class:`~pareto_unlearn.solvers.LinearScalarization` with the same settings), charged
-to this solver like every other generation. From generation 2 on, an offspring's fine-tune starts
-from the model of the survivor of the previous generation nearest to it in the genome box (scaled to
-[0, 1]), so lineages keep improving along the front at E epochs a generation instead of restarting
-from θ0: a population of short LS runs whose weights evolve, selected by NSGA-II's rank and crowding.
-An individual is a pure function of (genome, seed, starting parameters), so it can run on a Dask worker;
-its model is stored as a flat parameter vector (rebuild kind ``params``), as gradient points are.
+to this solver like every other generation. When that sweep already ran (``run(..., seed_front=...)``,
+as ``explore`` does with its ``ls`` front), generation 1 takes its points at their recorded cost instead
+of running it again: the same models, charged what they cost once. From generation 2 on, an offspring's
+fine-tune starts from the model of the survivor of the previous generation nearest to it in the genome
+box (scaled to [0, 1]), so lineages keep improving along the front at E epochs a generation instead of
+restarting from θ0: a population of short LS runs whose weights evolve, selected by NSGA-II's rank and
+crowding. An individual is a pure function of (genome, seed, starting parameters), so it can run on a
+Dask worker; its model is stored as a flat parameter vector (rebuild kind ``params``), as gradient points
+are.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.spaces._ls_weights import (
     _PREDICTION_SPLITS,
     FineTuneOutcome,
@@ -31,7 +35,7 @@ from pareto_unlearn.spaces._ls_weights import (
     _fine_tune_from,
     individual_seed,
 )
-from pareto_unlearn.spaces._nsga2 import SpaceMeter
+from pareto_unlearn.spaces._nsga2 import SpaceMeter, _reference_name
 
 __all__ = ["NSGA2LSWarm"]
 
@@ -134,8 +138,84 @@ class NSGA2LSWarm(NSGA2LSWeights):
             return super()._initial_rows()
         return self._seed_rows()
 
+    def run(self, task, objectives, *, seed_front: Front | None = None, **kwargs: Any) -> Front:
+        """:meth:`NSGA2Solver.run <pareto_unlearn.spaces.NSGA2Solver.run>`, optionally continuing a seed
+        sweep that already ran.
+
+        Parameters
+        ----------
+        seed_front : Front, optional
+            The ``seed_sweep`` run before, as a sweep Front: one LS point per weight, in order, with
+            cumulative cost columns (``explore`` passes its ``ls`` front). Generation 1 takes its points
+            (the same models the sweep would give again) at their recorded cost instead of running the
+            sweep a second time; this run's set-up is charged after them. Its settings must be the
+            seed sweep's, else :class:`~pareto_unlearn.exceptions.ConfigError`.
+        **kwargs
+            ``evaluator``, ``ref_point``, ``client``, ``checkpoint``.
+        """
+        self._seed_front = seed_front
+        try:
+            return super().run(task, objectives, **kwargs)
+        finally:
+            self._seed_front = None
+
+    def _seed_points(self, front: Front, objectives) -> dict[bytes, int]:
+        """Genome bytes of each seed row -> its point in ``front``, after checking the front is the seed
+        sweep of these settings."""
+        from pareto_unlearn.solvers import LinearScalarization
+
+        owner = "NSGA2LSWarm"
+        sweep = self.seed_sweep
+        if sweep is None:
+            raise ConfigError(f"{owner}: `seed_front` continues a seed sweep; set `seed_sweep` to its "
+                              "weights, lr and epochs.")
+        if not isinstance(front, Front):
+            raise ConfigError(f"{owner}: `seed_front` must be a Front. Got {type(front).__name__}.")
+        if list(front.objective_names) != list(objectives.names) or len(front) != len(sweep["weights"]):
+            raise ConfigError(f"{owner}: `seed_front` must hold one point per seed weight "
+                              f"({len(sweep['weights'])}) on the objectives {list(objectives.names)}; it has "
+                              f"{len(front)} on {list(front.objective_names)}.")
+        ls = LinearScalarization(weight=0.5)
+        if (self.momentum, self.weight_decay) != (ls.momentum, ls.weight_decay):
+            raise ConfigError(f"{owner}: `seed_front` holds LS points with momentum {ls.momentum} and "
+                              f"weight_decay {ls.weight_decay}; this search uses {self.momentum} and "
+                              f"{self.weight_decay}. Run the seed sweep instead (no seed_front).")
+        reference = _reference_name(objectives)
+        wall = np.asarray(front.cost["wall_s"], dtype=float)
+        for k, w in enumerate(sweep["weights"]):
+            provenance, hp = front.provenance[k], front.provenance[k].get("hyperparameters", {})
+            expected = {"w": float(w), "lr": float(sweep["lr"]), "epochs": int(sweep["epochs"]),
+                        "batch_size": self.batch_size, "seed": self.seed, "reference": reference}
+            found = {"w": hp.get("w"), "lr": hp.get("lr"), "epochs": hp.get("epochs"),
+                     "batch_size": hp.get("batch_size"), "seed": provenance.get("seed"),
+                     "reference": provenance.get("reference")}
+            if found != expected or front.rebuild[k].get("kind") != "params":
+                raise ConfigError(f"{owner}: point {k} of `seed_front` is not the seed sweep's: it has "
+                                  f"{found}, expected {expected} and a stored model (rebuild kind "
+                                  "'params').")
+        if (np.diff(wall) < 0).any():
+            raise ConfigError(f"{owner}: `seed_front`'s cost columns must be cumulative, as a sweep's Front "
+                              "has them (explore's `ls` front).")
+        return {row.astype(np.float32).tobytes(): k for k, row in enumerate(self._seed_rows())}
+
+    def _ready_seed(self, k: int) -> tuple[tuple[FineTuneOutcome, np.ndarray], dict[str, float]]:
+        """Seed point ``k`` of ``seed_front`` as this space's result of a fine-tune, and its recorded cost."""
+        from pareto_unlearn.metrics import predict
+
+        front = self._seed_front
+        cost = {name: float(front.cost[name][k]) for name in COST_NAMES}
+        before = {name: float(front.cost[name][k - 1]) if k else 0.0 for name in COST_NAMES}
+        spent = {name: cost[name] - before[name] for name in COST_NAMES}
+        outcome = FineTuneOutcome(
+            np.asarray(front.F[k], dtype=float).copy(), predict(front.model(k, self.task_), self.task_),
+            spent["forward_passes"], spent["backward_passes"], spent["wall_s"], None)
+        return (outcome, np.asarray(front.arrays[front.rebuild[k]["array"]], dtype=np.float32).copy()), cost
+
     def _setup(self, task, objectives, meter: SpaceMeter) -> None:
         super()._setup(task, objectives, meter)
+        front = getattr(self, "_seed_front", None)
+        # genome bytes -> the point of seed_front that generation 1 takes instead of fine-tuning again
+        self.seed_points_: dict[bytes, int] = {} if front is None else self._seed_points(front, objectives)
         # genome bytes -> the sweep's own lr and epochs, for the seed points of generation 1
         self.seed_overrides_: dict[bytes, dict[str, Any]] = {}
         if self.seed_sweep is not None:
@@ -157,16 +237,20 @@ class NSGA2LSWarm(NSGA2LSWeights):
     def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
         rows = np.asarray(X, dtype=np.float32)
         first = self.generation_log_.generation == 1
-        items = []
-        for row in rows:
+        items, ready = [], {}
+        for i, row in enumerate(rows):
             override = self.seed_overrides_.get(row.tobytes()) if first else None
             # a seed point is the sweep's own run: the run seed, as LinearScalarization(seed=seed) uses
             seed = self.seed if override is not None else individual_seed(self.seed, row)
             items.append((row, seed, self._start_for(row), override))
-        F = self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter)
+            if first and row.tobytes() in self.seed_points_:
+                with meter.paused():  # rebuilding the stored model and its logits is bookkeeping
+                    ready[i] = self._ready_seed(self.seed_points_[row.tobytes()])
+        F = self._evaluate_individuals(_warm_individual_on_worker, rows, items, meter, ready=ready)
         if self.archive:
             with meter.paused():
                 self._update_archive(np.asarray(X, dtype=float), F, self.generation_log_.generation)
+                self._hold_archive()  # MOEA/D evaluates a generation's offspring in several calls
         return F
 
     def _keep(self, key: bytes, result) -> FineTuneOutcome:
@@ -206,7 +290,11 @@ class NSGA2LSWarm(NSGA2LSWeights):
         keep = self._held_keys()
         self.params_ = {k: v for k, v in self.params_.items() if k in keep}
         self.predictions_ = {k: v for k, v in self.predictions_.items() if k in keep}
-        if self.archive and self.archive_:  # offspring are measured against the archive, not the population
+        self._hold_archive()
+
+    def _hold_archive(self) -> None:
+        """With the archive, what the run holds (and offspring are measured against) is the archive."""
+        if self.archive and self.archive_:
             archive = list(self.archive_.values())
             self.population_F_ = np.stack([f for _, f, _ in archive])
             self.population_RA_ = self._population_ra(np.stack([x for x, _, _ in archive]))
@@ -251,6 +339,9 @@ class NSGA2LSWarm(NSGA2LSWeights):
 
     def _front(self, X, F, born, metrics, cost, objectives, task, anytime):
         front = super()._front(X, F, born, metrics, cost, objectives, task, anytime)
+        if self.seed_points_:  # generation 1 was a sweep that ran before this run, charged its cost
+            for provenance in front.provenance:
+                provenance["seed_sweep_from"] = "seed_front"
         for i, row in enumerate(np.asarray(X, dtype=np.float32)):
             key = f"{self.space}.p{i}"
             front.arrays[key] = self.params_[row.tobytes()]

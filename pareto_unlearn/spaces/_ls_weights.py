@@ -262,13 +262,21 @@ class NSGA2LSWeights(NSGA2Solver):
         items = [(row, individual_seed(self.seed, row)) for row in rows]
         return self._evaluate_individuals(_individual_on_worker, rows, items, meter)
 
-    def _evaluate_individuals(self, fn, rows: np.ndarray, items: list, meter: SpaceMeter) -> np.ndarray:
-        """Run ``fn`` on every item (here or on the workers), record each outcome as it arrives and log
-        the anytime HV of the previous population with the offspring evaluated so far."""
+    def _evaluate_individuals(self, fn, rows: np.ndarray, items: list, meter: SpaceMeter, *,
+                              ready: dict[int, tuple[Any, dict[str, float]]] | None = None) -> np.ndarray:
+        """Run ``fn`` on the item of every row not in ``ready`` (here or on the workers), record each
+        outcome as it arrives and log the anytime HV of the previous population with the offspring
+        evaluated so far. ``ready`` maps a row to a result computed before this run and its cumulative
+        cost there (a seed sweep that ran first): those are taken first, at that cost."""
         F = np.full((len(rows), len(self.objectives_)), np.nan)
         RA = np.full(len(rows), np.nan)
+        ready = ready or {}
+        if ready:
+            self._take_ready(ready, rows, F, RA, meter)
+        todo = [i for i in range(len(rows)) if i not in ready]
 
-        def arrived(i: int, result) -> None:
+        def arrived(j: int, result) -> None:
+            i = todo[j]
             outcome = self._keep(rows[i].tobytes(), result)
             meter.add(forward=outcome.forward_passes, backward=outcome.backward_passes)
             if not self.executor_.distributed:  # serial: its metric logits are measurement, not search
@@ -277,19 +285,38 @@ class NSGA2LSWeights(NSGA2Solver):
             RA[i] = retain_accuracy([outcome.predictions], self.task_.retain.y)[0]
             self._log_partial(F, RA, meter)
 
-        self.executor_.map(fn, items, shared=(*self.shared_, self._settings()), on_result=arrived)
+        if todo:
+            self.executor_.map(fn, [items[i] for i in todo], shared=(*self.shared_, self._settings()),
+                               on_result=arrived)
         return F
+
+    def _take_ready(self, ready: dict[int, tuple[Any, dict[str, float]]], rows: np.ndarray, F: np.ndarray,
+                    RA: np.ndarray, meter: SpaceMeter) -> None:
+        """Record results computed before this run, each at its recorded cumulative cost. They ran before
+        this run started, so this run's cost so far (its set-up) is moved after them."""
+        so_far = meter.snapshot()
+        meter.exclude(so_far["wall_s"])
+        last: dict[str, float] = {}
+        with meter.paused():
+            for i, (result, cost) in sorted(ready.items(), key=lambda item: item[1][1]["wall_s"]):
+                outcome = self._keep(rows[i].tobytes(), result)
+                F[i] = outcome.F
+                RA[i] = retain_accuracy([outcome.predictions], self.task_.retain.y)[0]
+                self._log_partial(F, RA, meter, cost=cost)
+                last = cost
+        meter.resume_from({k: last[k] + so_far[k] for k in so_far})
 
     def _keep(self, key: bytes, outcome: FineTuneOutcome) -> FineTuneOutcome:
         """Store what an individual's unit returned (its logits); the outcome."""
         self.predictions_[key] = outcome.predictions
         return outcome
 
-    def _log_partial(self, F: np.ndarray, RA: np.ndarray, meter: SpaceMeter) -> None:
+    def _log_partial(self, F: np.ndarray, RA: np.ndarray, meter: SpaceMeter,
+                     cost: dict[str, float] | None = None) -> None:
         """An anytime row within a generation: what a user stopping now would hold (the previous
-        population and the offspring evaluated so far)."""
+        population and the offspring evaluated so far), at ``cost`` (default: the meter's reading)."""
         log = self.generation_log_
-        cost = meter.snapshot()
+        cost = meter.snapshot() if cost is None else cost
         with meter.paused():
             done = ~np.isnan(RA)
             held_F = np.concatenate([self.population_F_, F[done]])

@@ -44,7 +44,8 @@ _POP_FLOAT_KEYS = ("X", "F", "G", "H", "CV", "F_true", "crowding")
 _POP_INT_KEYS = ("rank", "n_gen", "n_iter")
 
 # pymoo algorithms a space can run (NSGA-II by default; SMS-EMOA measured better on nsga2-ls-warm).
-ALGORITHMS = ("nsga2", "sms-emoa")
+ALGORITHMS = ("nsga2", "sms-emoa", "moead")
+MOEAD_NEIGHBORS = 5  # subproblems a MOEA/D parent is drawn from and an offspring may replace
 
 # Value given to NaN / inf objectives for pymoo's ranking only; the Front keeps the true values.
 PENALTY = 1e30
@@ -194,6 +195,14 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     return macs
 
 
+def _missing(values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` (a population attribute, object dtype when unset) with None replaced by ``fill``."""
+    values = np.asarray(values)
+    if values.dtype != object:
+        return values
+    return np.array([fill if v is None else v for v in values.reshape(-1)])
+
+
 def _reference_name(objectives) -> str:
     refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
     return "+".join(refs) if refs else "none"
@@ -225,10 +234,12 @@ class NSGA2Solver:
     n_offsprings : int, optional
         Offspring per generation (pymoo's ``n_offsprings``; default ``pop_size``). Fewer than
         ``pop_size`` makes survival more frequent per evaluation (closer to steady state).
-    algorithm : {"nsga2", "sms-emoa"}
-        pymoo's NSGA-II (rank and crowding survival, the default) or SMS-EMOA (survival by least
-        hypervolume contribution), with the same operators and budget; with ``"sms-emoa"`` the solver's
-        name starts ``sms-emoa-`` instead of ``nsga2-``.
+    algorithm : {"nsga2", "sms-emoa", "moead"}
+        pymoo's NSGA-II (rank and crowding survival, the default), SMS-EMOA (survival by least
+        hypervolume contribution) or MOEA/D (one Tchebycheff subproblem per individual along
+        ``pop_size`` Riesz-energy reference directions, one offspring per subproblem a generation, so
+        ``n_offsprings`` does not apply), with the same operators; the solver's name starts with the
+        algorithm (``sms-emoa-``, ``moead-``) instead of ``nsga2-``.
     """
 
     name = "nsga2"
@@ -242,8 +253,8 @@ class NSGA2Solver:
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
         self.algorithm = algorithm
-        if algorithm == "sms-emoa" and self.name.startswith("nsga2-"):
-            self.name = "sms-emoa-" + self.name[len("nsga2-"):]  # the front says which algorithm made it
+        if algorithm in ("sms-emoa", "moead") and self.name.startswith("nsga2-"):
+            self.name = f"{algorithm}-" + self.name[len("nsga2-"):]  # the front says which algorithm made it
         self.n_gen = n_gen
         self.seed = seed
         self.progress = progress
@@ -319,6 +330,9 @@ class NSGA2Solver:
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"{owner}: `algorithm` must be one of {', '.join(ALGORITHMS)}. "
                               f"Got {self.algorithm!r}.")
+        if self.algorithm == "moead" and self.n_offsprings is not None:
+            raise ConfigError(f"{owner}: MOEA/D makes one offspring per subproblem a generation; leave "
+                              f"`n_offsprings` out (got {self.n_offsprings!r}).")
         if self.n_offsprings is not None and not (_is_int(self.n_offsprings) and self.n_offsprings >= 1):
             raise ConfigError(f"{owner}: `n_offsprings` must be an integer >= 1 or None. "
                               f"Got {self.n_offsprings!r}.")
@@ -433,6 +447,13 @@ class NSGA2Solver:
             from pymoo.algorithms.moo.sms import SMSEMOA
 
             algorithm = SMSEMOA(**operators)
+        elif self.algorithm == "moead":
+            from pymoo.algorithms.moo.moead import MOEAD
+            from pymoo.util.ref_dirs import get_reference_directions
+
+            directions = get_reference_directions("energy", len(objectives), self.pop_size, seed=self.seed)
+            algorithm = MOEAD(directions, n_neighbors=min(self.pop_size, MOEAD_NEIGHBORS),
+                              **{k: operators[k] for k in ("sampling", "crossover", "mutation")})
         else:
             algorithm = NSGA2(**operators)
         self.algorithm_ = algorithm
@@ -453,7 +474,8 @@ class NSGA2Solver:
         self.resumed_from_ = done
         try:
             for generation in range(done + 1, self.n_gen + 1):
-                algorithm.next()
+                while log.completed < generation:  # MOEA/D's next() evaluates one offspring, not a generation
+                    algorithm.next()
                 if store is not None:
                     with meter.paused():
                         self._save_checkpoint(store, algorithm, generation, meter, log)
@@ -487,13 +509,17 @@ class NSGA2Solver:
                          log: _GenerationLog) -> None:
         pop = algorithm.pop
         rng_json, rng_arrays = rng_states()
-        arrays = {f"pop:{k}": np.asarray(pop.get(k), dtype=float) for k in _POP_FLOAT_KEYS}
-        arrays.update({f"pop:{k}": np.asarray(pop.get(k), dtype=np.int64).reshape(-1) for k in _POP_INT_KEYS})
+        # MOEA/D keeps no rank or crowding: stored as -1 and NaN, read back as None
+        arrays = {f"pop:{k}": np.asarray(_missing(pop.get(k), np.nan), dtype=float) for k in _POP_FLOAT_KEYS}
+        arrays.update({f"pop:{k}": np.asarray(_missing(pop.get(k), -1), dtype=np.int64).reshape(-1)
+                       for k in _POP_INT_KEYS})
         arrays.update(rng_arrays)
         arrays.update({f"space:{k}": v for k, v in self._checkpoint_arrays(arrays["pop:X"]).items()})
         store.save({"generation": generation, "n_iter": int(algorithm.n_iter),
                     "n_eval": int(algorithm.evaluator.n_eval),
                     "pymoo_rng": algorithm.random_state.bit_generator.state,
+                    # MOEA/D's ideal point is the best seen in every objective, offspring not kept included
+                    "ideal": np.asarray(getattr(algorithm, "ideal", [])).tolist(),
                     "cost": meter.snapshot(), "anytime": log.rows, "rng": rng_json,
                     "evaluated": sorted(pop[0].evaluated)}, arrays)
 
@@ -518,9 +544,10 @@ class NSGA2Solver:
             ind._G, ind._H = arrays["pop:G"][i].copy(), arrays["pop:H"][i].copy()
             ind._CV = arrays["pop:CV"][i].copy()
             ind.evaluated = set(state["evaluated"])
-            ind.data = {"F_true": arrays["pop:F_true"][i].copy(), "rank": int(arrays["pop:rank"][i]),
-                        "crowding": float(arrays["pop:crowding"][i]), "n_gen": int(arrays["pop:n_gen"][i]),
-                        "n_iter": int(arrays["pop:n_iter"][i])}
+            rank, crowding = int(arrays["pop:rank"][i]), float(arrays["pop:crowding"][i])
+            ind.data = {"F_true": arrays["pop:F_true"][i].copy(), "rank": None if rank < 0 else rank,
+                        "crowding": None if math.isnan(crowding) else crowding,
+                        "n_gen": int(arrays["pop:n_gen"][i]), "n_iter": int(arrays["pop:n_iter"][i])}
             individuals.append(ind)
         algorithm.pop = Population.create(*individuals)
         algorithm.is_initialized = True
@@ -528,6 +555,8 @@ class NSGA2Solver:
         algorithm.n_iter = int(state["n_iter"])
         algorithm.evaluator.n_eval = int(state["n_eval"])
         algorithm.random_state.bit_generator.state = state["pymoo_rng"]
+        if self.algorithm == "moead":
+            algorithm.ideal = np.asarray(state["ideal"], dtype=float)
         algorithm._set_optimum()
         restore_rng_states(state["rng"], arrays)
         self._restore_checkpoint_arrays(X, {k.split(":", 1)[1]: v for k, v in arrays.items()

@@ -285,6 +285,9 @@ def test_explore_seeds_ls_warm_with_the_ls_sweep_it_runs() -> None:
 
     default = _check_settings(RunConfig(), quick=False)
     ls = default["ls"]
+    # the 10-weight grid, middle weights first so that the sweep spans the front from its first point
+    assert sorted(ls["weights"]) == pytest.approx(np.linspace(0.05, 0.95, 10))
+    assert ls["weights"][:3] == [0.45, 0.75, 0.25] and ls["weights"][-2:] == [0.05, 0.95]
     assert default["nsga2-ls-warm"]["seed_sweep"] == {"weights": ls["weights"], "lr": ls["lr"],
                                                       "epochs": ls["epochs"]}
     assert default["nsga2-ls-warm"]["pop_size"] == len(ls["weights"])

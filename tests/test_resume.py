@@ -32,6 +32,7 @@ SPACES = [
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
     (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "moead"}),
+    (NSGA2LastLayer, {"pop_size": 8, "n_gen": 5, "algorithm": "nsga3"}),
 ]
 
 
@@ -77,6 +78,39 @@ def test_resumed_search_gives_the_uninterrupted_front(cls, settings, digits_task
     assert solver.n_evaluated_ == (settings["n_gen"] - 2) * settings["pop_size"]
     whole = [row["generation"] for row in resumed.anytime if not row.get("partial")]
     assert whole == list(range(1, settings["n_gen"] + 1))
+
+
+def test_nsga3_resumes_with_its_normalisation(digits_task, digits_objectives, tmp_path, monkeypatch):
+    """NSGA-III's survival starts from the ideal, worst and extreme points seen so far (offspring that
+    did not survive included): a resumed run gets them back as they were when the checkpoint was saved."""
+    norm_keys = ("ideal_point", "worst_point", "nadir_point", "extreme_points")
+    saved = {}
+    save = _nsga2.NSGA2Solver._save_checkpoint
+
+    def save_then_stop(self, store, algorithm, gen, meter, log):
+        save(self, store, algorithm, gen, meter, log)
+        if gen == 2:
+            saved.update({k: np.copy(getattr(algorithm.survival.norm, k)) for k in norm_keys})
+            raise _Stop
+
+    settings = {"pop_size": 8, "n_gen": 3, "algorithm": "nsga3", "seed": 3, "progress": False}
+    with monkeypatch.context() as patch:
+        patch.setattr(_nsga2.NSGA2Solver, "_save_checkpoint", save_then_stop)
+        with pytest.raises(_Stop):
+            NSGA2LastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    restored = {}
+    resume = _nsga2.NSGA2Solver._resume
+
+    def resume_and_record(self, store, algorithm, meter, log):
+        done = resume(self, store, algorithm, meter, log)
+        restored.update({k: getattr(algorithm.survival.norm, k) for k in norm_keys})
+        return done
+
+    monkeypatch.setattr(_nsga2.NSGA2Solver, "_resume", resume_and_record)
+    NSGA2LastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    assert np.isfinite(saved["ideal_point"]).all()
+    for key in norm_keys:
+        np.testing.assert_array_equal(restored[key], saved[key])
 
 
 def test_rng_states_round_trip():

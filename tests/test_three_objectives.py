@@ -20,6 +20,7 @@ from pareto_unlearn.rundir import load_run
 from pareto_unlearn.selection_export import select_and_export
 from pareto_unlearn.solvers import JacobianDescent, LinearScalarization, jd_direction
 from pareto_unlearn.solvers._jd import split_weight
+from pareto_unlearn.spaces import NSGA2LastLayer
 
 NAMES = ("forget_kl:uniform", "forget_kl:heldout", "retain_ce")
 COLUMNS = ("forget_kl_uniform", "forget_kl_heldout", "retain_ce")
@@ -95,6 +96,21 @@ def test_three_objective_run_selects_and_exports(three: Path, tmp_path: Path) ->
     record = json.loads(export.with_suffix(".json").read_text())
     assert list(record["objectives"]) == list(COLUMNS)
     assert result["max_abs_difference"] < 1e-4  # the exported weights give the recorded objectives
+
+
+def test_nsga3_searches_three_objectives_with_one_reference_direction_per_individual(
+        digits_task, three_objectives) -> None:
+    """algorithm="nsga3": pymoo's NSGA-III (niches along reference directions instead of crowding) on the
+    three objectives, under its own name, pop_size offspring a generation, a non-dominated front."""
+    solver = NSGA2LastLayer(algorithm="nsga3", pop_size=8, n_gen=3, seed=0, progress=False)
+    front = solver.run(digits_task, three_objectives)
+    assert solver.name == "nsga3-last-layer" and set(front.solver) == {"nsga3-last-layer"}
+    assert type(solver.algorithm_).__name__ == "NSGA3"
+    assert solver.algorithm_.ref_dirs.shape == (8, 3)
+    assert solver.n_evaluated_ == 3 * 8
+    assert front.F.shape[1] == 3 and np.isfinite(front.F).all()
+    assert front.provenance[0]["hyperparameters"]["algorithm"] == "nsga3"
+    assert [a["generation"] for a in solver.anytime_] == [1, 2, 3]
 
 
 def test_jd_direction_shares_one_forward_graph_between_objectives_on_one_split(digits_task,

@@ -25,7 +25,7 @@ from pareto_unlearn.rundir import write_run_dir
 from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
 from pareto_unlearn.solvers import AGGREGATORS, JacobianDescent, LinearScalarization
 
-__all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings"]
+__all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings", "spread_first"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +35,33 @@ SOLVERS = (*NSGA2_SOLVERS, "jd", "ls", *(f"jd-{a}" for a in AGGREGATORS if a != 
 BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
 
 
+def spread_first(weights) -> list[float]:
+    """``weights`` (in [0, 1]) in the order a sweep should run them so that every prefix spans the front:
+    each next weight is the one farthest from 0, 1 and the weights before it (ties: the smaller). An
+    extreme weight alone gives a corner of the front, a middle one most of its hypervolume, so a sweep
+    read at any cost (``compare``'s budget, a user who stops it) holds the most it can.
+
+    Examples
+    --------
+    >>> spread_first([0.1, 0.3, 0.5, 0.7, 0.9])
+    [0.5, 0.3, 0.7, 0.1, 0.9]
+    """
+    left = sorted(float(w) for w in weights)
+    chosen: list[float] = []
+    while left:
+        covered = np.array([0.0, 1.0, *chosen])
+        spread = [round(float(np.abs(covered - w).min()), 9) for w in left]  # 0.55 − 0.45 ties 0.25 − 0.15
+        chosen.append(left.pop(int(np.argmax(spread))))
+    return chosen
+
+
 def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, Any]]:
     """Per-solver settings. ``quick`` keeps every solver with at least 5 non-dominated points on digits."""
     lrs = [0.05, 0.1, 0.15, 0.2, 0.3] if task == "digits" else [1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2]
     settings: dict[str, dict[str, Any]] = {
         "jd": {"lrs": lrs, "epochs": 5, "pref_vectors": None},
-        "ls": {"weights": [round(w, 2) for w in np.linspace(0.05, 0.95, 10)], "lr": lrs[-2], "epochs": 5},
+        # middle weights first: the sweep's anytime front spans the trade-off from its first point on
+        "ls": {"weights": spread_first(np.round(np.linspace(0.05, 0.95, 10), 2)), "lr": lrs[-2], "epochs": 5},
         # population_chunks > 1: pieces of each population evaluated on the Dask workers (large models)
         "nsga2-last-layer": {"pop_size": 100, "n_gen": 100, "population_chunks": 1},
         "nsga2-lora": {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
@@ -48,7 +69,7 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
     }
     if quick:
         settings["jd"].update(lrs=lrs[1::2], epochs=5)
-        settings["ls"].update(weights=[0.1, 0.3, 0.5, 0.7, 0.9])
+        settings["ls"].update(weights=spread_first([0.1, 0.3, 0.5, 0.7, 0.9]))
         settings["nsga2-last-layer"].update(pop_size=40, n_gen=25)
         settings["nsga2-lora"].update(pop_size=30, n_gen=15)
         settings["nsga2-ls-weights"].update(pop_size=8, n_gen=3)
@@ -145,9 +166,9 @@ def _reuses_ls(name: str, settings: dict[str, dict[str, Any]], names: list[str])
         return False
     ls, warm = settings["ls"], settings[name]
     same = {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}
-    # the ls sweep runs at the task's batch size and LinearScalarization's momentum and weight decay
-    own_sgd = any(key in warm for key in ("batch_size", "momentum", "weight_decay"))
-    return warm.get("seed_sweep") == same and not own_sgd
+    # batch size, momentum and weight decay cannot differ: a config cannot set them for a warm search,
+    # and the search's seed_front check refuses a sweep that ran with others
+    return warm.get("seed_sweep") == same
 
 
 def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, progress, *,

@@ -44,7 +44,7 @@ _POP_FLOAT_KEYS = ("X", "F", "G", "H", "CV", "F_true", "crowding")
 _POP_INT_KEYS = ("rank", "n_gen", "n_iter")
 
 # pymoo algorithms a space can run (NSGA-II by default; SMS-EMOA measured better on nsga2-ls-warm).
-ALGORITHMS = ("nsga2", "sms-emoa", "moead")
+ALGORITHMS = ("nsga2", "sms-emoa", "moead", "nsga3")
 MOEAD_NEIGHBORS = 5  # subproblems a MOEA/D parent is drawn from and an offspring may replace
 
 # Value given to NaN / inf objectives for pymoo's ranking only; the Front keeps the true values.
@@ -203,6 +203,25 @@ def _missing(values: np.ndarray, fill: float) -> np.ndarray:
     return np.array([fill if v is None else v for v in values.reshape(-1)])
 
 
+def _normalization_state(algorithm) -> dict[str, Any] | None:
+    """NSGA-III's normalisation: the best and worst values and extreme points seen so far, which its next
+    survival starts from (None for the other algorithms)."""
+    norm = getattr(getattr(algorithm, "survival", None), "norm", None)
+    if norm is None:
+        return None
+    return {key: None if getattr(norm, key) is None else np.asarray(getattr(norm, key)).tolist()
+            for key in ("ideal_point", "worst_point", "nadir_point", "extreme_points")}
+
+
+def _restore_normalization(algorithm, state: dict[str, Any]) -> None:
+    survival = algorithm.survival
+    for key, value in state.items():
+        setattr(survival.norm, key, None if value is None else np.asarray(value, dtype=float))
+    # the survivors' first front: what NSGA-III reports as its optimum (no effect on the search)
+    rank = np.asarray(_missing(algorithm.pop.get("rank"), -1))
+    survival.opt = algorithm.pop[np.flatnonzero(rank == 0)]
+
+
 def _reference_name(objectives) -> str:
     refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
     return "+".join(refs) if refs else "none"
@@ -234,12 +253,14 @@ class NSGA2Solver:
     n_offsprings : int, optional
         Offspring per generation (pymoo's ``n_offsprings``; default ``pop_size``). Fewer than
         ``pop_size`` makes survival more frequent per evaluation (closer to steady state).
-    algorithm : {"nsga2", "sms-emoa", "moead"}
+    algorithm : {"nsga2", "sms-emoa", "moead", "nsga3"}
         pymoo's NSGA-II (rank and crowding survival, the default), SMS-EMOA (survival by least
-        hypervolume contribution) or MOEA/D (one Tchebycheff subproblem per individual along
+        hypervolume contribution), MOEA/D (one Tchebycheff subproblem per individual along
         ``pop_size`` Riesz-energy reference directions, one offspring per subproblem a generation, so
-        ``n_offsprings`` does not apply), with the same operators; the solver's name starts with the
-        algorithm (``sms-emoa-``, ``moead-``) instead of ``nsga2-``.
+        ``n_offsprings`` does not apply) or NSGA-III (rank, then niches along ``pop_size`` Riesz-energy
+        reference directions in place of crowding: made for three objectives and more), with the same
+        operators; the solver's name starts with the algorithm (``sms-emoa-``, ``moead-``, ``nsga3-``)
+        instead of ``nsga2-``.
     """
 
     name = "nsga2"
@@ -253,7 +274,7 @@ class NSGA2Solver:
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
         self.algorithm = algorithm
-        if algorithm in ("sms-emoa", "moead") and self.name.startswith("nsga2-"):
+        if algorithm != "nsga2" and algorithm in ALGORITHMS and self.name.startswith("nsga2-"):
             self.name = f"{algorithm}-" + self.name[len("nsga2-"):]  # the front says which algorithm made it
         self.n_gen = n_gen
         self.seed = seed
@@ -449,11 +470,14 @@ class NSGA2Solver:
             algorithm = SMSEMOA(**operators)
         elif self.algorithm == "moead":
             from pymoo.algorithms.moo.moead import MOEAD
-            from pymoo.util.ref_dirs import get_reference_directions
 
-            directions = get_reference_directions("energy", len(objectives), self.pop_size, seed=self.seed)
-            algorithm = MOEAD(directions, n_neighbors=min(self.pop_size, MOEAD_NEIGHBORS),
+            algorithm = MOEAD(self._directions(len(objectives)),
+                              n_neighbors=min(self.pop_size, MOEAD_NEIGHBORS),
                               **{k: operators[k] for k in ("sampling", "crossover", "mutation")})
+        elif self.algorithm == "nsga3":
+            from pymoo.algorithms.moo.nsga3 import NSGA3
+
+            algorithm = NSGA3(self._directions(len(objectives)), **operators)
         else:
             algorithm = NSGA2(**operators)
         self.algorithm_ = algorithm
@@ -491,6 +515,12 @@ class NSGA2Solver:
         self.anytime_ = log.rows
         return self._front(X, F, born, metrics, cost, objectives, task, log.rows)
 
+    def _directions(self, n_obj: int) -> np.ndarray:
+        """One reference direction per individual (MOEA/D's subproblems, NSGA-III's niches)."""
+        from pymoo.util.ref_dirs import get_reference_directions
+
+        return get_reference_directions("energy", n_obj, self.pop_size, seed=self.seed)
+
     # -- checkpoints ------------------------------------------------------------------------------
     def _fingerprint(self, task, objectives, X0: np.ndarray) -> dict[str, Any]:
         return {"solver": self.name, "hyperparameters": self.hyperparameters(), "seed": self.seed,
@@ -520,6 +550,7 @@ class NSGA2Solver:
                     "pymoo_rng": algorithm.random_state.bit_generator.state,
                     # MOEA/D's ideal point is the best seen in every objective, offspring not kept included
                     "ideal": np.asarray(getattr(algorithm, "ideal", [])).tolist(),
+                    "normalization": _normalization_state(algorithm),
                     "cost": meter.snapshot(), "anytime": log.rows, "rng": rng_json,
                     "evaluated": sorted(pop[0].evaluated)}, arrays)
 
@@ -557,6 +588,8 @@ class NSGA2Solver:
         algorithm.random_state.bit_generator.state = state["pymoo_rng"]
         if self.algorithm == "moead":
             algorithm.ideal = np.asarray(state["ideal"], dtype=float)
+        if self.algorithm == "nsga3":
+            _restore_normalization(algorithm, state["normalization"])
         algorithm._set_optimum()
         restore_rng_states(state["rng"], arrays)
         self._restore_checkpoint_arrays(X, {k.split(":", 1)[1]: v for k, v in arrays.items()

@@ -106,11 +106,14 @@ def test_nsga3_searches_three_objectives_with_one_reference_direction_per_indivi
     front = solver.run(digits_task, three_objectives)
     assert solver.name == "nsga3-last-layer" and set(front.solver) == {"nsga3-last-layer"}
     assert type(solver.algorithm_).__name__ == "NSGA3"
-    assert solver.algorithm_.ref_dirs.shape == (8, 3)
+    assert solver.algorithm_.ref_dirs.shape == (6, 3)  # Das-Dennis, 2 partitions: the most that fit in 8
     assert solver.n_evaluated_ == 3 * 8
     assert front.F.shape[1] == 3 and np.isfinite(front.F).all()
     assert front.provenance[0]["hyperparameters"]["algorithm"] == "nsga3"
     assert [a["generation"] for a in solver.anytime_] == [1, 2, 3]
+    with pytest.raises(ConfigError, match="nsga3 needs at least one individual per objective \\(3\\)"):
+        NSGA2LastLayer(algorithm="nsga3", pop_size=2, n_gen=1, progress=False).run(digits_task,
+                                                                                   three_objectives)
 
 
 def test_jd_direction_shares_one_forward_graph_between_objectives_on_one_split(digits_task,

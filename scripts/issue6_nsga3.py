@@ -10,11 +10,10 @@ Prints, per case and method: the 3-D HV (explore's reference point), HV within t
 import numpy as np
 import torch
 
-from pareto_unlearn.experiments._explore import default_settings
+from pareto_unlearn.experiments._explore import _chain_costs, _sweep_solvers, default_settings
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import hv_reference_point, make_objectives
-from pareto_unlearn.solvers import JacobianDescent, LinearScalarization
 from pareto_unlearn.spaces import NSGA2LSWarm
 from pareto_unlearn.spaces._nsga2 import population_hv
 from pareto_unlearn.task import load_task
@@ -24,28 +23,25 @@ ALGORITHMS = ("nsga2", "nsga3", "sms-emoa")
 CASES = [("random:0.5", 0), ("random:0.5", 1), ("random:0.5", 2), ("class:3", 0)]
 
 
-def sweep(runs, task, objectives, evaluator) -> tuple[np.ndarray, float]:
-    """The points of a list of gradient runs made one after another, and their total seconds."""
-    fronts = [run.run(task, objectives, evaluator=evaluator) for run in runs]
-    front = Front.concat(fronts)
-    return front.F, float(sum(f.cost["wall_s"][-1] for f in fronts))
+def sweep(name, settings, task, objectives, evaluator, seed) -> tuple[np.ndarray, float]:
+    """The ``ls`` or ``jd`` sweep as explore runs it: its points and its total seconds."""
+    fronts = [run.run(task, objectives, evaluator=evaluator)
+              for run in _sweep_solvers(name, settings, seed, batch_size=64)]
+    _, total = _chain_costs(fronts)
+    return Front.concat(fronts).F, total["wall_s"]
 
 
 def main() -> None:
     torch.set_num_threads(1)
     settings = default_settings("digits")
-    ls, jd, warm = settings["ls"], settings["jd"], settings["nsga2-ls-warm"]
+    warm = settings["nsga2-ls-warm"]
     for forget, seed in CASES:
         task = load_task("digits", forget=forget, seed=seed, progress=False)
         objectives = make_objectives(task, names=NAMES)
         evaluator = MetricEvaluator(task)
         ref = np.asarray(hv_reference_point(task, objectives))
-        common = {"seed": seed, "progress": False, "batch_size": 64}
-        ls_runs = [LinearScalarization(weight=w, lr=ls["lr"], epochs=ls["epochs"], record="last", **common)
-                   for w in ls["weights"]]
-        ls_F, ls_s = sweep(ls_runs, task, objectives, evaluator)
-        jd_F, jd_s = sweep([JacobianDescent(lr=lr, epochs=jd["epochs"], record="epoch", **common)
-                            for lr in jd["lrs"]], task, objectives, evaluator)
+        ls_F, ls_s = sweep("ls", settings, task, objectives, evaluator, seed)
+        jd_F, jd_s = sweep("jd", settings, task, objectives, evaluator, seed)
         print(f"{forget} seed {seed} | ls sweep | HV {population_hv(ls_F, ref):.3f} | cost {ls_s:.2f} s")
         print(f"{forget} seed {seed} | jd       | HV {population_hv(jd_F, ref):.3f} | cost {jd_s:.2f} s")
         for algorithm in ALGORITHMS:

@@ -255,11 +255,11 @@ class NSGA2Solver:
         ``pop_size`` makes survival more frequent per evaluation (closer to steady state).
     algorithm : {"nsga2", "sms-emoa", "moead", "nsga3"}
         pymoo's NSGA-II (rank and crowding survival, the default), SMS-EMOA (survival by least
-        hypervolume contribution), MOEA/D (one Tchebycheff subproblem per individual along
-        ``pop_size`` Riesz-energy reference directions, one offspring per subproblem a generation, so
-        ``n_offsprings`` does not apply) or NSGA-III (rank, then niches along ``pop_size`` Riesz-energy
-        reference directions in place of crowding: made for three objectives and more), with the same
-        operators; the solver's name starts with the algorithm (``sms-emoa-``, ``moead-``, ``nsga3-``)
+        hypervolume contribution), MOEA/D (one Tchebycheff subproblem per individual along its reference
+        direction, one offspring per subproblem a generation, so ``n_offsprings`` does not apply) or
+        NSGA-III (rank, then niches along at most ``pop_size`` reference directions in place of
+        crowding: made for three objectives and more), with the same operators (directions: see
+        ``_directions``); the solver's name starts with the algorithm (``sms-emoa-``, ``moead-``, ``nsga3-``)
         instead of ``nsga2-``.
     """
 
@@ -528,11 +528,10 @@ class NSGA2Solver:
         if self.pop_size < n_obj:
             raise ConfigError(f"{type(self).__name__}: {self.algorithm} needs at least one individual per "
                               f"objective ({n_obj}); got pop_size={self.pop_size}.")
-        partitions, fits = 1, 0
-        while math.comb(partitions + n_obj - 1, n_obj - 1) <= self.pop_size:
-            fits, partitions = partitions, partitions + 1
-        count = math.comb(fits + n_obj - 1, n_obj - 1) if fits else 0
-        if count == self.pop_size or (self.algorithm == "nsga3" and fits):
+        fits = 0  # the most Das-Dennis partitions whose directions (C(p + m − 1, m − 1)) fit in pop_size
+        while math.comb(fits + n_obj, n_obj - 1) <= self.pop_size:
+            fits += 1
+        if fits and (math.comb(fits + n_obj - 1, n_obj - 1) == self.pop_size or self.algorithm == "nsga3"):
             return get_reference_directions("das-dennis", n_obj, n_partitions=fits)
         return get_reference_directions("energy", n_obj, self.pop_size, seed=self.seed)
 

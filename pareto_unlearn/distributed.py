@@ -24,9 +24,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from pareto_unlearn.exceptions import ConfigError, MissingDependencyError
+from pareto_unlearn.exceptions import ComputeError, ConfigError, MissingDependencyError
 
-__all__ = ["Pending", "SerialExecutor", "DaskExecutor", "make_executor", "connect", "parse_dask_address"]
+__all__ = ["Pending", "SerialExecutor", "DaskExecutor", "SharedObject", "make_executor", "connect",
+           "parse_dask_address"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +85,34 @@ def _on_worker(fn: Callable[..., Any], threads: int | None, item: Any, *shared: 
     return get_worker().address, fn(*shared, item)
 
 
+class SharedObject:
+    """An object sent to every worker once (:meth:`DaskExecutor.share`), and what sends it again.
+
+    ``future`` is the handle the tasks depend on; when a lost worker takes the last copy with it (or a
+    restarted worker joins without it), :meth:`DaskExecutor.submit` re-scatters ``value`` and replaces
+    ``future``, so every later call with this handle uses the new copy.
+    """
+
+    def __init__(self, value: Any, future: Any) -> None:
+        self.value = value
+        self.future = future
+
+
+def _is_worker_loss(exc: BaseException) -> bool:
+    """A unit failed because a worker or data went away, not because its function raised."""
+    from concurrent.futures import CancelledError
+
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, (CancelledError, KilledWorker))
+
+
 class DaskExecutor:
     """Runs the units as tasks of a ``dask.distributed.Client``.
+
+    A lost worker costs nothing but time: a unit that was cancelled, killed with its worker or lost the
+    scattered objects it depends on is submitted again (with the shared objects re-sent), up to
+    ``max_attempts`` times; the results are those of a run without the loss.
 
     Parameters
     ----------
@@ -94,40 +121,89 @@ class DaskExecutor:
         torch threads of each unit on its worker (default: the worker's own count; a local cluster from
         :func:`connect` gives each worker the machine's cores divided among the workers). A serial run and
         a Dask run compute the same numbers when their thread counts agree (``--threads``).
+    max_attempts : int
+        How often one unit may be submitted before its loss is an error.
 
     Attributes
     ----------
     workers_ : set[str]
         Addresses of the workers that ran at least one unit.
+    resubmitted_ : int
+        How many units were submitted again after a worker loss.
     """
 
     distributed = True
 
-    def __init__(self, client: Any, *, threads: int | None = None) -> None:
+    def __init__(self, client: Any, *, threads: int | None = None, max_attempts: int = 5) -> None:
         self.client = client
         self.threads = threads
+        self.max_attempts = max_attempts
         self.workers_: set[str] = set()
+        self.resubmitted_ = 0
 
-    def share(self, *objects: Any) -> tuple[Any, ...]:
-        """Send ``objects`` to every worker once; returns handles to pass as ``shared``."""
+    def _scatter(self, value: Any) -> Any:
         # A list, so that a dict is sent as one object under a fresh key (scatter splits dicts by key).
-        return tuple(self.client.scatter([obj], broadcast=True, hash=False)[0] for obj in objects)
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self.client.scatter([value], broadcast=True, hash=False)[0]
+            except (OSError, TimeoutError) as exc:  # a worker died while receiving it
+                if attempt == self.max_attempts:
+                    raise ComputeError(f"Dask: could not send a shared object to the workers ({exc})") \
+                        from None
+                logger.warning("Dask: scatter failed (%s); sending again", exc)
+        raise AssertionError("unreachable")
+
+    def share(self, *objects: Any) -> tuple[SharedObject, ...]:
+        """Send ``objects`` to every worker once; returns handles to pass as ``shared``."""
+        return tuple(SharedObject(obj, self._scatter(obj)) for obj in objects)
+
+    def _submit_one(self, fn: Callable[..., Any], item: Any, shared: Sequence[Any]) -> tuple[Any, list[Any]]:
+        """The unit's future and the shared-object futures it depends on."""
+        used = [h.future for h in shared if isinstance(h, SharedObject)]
+        args = [h.future if isinstance(h, SharedObject) else h for h in shared]
+        return self.client.submit(_on_worker, fn, self.threads, item, *args, pure=False), used
+
+    def _reshare(self, shared: Sequence[Any], used: list[Any]) -> None:
+        """Send again the shared objects a lost unit depended on, unless an earlier loss already did."""
+        handles = [h for h in shared if isinstance(h, SharedObject)]
+        for handle, future in zip(handles, used):
+            if handle.future is future:
+                handle.future = self._scatter(handle.value)
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = ()) -> Pending:
         """Start the units on the cluster now; ``wait`` collects them."""
         from distributed import as_completed
 
-        futures = [self.client.submit(_on_worker, fn, self.threads, item, *shared, pure=False)
-                   for item in items]
-        index = {f.key: i for i, f in enumerate(futures)}
+        submitted = [self._submit_one(fn, item, shared) for item in items]
 
         def compute(on_result: OnResult | None) -> list[Any]:
-            results: list[Any] = [None] * len(futures)
-            for future, (worker, value) in as_completed(futures, with_results=True):
+            results: list[Any] = [None] * len(items)
+            attempts = [1] * len(items)
+            unit = {future.key: (i, used) for i, (future, used) in enumerate(submitted)}
+            running = as_completed([future for future, _ in submitted])
+            for future in running:
+                i, used = unit.pop(future.key)
+                try:
+                    worker, value = future.result()
+                except BaseException as exc:
+                    if not _is_worker_loss(exc):
+                        raise
+                    if attempts[i] >= self.max_attempts:
+                        raise ComputeError(f"Dask: unit {i} was lost {attempts[i]} times with its worker "
+                                           f"({exc}); check the workers' memory and logs") from None
+                    logger.warning("Dask: unit %d lost with a worker (%s); submitting it again", i, exc)
+                    # Its dependencies may have gone with the worker: send them again (once per loss).
+                    self._reshare(shared, used)
+                    attempts[i] += 1
+                    self.resubmitted_ += 1
+                    retry, used = self._submit_one(fn, items[i], shared)
+                    unit[retry.key] = (i, used)
+                    running.add(retry)
+                    continue
                 self.workers_.add(worker)
-                results[index[future.key]] = value
+                results[i] = value
                 if on_result is not None:
-                    on_result(index[future.key], value)
+                    on_result(i, value)
             return results
 
         return Pending(compute)

@@ -15,6 +15,8 @@ __all__ = [
     "RunDirError",
     "IncompatibleRunsError",
     "MissingDependencyError",
+    "ComputeError",
+    "OutputError",
 ]
 
 
@@ -44,3 +46,11 @@ class IncompatibleRunsError(ParetoUnlearnError, ValueError):
 
 class MissingDependencyError(ParetoUnlearnError, ImportError):
     """An optional dependency is not installed."""
+
+
+class ComputeError(ParetoUnlearnError, RuntimeError):
+    """Work could not be finished where it was sent (a Dask unit lost with its workers too often)."""
+
+
+class OutputError(ParetoUnlearnError, OSError):
+    """A result cannot be written where asked (no such folder, no permission, a read-only file system)."""

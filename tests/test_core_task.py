@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -224,6 +225,54 @@ def test_cache_changed_field_misses(tmp_path: Path, change: dict) -> None:
     cache.get_or_train(_net(), {**FIELDS, **change}, trainer)
     assert trainer.calls == 2
     assert cache.key(FIELDS) != cache.key({**FIELDS, **change})
+
+
+def test_cache_entry_made_under_other_facts_is_rebuilt_and_says_so(tmp_path: Path, caplog) -> None:
+    """An entry filled by older code under today's key (trained at 2 threads, by another torch) is not
+    served: it is retrained, with a warning naming what disagreed."""
+    cache = ModelCache(tmp_path)
+    expect = {"torch": torch.__version__, "cpu_threads": 1}
+    old = _CountingTrainer(seed=7)
+    cache.get_or_train(_net(), dict(FIELDS), lambda m: {**old(m), "torch": "2.0.0", "cpu_threads": 2})
+    stale = cache.paths(cache.key(FIELDS))[0].read_bytes()
+    fresh = _CountingTrainer(seed=8)
+    with caplog.at_level("WARNING", logger="pareto_unlearn.task._cache"):
+        model, facts = cache.get_or_train(_net(), dict(FIELDS), lambda m: {**fresh(m), **expect},
+                                          expect=expect)
+    assert fresh.calls == 1, "an entry that disagrees with its key must be rebuilt"
+    assert facts["torch"] == torch.__version__ and facts["cpu_threads"] == 1
+    assert cache.paths(cache.key(FIELDS))[0].read_bytes() != stale
+    assert "torch '2.0.0'" in caplog.text and "cpu_threads 2" in caplog.text and "retraining" in caplog.text
+    # The rebuilt entry now agrees: a hit.
+    cache.get_or_train(_net(), dict(FIELDS), fresh, expect=expect)
+    assert fresh.calls == 1
+
+
+def test_cache_entry_whose_recorded_fields_differ_is_rebuilt(tmp_path: Path) -> None:
+    cache, trainer = ModelCache(tmp_path), _CountingTrainer()
+    cache.get_or_train(_net(), dict(FIELDS), trainer)
+    record_path = cache.paths(cache.key(FIELDS))[1]
+    record = json.loads(record_path.read_text())
+    record["fields"]["seed"] = 5  # written for other settings, then filed under this key
+    record_path.write_text(json.dumps(record))
+    cache.get_or_train(_net(), dict(FIELDS), trainer)
+    assert trainer.calls == 2
+
+
+def test_task_cache_key_covers_the_training_procedure(tmp_path: Path, monkeypatch) -> None:
+    """The training version, the CPU thread rule and torch's version are in the key: changing any of
+    them trains anew instead of serving weights another procedure made."""
+
+    kwargs = {"seed": 0, "model": "mlp", "cache_dir": str(tmp_path), "progress": False,
+              "recipe": TrainRecipe(epochs=1)}
+    load_task("digits", forget="random:0.5", **kwargs)
+    records = sorted(p.name for p in tmp_path.glob("*.json"))
+    fields = json.loads(next(tmp_path.glob("*.json")).read_text())["fields"]
+    assert fields["torch"] == torch.__version__ and fields["cpu_thread_rule"] == "one-thread"
+    assert fields["training_version"] == task_module.TRAINING_VERSION
+    monkeypatch.setattr(task_module, "TRAINING_VERSION", task_module.TRAINING_VERSION + 1)
+    load_task("digits", forget="random:0.5", **kwargs)
+    assert len(list(tmp_path.glob("*.json"))) == 2 * len(records)
 
 
 def _truncate(path: Path) -> None:

@@ -3,6 +3,7 @@ nothing, and a scheduler that does not answer is one clear error."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -14,7 +15,14 @@ import torch
 
 from pareto_unlearn.cli import main
 from pareto_unlearn.config import RunConfig
-from pareto_unlearn.distributed import SerialExecutor, connect, make_executor, parse_dask_address
+from pareto_unlearn.distributed import (
+    DaskExecutor,
+    SerialExecutor,
+    SharedObject,
+    connect,
+    make_executor,
+    parse_dask_address,
+)
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.experiments import explore
 from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LSWarm, NSGA2LSWeights
@@ -128,6 +136,97 @@ def test_killed_worker_loses_nothing(client, digits_task, digits_objectives, ser
     with pytest.raises(ProcessLookupError):
         os.kill(killed["pid"], 0)  # that worker process is gone
     _same_front(serial_search, front)
+
+
+KILL_REPEATS = int(os.environ.get("PARETO_UNLEARN_KILL_REPEATS", "2"))  # raise it to hunt the race
+
+
+def _worker_pids(client) -> dict[str, int]:
+    client.wait_for_workers(2, timeout=120)  # a killed worker's nanny starts a new one
+    return client.run(os.getpid)
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+class _KillingClient:
+    """A client whose ``scatter`` kills workers at a chosen moment: ``during`` (one worker while the
+    objects are on their way) or ``after`` (every worker that holds them, so the cluster loses the
+    scattered data and the tasks depending on it are cancelled)."""
+
+    def __init__(self, client, moment: str) -> None:
+        self.client, self.moment, self.kills = client, moment, 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def scatter(self, data, **kwargs):
+        if self.kills:  # the first scatter only: the executor's re-send must go through
+            return self.client.scatter(data, **kwargs)
+        self.kills += 1
+        pids = _worker_pids(self.client)
+        if self.moment == "during":
+            victim = sorted(pids.values())[0]
+            threading.Timer(0.005, _kill, args=(victim,)).start()
+            return self.client.scatter(data, **kwargs)
+        futures = self.client.scatter(data, **kwargs)
+        for holders in self.client.who_has(futures).values():
+            for address in holders:
+                _kill(pids[address])
+        return futures
+
+
+def _unit_fn():
+    """A unit of about 20 ms whose result depends on the shared array and the item (pickled by value)."""
+
+    def unit(table, offset, item):
+        time.sleep(0.02)
+        return float(table[item % len(table)] * item + offset)
+
+    return unit
+
+
+ITEMS = list(range(24))
+TABLE = np.arange(1000, dtype=np.float64) / 7.0
+
+
+@pytest.mark.parametrize("repeat", range(KILL_REPEATS))
+@pytest.mark.parametrize("moment", ["before", "during", "after", "mid-run"])
+def test_units_survive_a_worker_killed_at_any_moment(client, moment, repeat):
+    """Cancelled futures, lost scattered data and a restarted worker without the shared objects all end
+    in the lost units being resubmitted with the objects re-sent, and in the serial results."""
+    expected = SerialExecutor().map(_unit_fn(), ITEMS, shared=(TABLE, 0.5))
+    pids = _worker_pids(client)
+    executor = DaskExecutor(_KillingClient(client, moment) if moment in ("during", "after") else client,
+                            threads=1)
+    if moment == "before":  # its nanny restarts it while the objects are sent and the units start
+        _kill(sorted(pids.values())[repeat % 2])
+    shared = executor.share(TABLE)
+    pending = executor.submit(_unit_fn(), ITEMS, shared=(*shared, 0.5))
+    if moment == "mid-run":
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            busy = [address for address, keys in client.processing().items() if keys]
+            if busy:
+                _kill(pids[busy[0]])
+                break
+            time.sleep(0.002)
+    assert pending.wait() == expected
+    assert isinstance(shared[0], SharedObject)
+    if moment == "after":  # every holder died: the units could only finish on a re-sent copy
+        assert executor.resubmitted_ >= 1
+
+
+def test_a_unit_that_raises_is_not_resubmitted(client):
+    def unit(x):
+        raise ConfigError(f"bad item {x}")
+
+    executor = DaskExecutor(client, threads=1)
+    with pytest.raises(ConfigError, match="bad item 1"):
+        executor.map(unit, [1])
+    assert executor.resubmitted_ == 0
 
 
 def test_cli_dask_address_that_does_not_answer(monkeypatch, tmp_path, capsys):

@@ -1,8 +1,10 @@
 """On-disk cache of trained models: safetensors weights + a JSON record keyed by a hash of everything
-that determines them. A hit never retrains; a corrupt or tampered file is detected and rebuilt."""
+that determines them. A hit never retrains; a corrupt or tampered file, or an entry whose record
+disagrees with its key (written by other code), is detected and rebuilt."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pareto_unlearn._io import (
     sha256_bytes,
     sha256_file,
     stable_hash,
+    to_jsonable,
 )
 from pareto_unlearn.exceptions import CacheError
 
@@ -87,11 +90,19 @@ class ModelCache:
         return self.root / f"{key}.safetensors", self.root / f"{key}.json"
 
     def get_or_train(
-        self, model: nn.Module, fields: dict[str, Any], train: Callable[[nn.Module], dict[str, Any]]
+        self,
+        model: nn.Module,
+        fields: dict[str, Any],
+        train: Callable[[nn.Module], dict[str, Any]],
+        *,
+        expect: dict[str, Any] | None = None,
     ) -> tuple[nn.Module, dict[str, Any]]:
         """Load the cached weights into ``model``, or call ``train(model)`` and store the result.
 
         ``train`` returns a dict of facts to record (e.g. training seconds); it is returned on a hit too.
+        ``expect`` names facts that ``train`` records and the key promises (torch's version, the threads
+        it trained on): an entry whose record disagrees with ``fields`` or ``expect`` was made by other
+        code under the same key, and is rebuilt with a warning instead of served.
         """
         key = self.key(fields)
         weights, record_path = self.paths(key)
@@ -100,6 +111,7 @@ class ModelCache:
                 record = read_json(record_path)
                 if record.get("key") != key:
                     raise CacheError(f"{record_path}: records key {record.get('key')!r}, expected {key!r}")
+                _check_record(record, fields, expect or {})
                 load_state_checked(model, weights, record.get("sha256"))
                 logger.info("model cache hit %s", key[:12])
                 return model, record.get("facts", {})
@@ -113,6 +125,19 @@ class ModelCache:
             record_path, {"key": key, "sha256": sha256_bytes(blob), "fields": fields, "facts": facts}
         )
         return model, facts
+
+
+def _check_record(record: dict[str, Any], fields: dict[str, Any], expect: dict[str, Any]) -> None:
+    """Refuse an entry whose recorded fields or facts are not those its key stands for."""
+    recorded = record.get("fields")
+    if json.loads(json.dumps(to_jsonable(fields))) != recorded:
+        changed = sorted(k for k in {*fields, *(recorded or {})} if (recorded or {}).get(k) != fields.get(k))
+        raise CacheError(f"its record was written for other settings ({', '.join(changed[:4])} differ)")
+    facts = record.get("facts", {})
+    wrong = {k: facts.get(k) for k, v in expect.items() if facts.get(k) != v}
+    if wrong:
+        said = ", ".join(f"{k} {v!r} (expected {expect[k]!r})" for k, v in wrong.items())
+        raise CacheError(f"it was trained under other facts than its key says: {said}")
 
 
 def state_dict_hash(model: nn.Module) -> str:

@@ -21,7 +21,9 @@ from pareto_unlearn.task._models import build_model
 from pareto_unlearn.task._splits import ForgetSpec, Splits, make_splits, parse_forget
 from pareto_unlearn.task._training import (
     CIFAR_RECIPE,
+    CPU_THREAD_RULE,
     DIGITS_RECIPE,
+    TRAINING_VERSION,
     TrainRecipe,
     one_cpu_thread,
     train_model,
@@ -278,9 +280,15 @@ def _assemble(
             "model": model_name,
             "architecture": repr(architecture),
             "recipe": recipe.to_dict(),
-            # CPU training runs on one thread (one_cpu_thread): the same seed gives the same model
+            # Everything else that changes the weights a seed gives: the procedure, the thread rule
+            # (CPU training runs on one thread, one_cpu_thread) and torch itself.
+            "training_version": TRAINING_VERSION,
+            "cpu_thread_rule": CPU_THREAD_RULE if device.type == "cpu" else None,
             "cpu_threads": 1 if device.type == "cpu" else None,
+            "torch": torch.__version__,
         }
+        expect = {"torch": torch.__version__, "training_version": TRAINING_VERSION,
+                  "cpu_threads": fields["cpu_threads"]}
         x = raw.x_train[torch.as_tensor(idx)].to(device)
         y = raw.y_train[torch.as_tensor(idx)].to(device)
 
@@ -288,10 +296,12 @@ def _assemble(
             logger.info("training %s (%d samples, %d epochs)", role, len(y), recipe.epochs)
             start = time.perf_counter()
             with one_cpu_thread() if device.type == "cpu" else contextlib.nullcontext():
+                threads = torch.get_num_threads() if device.type == "cpu" else None
                 train_model(m, x, y, recipe, seed=seed, progress=progress, description=f"train {role}")
-            return {"train_seconds": time.perf_counter() - start}
+            return {"train_seconds": time.perf_counter() - start, "torch": torch.__version__,
+                    "training_version": TRAINING_VERSION, "cpu_threads": threads}
 
-        model, facts = cache.get_or_train(model, fields, train)
+        model, facts = cache.get_or_train(model, fields, train, expect=expect)
         train_seconds[role] = float(facts.get("train_seconds", float("nan")))
         return model
 

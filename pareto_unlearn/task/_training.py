@@ -14,9 +14,15 @@ from tqdm.auto import tqdm
 from pareto_unlearn.exceptions import ConfigError
 
 __all__ = ["TrainRecipe", "DIGITS_RECIPE", "CIFAR_RECIPE", "train_model", "augment_crop_flip",
-           "one_cpu_thread"]
+           "one_cpu_thread", "TRAINING_VERSION", "CPU_THREAD_RULE"]
 
 logger = logging.getLogger(__name__)
+
+# Bump when train_model (or what runs around it) changes the weights a seed gives: the model cache's key
+# holds it, so entries trained by an earlier procedure are not served as if they were today's.
+TRAINING_VERSION = 2
+# How CPU training picks its thread count (one_cpu_thread); part of the cache key for the same reason.
+CPU_THREAD_RULE = "one-thread"
 
 
 @dataclass(frozen=True)

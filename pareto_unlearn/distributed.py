@@ -122,7 +122,10 @@ class DaskExecutor:
         :func:`connect` gives each worker the machine's cores divided among the workers). A serial run and
         a Dask run compute the same numbers when their thread counts agree (``--threads``).
     max_attempts : int
-        How often one unit may be submitted before its loss is an error.
+        How often one unit may be submitted (and a shared object sent) before its loss is an error.
+    scatter_timeout_s : float
+        How long sending the shared objects may take before it is tried again (a worker that dies while
+        receiving them can hold the send until the comm times out).
 
     Attributes
     ----------
@@ -134,23 +137,31 @@ class DaskExecutor:
 
     distributed = True
 
-    def __init__(self, client: Any, *, threads: int | None = None, max_attempts: int = 5) -> None:
+    def __init__(self, client: Any, *, threads: int | None = None, max_attempts: int = 5,
+                 scatter_timeout_s: float = 20.0) -> None:
         self.client = client
         self.threads = threads
         self.max_attempts = max_attempts
+        self.scatter_timeout_s = scatter_timeout_s
         self.workers_: set[str] = set()
         self.resubmitted_ = 0
 
     def _scatter(self, value: Any) -> Any:
         # A list, so that a dict is sent as one object under a fresh key (scatter splits dicts by key).
+        # To one worker: the others fetch it from there once, when their first unit needs it. A
+        # broadcast can hang for good when a worker dies during it (the scheduler keeps replicating to
+        # the dead one).
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self.client.scatter([value], broadcast=True, hash=False)[0]
-            except (OSError, TimeoutError) as exc:  # a worker died while receiving it
+                return self.client.scatter([value], hash=False, timeout=self.scatter_timeout_s)[0]
+            # A worker that died while receiving it: the scheduler may still list it (KeyError once it
+            # is gone, a closed comm or no answer while it goes).
+            except (OSError, TimeoutError, KeyError) as exc:
                 if attempt == self.max_attempts:
-                    raise ComputeError(f"Dask: could not send a shared object to the workers ({exc})") \
-                        from None
-                logger.warning("Dask: scatter failed (%s); sending again", exc)
+                    raise ComputeError(f"Dask: could not send a shared object to the workers after "
+                                       f"{attempt} tries ({type(exc).__name__}: {exc})") from None
+                logger.warning("Dask: sending a shared object failed (%s: %s); sending it again",
+                               type(exc).__name__, exc)
         raise AssertionError("unreachable")
 
     def share(self, *objects: Any) -> tuple[SharedObject, ...]:

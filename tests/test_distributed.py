@@ -192,11 +192,19 @@ ITEMS = list(range(24))
 TABLE = np.arange(1000, dtype=np.float64) / 7.0
 
 
+@pytest.fixture
+def fresh_client():
+    """A cluster of its own for each kill: one killed in an earlier test may still be restarting."""
+    with connect("local:2", threads=1) as client:
+        yield client
+
+
 @pytest.mark.parametrize("repeat", range(KILL_REPEATS))
 @pytest.mark.parametrize("moment", ["before", "during", "after", "mid-run"])
-def test_units_survive_a_worker_killed_at_any_moment(client, moment, repeat):
+def test_units_survive_a_worker_killed_at_any_moment(fresh_client, moment, repeat):
     """Cancelled futures, lost scattered data and a restarted worker without the shared objects all end
     in the lost units being resubmitted with the objects re-sent, and in the serial results."""
+    client = fresh_client
     expected = SerialExecutor().map(_unit_fn(), ITEMS, shared=(TABLE, 0.5))
     pids = _worker_pids(client)
     executor = DaskExecutor(_KillingClient(client, moment) if moment in ("during", "after") else client,

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from pareto_unlearn.exceptions import OutputError
+
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
@@ -23,6 +25,7 @@ __all__ = [
     "to_jsonable",
     "read_json",
     "atomic_save_npz",
+    "ensure_dir",
 ]
 
 
@@ -31,10 +34,19 @@ os.umask(_UMASK)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written).
+
+    Raises
+    ------
+    OutputError
+        ``path`` cannot be written (no such folder and none can be made, no permission, read-only).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _output_error(path, exc) from None
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give results the usual permissions
         with os.fdopen(fd, "wb") as handle:
@@ -42,10 +54,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _output_error(path, exc) from None
         raise
+
+
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """``path`` as a folder that exists (made with its parents), or :class:`OutputError`."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(path, exc) from None
+    return path
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    reason = exc.strerror or type(exc).__name__
+    return OutputError(f"cannot write {path}: {reason}; choose a path in a folder you can write to")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

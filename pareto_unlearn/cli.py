@@ -294,7 +294,10 @@ def _write_seed_summary(out: Path, run_dirs: list[Path]) -> None:
 
 def _cmd_bench(args) -> int:
     from pareto_unlearn.bench import run_bench
+    from pareto_unlearn.exceptions import ConfigError
 
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads {args.threads}: threads must be an integer >= 1")
     if args.threads:
         import torch
 
@@ -343,6 +346,11 @@ def _cmd_select(args) -> int:
             f"{k} {point[k]:.4g}" for k in (*result["objective_names"], "UA", "RA", "TA", "MIA", "gap")
         )
     )
+    certainty = result.get("oracle_free")
+    if certainty:
+        print(f"predicted gap to Retrain {certainty['gap']:.2f} ({100 * certainty['level']:.0f} % interval "
+              f"{certainty['low']:.2f}–{certainty['high']:.2f}), estimated without Retrain or test data")
+        print(f"  {certainty['message']}")
     if args.export:
         print(
             f"wrote {args.export} and {result['json_path']}"

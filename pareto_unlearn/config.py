@@ -152,6 +152,11 @@ def _validated(cfg: RunConfig) -> RunConfig:
     seeds = _as_tuple("seeds", cfg.seeds, int)
     if not seeds or min(seeds) < 0:
         raise ConfigError(f"seeds must be non-negative integers, e.g. 0,1,2; got {cfg.seeds!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:  # one seed counted twice would fake a spread over seeds
+        raise ConfigError(
+            f"seeds {','.join(map(str, seeds))} name seed {repeated[0]} twice; give each seed once"
+        )
     for name in ("recipe", "methods", "explore"):
         if not isinstance(getattr(cfg, name), dict):
             raise ConfigError(f"[{name}] must be a TOML table")

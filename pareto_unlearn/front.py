@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pareto_unlearn._io import atomic_save_npz, atomic_write_bytes, atomic_write_json, read_json, sha256_file
+from pareto_unlearn._io import (
+    atomic_save_npz,
+    atomic_write_bytes,
+    atomic_write_json,
+    ensure_dir,
+    read_json,
+    sha256_file,
+)
 from pareto_unlearn.exceptions import CacheError, ConfigError
 
 __all__ = ["Front", "METRIC_NAMES", "COST_NAMES", "DEFAULT_OBJECTIVES"]
@@ -281,8 +288,7 @@ class Front:
         """Write ``front.json``, ``front.npz`` and ``front_arrays.safetensors`` to ``directory``."""
         from safetensors.numpy import save as save_arrays
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = ensure_dir(directory)
         columns = {"F": self.F, "solver": self.solver.astype(str)}
         columns.update({f"metric:{k}": v for k, v in self.metrics.items()})
         columns.update({f"cost:{k}": v for k, v in self.cost.items()})

@@ -17,6 +17,7 @@ from pareto_unlearn._io import atomic_write_json, atomic_write_text, read_json
 from pareto_unlearn.exceptions import RunDirError
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, hypervolume, igd_plus
+from pareto_unlearn.metrics import is_sample_column
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -29,7 +30,17 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (SPEC §4)
-_MARKERS = ("summary.json", "points.csv", "results.json", "checkpoints")
+_MARKERS = ("summary.json", "points.csv", "results.json")
+
+
+def _holds_run(out: Path) -> bool:
+    """Results, or checkpoints with finished work (a unit's front, a search's state) — not the empty
+    markers a run writes before its first unit finishes, which would block the corrected command."""
+    if any((out / m).exists() for m in _MARKERS):
+        return True
+    finished = ("front.json", "state.json")
+    return any(next((out / "checkpoints").rglob(name), None) is not None for name in finished) or any(
+        _holds_run(seed) for seed in out.glob("seed*") if seed.is_dir())
 
 
 def prepare_out_dir(out: str | os.PathLike, *, force: bool = False, resume: bool = False) -> Path:
@@ -40,7 +51,10 @@ def prepare_out_dir(out: str | os.PathLike, *, force: bool = False, resume: bool
         raise RunDirError("--force starts over and --resume continues; pass one of them, not both")
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out} is a file; give a directory path")
-    holds_run = out.is_dir() and any((out / m).exists() for m in _MARKERS)
+    holds_run = out.is_dir() and _holds_run(out)
+    if out.is_dir() and not holds_run:  # a run that failed before finishing any unit: nothing to keep
+        for empty in [out / "checkpoints", *out.glob("seed*/checkpoints")]:
+            shutil.rmtree(empty, ignore_errors=True)
     if resume and not holds_run:
         raise RunDirError(f"--resume: {out} holds no run to continue; drop --resume to start a new run there")
     if holds_run and not (force or resume):
@@ -64,13 +78,19 @@ def prepare_out_dir(out: str | os.PathLike, *, force: bool = False, resume: bool
 
 
 def solver_summary(
-    front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray, ra_min: float
+    front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray, ra_min: float,
+    theta0: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """HV, HV@utility, IGD+ to the union front, counts and total cost of one solver's points."""
+    """HV, HV gain over θ0 (the front's HV minus θ0's alone, SPEC §4; NaN without ``theta0``, θ0's
+    objectives), HV@utility, IGD+ to the union front, counts and total cost of one solver's points."""
     part = front.only(name)
     feasible = part.F[part.feasible]
+    hv = hypervolume(feasible, ref_point) if len(feasible) else 0.0
+    theta0_hv = float("nan") if theta0 is None else hypervolume(np.asarray(theta0, dtype=float)[None, :],
+                                                                 ref_point)
     return {
-        "hv": hypervolume(feasible, ref_point) if len(feasible) else 0.0,
+        "hv": hv,
+        "hv_gain": hv - theta0_hv,
         "hv_utility": HVAtUtility(ref_point, ra_min)(part),
         "igd_plus": igd_plus(feasible, union_F, ref_point) if len(feasible) else float("nan"),
         "n_points": len(part),
@@ -102,12 +122,14 @@ def write_run_dir(
     union_F = front.F[front.nondominated_union()]
     ra_min = float(original["metrics"]["RA"]) - UTILITY_MARGIN
     solvers = {
-        name: solver_summary(front, name, ref_point, union_F, ra_min)
+        name: solver_summary(front, name, ref_point, union_F, ra_min, theta0=original.get("objectives"))
         for name in front.solvers
         if name != "Original"
     }
     front.save(out / "front")
-    atomic_write_text(out / "points.csv", front.to_frame().to_csv(index=False, float_format="%.17g"))
+    table = front.to_frame()
+    table = table.drop(columns=[c for c in table.columns if is_sample_column(c)])  # packed per-sample bits
+    atomic_write_text(out / "points.csv", table.to_csv(index=False, float_format="%.17g"))
     if splits is not None:
         splits.save(out / "splits.npz")
     if figure is not None:

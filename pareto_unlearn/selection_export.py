@@ -8,7 +8,9 @@ point's model from θ0 and, when asked, writes atomically
 - ``<stem>.adapter.safetensors``: the Δ of the last layer or the LoRA factors alone, for points found in
   a subspace (rebuild kind ``last_layer`` or ``lora``), with their rebuild spec in the file's metadata,
 - ``<stem>.json``: the metrics (UA, RA, TA, MIA, gap to Retrain) and objectives recomputed on the
-  exported weights, the values the run recorded, the provenance, the rule, the run directory and the task.
+  exported weights, the values the run recorded, the provenance, the rule, the run directory and the task;
+  for the oracle-free rule also ``oracle_free``: the predicted gap, its 90 % bootstrap interval, the band
+  size and whether θ0 was in the band (SPEC §6's report).
 
 :func:`load_exported` builds a fresh model and loads the exported weights back (hash and shapes checked).
 
@@ -34,6 +36,7 @@ import numpy as np
 from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, read_json, sha256_bytes
 from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
 from pareto_unlearn.front import METRIC_NAMES, Front
+from pareto_unlearn.metrics import is_sample_column
 
 __all__ = ["select_and_export", "load_exported", "export_paths", "ADAPTER_KINDS", "EXPORT_SCHEMA"]
 
@@ -131,8 +134,7 @@ def _constraints(constraints: str | Sequence[str] | None) -> list[str]:
     return [c for c in items if not (isinstance(c, str) and not c.strip())]  # Constrained checks the rest
 
 
-def _make_rule(method: str, constraints: list[str], weights: list[float] | None, task: Any,
-               min_sel_acc: float | None = None):
+def _make_rule(method: str, constraints: list[str], weights: list[float] | None, task: Any):
     from pareto_unlearn.selection import make_rule
 
     if method == "preference" and weights is None:
@@ -142,10 +144,24 @@ def _make_rule(method: str, constraints: list[str], weights: list[float] | None,
     kwargs: dict[str, Any] = {}
     if method == "oracle-free":
         kwargs["task"] = task
-        kwargs["min_sel_acc"] = min_sel_acc
     elif method == "preference":
         kwargs["weights"] = weights
     return make_rule(method, constraints=constraints or None, **kwargs)
+
+
+def _oracle_free_pick(rule: Any, front: Front, candidates: np.ndarray) -> tuple[int, dict[str, Any]]:
+    """The oracle-free pick among ``candidates`` (θ0 among them) behind any constraints, and its report:
+    predicted gap, interval, band size, θ0 in band, and the message."""
+    from pareto_unlearn.selection import Constrained
+
+    base = rule.then if isinstance(rule, Constrained) else rule
+    part = front.take(candidates)
+    rows = rule.rows(part) if isinstance(rule, Constrained) else np.arange(len(part))
+    pick = base.choose(part.take(rows))
+    index = int(candidates[rows[pick.index]])
+    report = pick.to_dict()
+    report.update(index=index, best_index=int(candidates[rows[pick.best_index]]))
+    return index, report
 
 
 def _point(front: Front, i: int) -> dict[str, Any]:
@@ -154,7 +170,8 @@ def _point(front: Front, i: int) -> dict[str, Any]:
     point: dict[str, Any] = {"solver": str(front.solver[i]), "point": int(np.searchsorted(same, i)),
                              "index": i}
     point.update({name: float(front.F[i, j]) for j, name in enumerate(front.objective_names)})
-    for name in (*METRIC_NAMES, *sorted(set(front.metrics) - set(METRIC_NAMES))):
+    extra = sorted(k for k in set(front.metrics) - set(METRIC_NAMES) if not is_sample_column(k))
+    for name in (*METRIC_NAMES, *extra):
         point[name] = float(front.metrics[name][i]) if name in front.metrics else float("nan")
     point["provenance"] = dict(front.provenance[i])
     point["cost"] = {k: float(v[i]) for k, v in front.cost.items()}
@@ -186,7 +203,7 @@ def _evaluate(model: Any, task: Any, summary: dict[str, Any]) -> tuple[dict[str,
                                  names=names)
     values = objectives.evaluate(model, task)
     metrics = MetricEvaluator(task)(model)
-    return ({k: float(v) for k, v in metrics.items()},
+    return ({k: float(v) for k, v in metrics.items() if not is_sample_column(k)},
             {name: float(v) for name, v in zip(objectives.names, values, strict=True)})
 
 
@@ -238,7 +255,9 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     weights : str or sequence of float, optional
         Preference weights, one per objective (``"0.3,0.7"``); only with ``method="preference"``.
     solver : str, optional
-        Choose among this solver's points only. By default every solver's points, Original (θ0) excepted.
+        Choose among this solver's points only. By default every solver's points. Original (θ0) is not
+        chosen by the other rules; the oracle-free rule always has θ0 among its candidates (SPEC §6) and
+        returns it when it is in the band.
     export : str or path-like, optional
         Model file to write (``.safetensors``); ``<stem>.json`` and, for subspace points,
         ``<stem>.adapter.safetensors`` are written beside it. Nothing is written when None.
@@ -256,9 +275,11 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         ``point`` (solver, point number within the solver, index in the run's front, objectives by name,
         UA, RA, TA, MIA, gap and the other recorded metrics, provenance, cost, rebuild spec),
         ``objective_names``, ``index``, ``rule`` (its repr), ``model`` (the rebuilt ``nn.Module``), ``task``,
-        ``front``; with ``export`` also ``metrics`` and ``objectives`` recomputed on the exported weights,
-        ``max_abs_difference`` to the recorded values, ``model_path``, ``json_path`` and ``adapter_path``
-        (None unless the point came from a subspace).
+        ``front``, ``oracle_free`` (for that rule: the pick's predicted gap ``gap`` and its bootstrap
+        interval ``low`` / ``high`` at ``level``, ``band_size`` of ``n_candidates``, ``theta0_in_band``,
+        ``message``; else None); with ``export`` also ``metrics`` and ``objectives`` recomputed on the
+        exported weights, ``max_abs_difference`` to the recorded values, ``model_path``, ``json_path``
+        and ``adapter_path`` (None unless the point came from a subspace).
 
     Raises
     ------
@@ -278,25 +299,27 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     front.task = task
     constraint_list = _constraints(constraints)
     weight_list = _weights(weights)
-    from pareto_unlearn.selection import SEL_ACC_MARGIN
-
-    sel_acc_theta0 = summary.get("original", {}).get("metrics", {}).get("sel_acc")
-    min_sel_acc = None if sel_acc_theta0 is None else float(sel_acc_theta0) - SEL_ACC_MARGIN
-    rule = _make_rule(method, constraint_list, weight_list, task, min_sel_acc)
+    rule = _make_rule(method, constraint_list, weight_list, task)
     if solver is not None:
         front.only(solver)  # refuses an unknown solver, naming the ones there are
-        candidates = np.flatnonzero(front.solver == solver)
+        chosen_from = front.solver == solver
     else:
-        candidates = np.flatnonzero(front.solver != "Original")
-        if len(candidates) == 0:
+        chosen_from = front.solver != "Original"
+        if not chosen_from.any():
             raise ConfigError(f"{run_dir} holds no point besides Original; run explore with some --solvers")
-    index = int(candidates[rule(front.take(candidates))])
+    report = None
+    if method == "oracle-free":  # θ0 is always a candidate (SPEC §6)
+        candidates = np.flatnonzero(chosen_from | (front.solver == "Original"))
+        index, report = _oracle_free_pick(rule, front, candidates)
+    else:
+        candidates = np.flatnonzero(chosen_from)
+        index = int(candidates[rule(front.take(candidates))])
     point = _point(front, index)
     model = front.model(index, task)
     logger.info("chose %s point %d (front index %d) by %r", point["solver"], point["point"], index, rule)
     result: dict[str, Any] = {
         "point": point, "objective_names": list(front.objective_names), "index": index, "rule": repr(rule),
-        "model": model, "task": task, "front": front,
+        "model": model, "task": task, "front": front, "oracle_free": report,
         "model_path": None, "json_path": None, "adapter_path": None,
     }
     if paths is None:
@@ -320,6 +343,7 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
                        **point["provenance"], "cost": point["cost"], "rebuild": point["rebuild"]},
         "rule": {"method": method, "constraints": constraint_list, "weights": weight_list, "solver": solver,
                  "repr": repr(rule)},
+        "oracle_free": report,
         "run_dir": str(run_dir.resolve()),
         "reference": summary.get("reference"),
         "kl_direction": summary.get("kl_direction"),

@@ -7,6 +7,8 @@ temporary folder (``PARETO_UNLEARN_CACHE`` points there too, so nothing is writt
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,24 @@ from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.task import TrainRecipe, UnlearningTask, load_task
 
+_TEMP_ROOT = pytest.StashKey[Path]()
+
 
 def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)  # a 2-core machine: one thread is faster for these small models
+    # Everything the session writes to the system temp folder (notebooks' work folders, Dask's scratch
+    # space, doctests' mkdtemp, and pytest's own tmp_path) goes into one folder, removed when the session
+    # passes; a failed session keeps it for a look.
+    root = Path(tempfile.mkdtemp(prefix="pareto-unlearn-tests-"))
+    config.stash[_TEMP_ROOT] = root
+    os.environ["TMPDIR"] = str(root)  # the notebook kernels and Dask workers inherit it
+    tempfile.tempdir = str(root)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    root = session.config.stash.get(_TEMP_ROOT, None)
+    if root is not None and exitstatus == 0:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -191,3 +191,73 @@ def test_recipe_with_a_negative_lr():
 
 def test_run_dir_error_is_a_value_error():
     assert issubclass(RunDirError, ValueError) and issubclass(CacheError, ValueError)
+
+
+# ------------------------------------------------------------------ what a new user hit
+
+
+def test_select_export_to_an_unwritable_path(run_dir: Path, cache_dir: Path, capsys):
+    target = "/proc/forbidden.safetensors"
+    code = main(["select", str(run_dir), "--method", "knee", "--cache-dir", str(cache_dir),
+                 "--export", target])
+    _refused(capsys, code, target, "cannot write")
+    assert not Path(target).exists()
+
+
+def test_compare_out_that_cannot_be_written(run_dir: Path, capsys):
+    _refused(capsys, main(["compare", str(run_dir), "--out", "/proc/forbidden"]), "/proc/forbidden")
+
+
+def test_report_where_its_file_cannot_be_written(run_dir: Path, tmp_path: Path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "report.md").mkdir()  # a folder where the report goes: the write fails, even as root
+    _refused(capsys, main(["report", str(copy)]), "report.md", "cannot write")
+
+
+def test_table_with_a_seed_given_twice(tmp_path: Path, capsys):
+    out = tmp_path / "t"
+    _refused(capsys, main(["table", "--seeds", "0,0", "--out", str(out)]), "0,0", "twice")
+    assert not out.exists()
+
+
+def test_compare_the_same_run_twice(run_dir: Path, tmp_path: Path, capsys):
+    again = str(run_dir) + "/"  # the same folder, spelt another way
+    _refused(capsys, main(["compare", str(run_dir), again, "--out", str(tmp_path / "o")]), "same run", "once")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bench_with_zero_threads(capsys):
+    _refused(capsys, main(["bench", "--threads", "0", "--quick", "--no-dask"]), "--threads 0", ">= 1")
+
+
+def test_a_run_that_failed_before_its_first_unit_does_not_block_the_corrected_command(
+        tmp_path: Path, cache_dir: Path, capsys):
+    (tmp_path / "tiny.toml").write_text(TINY_EXPLORE)
+    out = tmp_path / "D"
+    common = ["--solvers", "ls", "--config", str(tmp_path / "tiny.toml"), "--cache-dir", str(cache_dir),
+              "--no-progress", "--out", str(out)]
+    _refused(capsys, main(["explore", "--objectives", "forget_kl", *common]), "forget")
+    assert (out / "checkpoints").exists()  # the failed run had started its unit store
+    _refused(capsys, main(["explore", "--resume", *common]), "holds no run", "drop --resume")
+    assert main(["explore", *common]) == 0  # the corrected command, without --force
+    assert (out / "summary.json").is_file()
+
+
+def _byo(forget) -> None:
+    x, y = torch.randn(40, 1, 8, 8), torch.arange(40) % 4
+    model = build_model("mlp", n_classes=4, input_shape=(1, 8, 8), seed=0)
+    UnlearningTask.from_data(model, x, y, x[:8], y[:8], np.asarray(forget), progress=False)
+
+
+@pytest.mark.parametrize("forget, needle", [
+    ([1.0, 2.5], "got 2.5"),
+    ([3, -1], "got -1"),
+    (np.arange(40), "cover 40 of the 40"),
+    ([True, False], "integers"),
+], ids=["float", "negative", "everything", "bool"])
+def test_bring_your_own_with_bad_forget_indices(forget, needle):
+    with pytest.raises(DataError, match=needle):
+        _byo(forget)

@@ -127,10 +127,11 @@ def test_table_records_grid_and_choice(table_run, method: str) -> None:
     assert chosen in grid
     if method == "l1-sparse":
         assert [g["alpha"] for g in grid] == pytest.approx([0.001])
-    # The choice is the lowest oracle-free score among grid points that keep their D_h,sel accuracy.
+    # The choice is in the one-standard-error band around the lowest predicted gap (SPEC §6).
     index = grid.index(chosen)
-    keep = [i for i, s in enumerate(hp["sel_acc"]) if s >= hp["min_sel_acc"]] or list(range(len(grid)))
-    assert hp["scores"][index] == min(hp["scores"][i] for i in keep)
+    assert hp["chosen_index"] == index and hp["in_band"][index]
+    assert sum(hp["in_band"]) == hp["oracle_free"]["band_size"]
+    assert hp["predicted_gap"][index] == pytest.approx(hp["oracle_free"]["gap"])
 
 
 def _assert_refused(code: int, capsys, out: Path, needle: str,

@@ -27,6 +27,7 @@ from pareto_unlearn.experiments._report import REPORT_FIGURES, write_report
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.selection_export import export_paths, load_exported, select_and_export
 from pareto_unlearn.task import build_model, load_state_checked
 
@@ -71,8 +72,23 @@ def test_compare_of_one_run_matches_its_summary(runs):
     summary, _ = load_run(runs["a"])
     df = compare([runs["a"]]).set_index("solver")
     for name, row in summary["solvers"].items():
-        for key in ("hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s"):
+        for key in ("hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s"):
             assert df.loc[name, key] == pytest.approx(row[key], rel=1e-9), (name, key)
+
+
+def test_compare_reports_hv_gain_over_theta0_and_the_oracle_free_pick_among_solver_and_theta0(runs):
+    summary, front = load_run(runs["a"])
+    ref = np.asarray(summary["hv_reference_point"])
+    theta0_box = float(np.prod(ref - np.asarray(summary["original"]["objectives"])))  # HV of θ0 alone
+    df = compare([runs["a"]]).set_index("solver")
+    assert df["hv_gain"].to_numpy() == pytest.approx((df["hv"] - theta0_box).to_numpy(), rel=1e-9)
+    assert list(COMPARE_COLUMNS).index("hv_gain") == list(COMPARE_COLUMNS).index("hv") + 1
+    rule = OracleFree.for_summary(summary)
+    for name in ("jd", "ls"):
+        candidates = front.take((front.solver == name) | (front.solver == "Original"))
+        assert df.loc[name, "oracle_free_gap"] == candidates.metrics["gap"][rule(candidates)]
+    table = seed_summary([runs["a"], runs["seed1"]]).table.set_index("solver")
+    assert np.isfinite(table["hv_gain_mean"]).all() and (table["hv_gain_mean"] < table["hv_mean"]).all()
 
 
 def test_compare_refuses_runs_with_another_reference_naming_it(runs):
@@ -171,7 +187,8 @@ def test_select_applies_constraints_preferences_and_solver(runs):
     result = select_and_export(runs["a"], method="preference", weights="0.3,0.7", constraints=["RA >= 0"])
     assert result["point"]["solver"] in ("jd", "ls") and "Preference" in result["rule"]
     oracle = select_and_export(runs["a"], method="oracle-free", solver="ls", task=result["task"])
-    assert oracle["point"]["solver"] == "ls"
+    assert oracle["point"]["solver"] in ("ls", "Original")  # θ0 is always an oracle-free candidate
+    assert (oracle["point"]["solver"] == "Original") == oracle["oracle_free"]["theta0_in_band"]
     with pytest.raises(ConfigError, match="no feasible point satisfies"):
         select_and_export(runs["a"], method="knee", constraints="RA > 101", task=result["task"])
     with pytest.raises(ConfigError, match="needs --weights"):
@@ -180,6 +197,25 @@ def test_select_applies_constraints_preferences_and_solver(runs):
         select_and_export(runs["a"], method="knee", weights="0.5,0.5", task=result["task"])
     with pytest.raises(ConfigError, match="no solver 'nsga2-lora'"):
         select_and_export(runs["a"], solver="nsga2-lora", task=result["task"])
+
+
+def test_select_oracle_free_is_the_python_rule_and_records_how_sure_it_is(runs, tmp_path):
+    export = tmp_path / "pick.safetensors"
+    result = select_and_export(runs["a"], method="oracle-free", export=export)
+    front, task = result["front"], result["task"]
+    pick = OracleFree.for_task(task).choose(front)  # the whole front, θ0 included, as notebook 01 does
+    assert result["index"] == pick.index
+    report = result["oracle_free"]
+    assert report["gap"] == pytest.approx(pick.gap) and report["band_size"] == pick.band_size
+    assert report["low"] <= report["high"] and report["level"] == 0.9
+    assert report["theta0_in_band"] == pick.theta0_in_band
+    record = json.loads(export_paths(export)["json"].read_text())
+    assert record["oracle_free"] == report
+    assert not any(k.startswith("ofs.") for k in record["metrics"])  # the packed bits stay in the front
+    explained = OracleFree.for_task(task).explain(front)
+    assert int(explained.loc[explained["chosen"], "index"].iloc[0]) == result["index"]
+    knee = select_and_export(runs["a"], method="knee", task=task)
+    assert knee["oracle_free"] is None and knee["point"]["solver"] != "Original"
 
 
 def test_select_refuses_bad_run_dirs_and_export_names(runs, tmp_path):

@@ -1,5 +1,5 @@
-"""forget_kl / retain_ce identities and references (SPEC §1); UA, RA, TA, MIA, gap and the oracle-free
-score (SPEC §3, §6)."""
+"""forget_kl / retain_ce identities and references (SPEC §1); UA, RA, TA, MIA, gap and the per-sample
+results of the oracle-free estimate (SPEC §3, §6)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from scipy.stats import entropy, ks_2samp
+from scipy.stats import entropy
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.metrics import (
@@ -17,10 +17,11 @@ from pareto_unlearn.metrics import (
     Predictions,
     avg_gap,
     mia_efficacy,
-    oracle_free_score,
     predict_logits,
     unlearning_metrics,
+    unpack_bits,
 )
+from pareto_unlearn.metrics._samples import sample_columns
 from pareto_unlearn.objectives import ForgetKL, Reference, RetainCE, make_objectives, make_reference
 from pareto_unlearn.task import Subset
 
@@ -187,16 +188,11 @@ def _fake_task(forget_y, retain_y, test_y, sel_y, *, forgotten=(), members=None,
     return SimpleNamespace(
         forget=subset(forget_y), retain=subset(retain_y), test=test, heldout_selection=subset(sel_y),
         forgotten_classes=tuple(forgotten), n_classes=c, test_nonforgotten_mask=lambda: mask,
-        mia_members=np.arange(len(retain_y)) if members is None else np.asarray(members),
+        mia_members=np.arange(len(retain_y)) if members is None else np.asarray(members), seed=0,
     )
 
 
-def _confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    p = _softmax(logits.double().numpy())
-    return p[np.arange(len(p)), y.numpy()]
-
-
-def test_accuracies_and_oracle_free_by_hand() -> None:
+def test_accuracies_and_per_sample_results_by_hand() -> None:
     task = _fake_task([0, 1, 2, 0], [0, 1, 2, 0, 1], [0, 1, 2, 2], [0, 1, 2, 1, 0, 2])
     pred = Predictions(
         forget=_one_hot_logits([0, 2, 2, 1], 3),          # 2 of 4 right
@@ -211,12 +207,13 @@ def test_accuracies_and_oracle_free_by_hand() -> None:
     assert out["forget_acc"] == pytest.approx(50.0)
     assert out["sel_acc"] == pytest.approx(100.0 * 5 / 6)
     assert 0.0 <= out["MIA"] <= 100.0
-    assert "TA_forgotten" not in out
-    f_conf = _confidence(pred.forget, task.forget.y)
-    s_conf = _confidence(pred.heldout_selection, task.heldout_selection.y)
-    expected = abs(50.0 - 100.0 * 5 / 6) + 100.0 * ks_2samp(f_conf, s_conf).statistic
-    assert out["oracle_free"] == pytest.approx(expected, rel=1e-9)
-    assert oracle_free_score(50.0, 100.0 * 5 / 6, f_conf, s_conf) == pytest.approx(expected, rel=1e-12)
+    assert "TA_forgotten" not in out and "oracle_free" not in out
+    # the oracle-free rule's per-sample results: which forget / D_h,sel samples are right, and M̃IA's calls
+    columns = sample_columns(pred, task)
+    assert (columns["ofs.n_forget"], columns["ofs.n_sel"]) == (4, 6)
+    assert unpack_bits(columns, "forget_correct", 4).astype(int).tolist() == [[1, 0, 1, 0]]
+    assert unpack_bits(columns, "sel_correct", 6).astype(int).tolist() == [[1, 1, 1, 1, 0, 1]]
+    assert unpack_bits(columns, "forget_nonmember", 4).shape == (1, 4)
 
 
 def test_avg_gap_by_hand() -> None:
@@ -305,7 +302,7 @@ def test_nan_logits_give_nan_metrics(digits_task, digits_evaluator) -> None:
     pred = Predictions(forget=_one_hot_logits([0, 1], 3), retain=good, test=bad,
                        heldout_selection=_one_hot_logits([0, 1], 3))
     out = unlearning_metrics(pred, task)
-    for key in ("UA", "RA", "TA", "MIA", "oracle_free"):
+    for key in ("UA", "RA", "TA", "MIA", "sel_acc"):
         assert math.isnan(out[key]), key
     # Through the evaluator of a real task: a model whose output is NaN everywhere.
     model = digits_task.copy_original()

@@ -9,9 +9,38 @@ import pytest
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
+from pareto_unlearn.metrics import pack_bits
 from pareto_unlearn.selection import ClosestToRetrain, Constrained, Knee, OracleFree, Preference, make_rule
 
 NAN = np.nan
+
+
+def nested_bits(n: int, rates) -> np.ndarray:
+    """[len(rates), n] 0/1 results: a model with rate r gets the round(r n) easiest samples right (a
+    fixed order of difficulty), so models with close rates agree on most samples, as real ones do."""
+    order = np.random.default_rng(12345).permutation(n)
+    out = np.zeros((len(rates), n), dtype=bool)
+    for i, r in enumerate(rates):
+        out[i, order[: int(round(r / 100.0 * n))]] = True
+    return out
+
+
+def sample_columns(forget, sel, RA, *, target_sel, target_RA=100.0, nonmember=None, target_nonmember=None,
+                   n_f: int = 200, n_s: int = 150) -> dict[str, np.ndarray]:
+    """The metric columns MetricEvaluator writes (RA and the packed ofs.* per-sample results), made from
+    accuracies in percent; ``nonmember`` given means random forgetting (M̃IA columns)."""
+    n = len(forget)
+    columns = {"RA": np.asarray(RA, dtype=float), "ofs.n_forget": np.full(n, n_f),
+               "ofs.n_sel": np.full(n, n_s),
+               "ofs.target.RA": np.full(n, target_RA),
+               **pack_bits("forget_correct", nested_bits(n_f, forget)),
+               **pack_bits("sel_correct", nested_bits(n_s, sel)),
+               **pack_bits("target.sel_correct", np.repeat(nested_bits(n_s, [target_sel]), n, axis=0))}
+    if nonmember is not None:
+        columns.update(pack_bits("forget_nonmember", nested_bits(n_f, nonmember)))
+        columns.update(pack_bits("target.sel_nonmember",
+                                 np.repeat(nested_bits(n_s, [target_nonmember]), n, axis=0)))
+    return columns
 
 
 def knee_front() -> Front:
@@ -29,22 +58,24 @@ def knee_front() -> Front:
         "RA": [99.9, 50.0, 20.0, 99.8, 97.0, 100.0, 60.0],
         "TA": [95.0, 50.0, 20.0, 96.0, 94.0, 96.5, 55.0],
         "gap": [0.1, 3.0, 9.0, 2.0, 1.0, 4.0, 5.0],
-        "oracle_free": [0.0, 8.0, 30.0, 12.0, 2.5, 20.0, NAN],
-        "forget_acc": [0.0, 40.0, 0.0, 95.0, 9.0, 100.0, 5.0],
+        "forget_acc": [0.0, 40.0, 20.0, 95.0, 94.0, 100.0, 60.0],
     }
+    metrics.update(sample_columns(metrics["forget_acc"], metrics["TA"], metrics["RA"], target_sel=96.0,
+                                  nonmember=[10.0] * 7, target_nonmember=10.0))
     return Front.from_points(F, solver="jd", metrics=metrics)
 
 
-ALL_RULES = [OracleFree("random"), OracleFree("class", n_classes=10), Knee(), Preference([0.5, 0.5]),
-             Constrained("RA>=0", then=Knee()), ClosestToRetrain()]
+ALL_RULES = [OracleFree("random"), Knee(), Preference([0.5, 0.5]), Constrained("RA>=0", then=Knee()),
+             ClosestToRetrain()]
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=repr)
 def test_empty_and_all_infeasible_fronts_raise(rule):
     empty = Front.from_points(np.empty((0, 2)))
-    columns = ("RA", "gap", "oracle_free", "forget_acc")
     F = np.array([[NAN, 1.0], [0.0, np.inf]])
-    infeasible = Front.from_points(F, metrics={k: [1.0, 1.0] for k in columns})
+    infeasible = Front.from_points(F, metrics=sample_columns([90.0, 90.0], [90.0, 90.0], [1.0, 1.0],
+                                                             target_sel=90.0, nonmember=[0.0, 0.0],
+                                                             target_nonmember=0.0))
     for front in (empty, infeasible):
         with pytest.raises(ConfigError, match="no feasible point"):
             rule(front)
@@ -71,6 +102,17 @@ def test_knee_small_sets():
 def test_knee_is_invariant_to_objective_scale():
     F = knee_front().F * np.array([1000.0, 0.001])
     assert Knee()(Front.from_points(F)) == 4
+
+
+def test_knee_takes_the_ideal_side_of_the_line_else_the_best_extreme():
+    # (0.75, 0.45) lies farther from the line through the extremes than (0.3, 0.6), but beyond it
+    F = np.array([[0.0, 1.0], [0.75, 0.45], [0.3, 0.6], [1.0, 0.0]])
+    assert Knee()(Front.from_points(F)) == 2
+    # nothing on the ideal side (a bulging front): the extreme with the lowest normalised sum
+    bulging = np.array([[0.0, 2.0], [0.8, 1.9], [0.9, 1.0], [1.0, 0.0]])
+    assert Knee()(Front.from_points(bulging)) == 3  # normalised sums tie at 1; raw sums 2 and 1
+    straight = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    assert Knee()(Front.from_points(straight)) == 0  # on the line: no knee; the extremes tie, first wins
 
 
 def test_knee_three_objectives_uses_the_hyperplane_through_the_extremes():
@@ -108,6 +150,7 @@ def test_constraints_combine():
     both_text = Constrained("RA>=99, TA>=96.2", then=Knee())(front)
     assert both_list == both_text == 5
     assert Constrained("retain_ce < 0.1", then=ClosestToRetrain())(front) == 3  # objective name
+    # RA > 50 and TA <= 95 keep 4 and 6 (0 is infeasible); 6 lost 40 points of RA: its predicted gap is far
     assert Constrained("RA > 50,TA<=95", then=OracleFree("random"))(front) == 4
 
 
@@ -129,47 +172,6 @@ def test_constraints_unknown_name_and_nothing_satisfying():
         Constrained("RA>=1", then="knee")
 
 
-# ---------------------------------------------------------------- oracle-free
-def test_oracle_free_random_takes_lowest_finite_score_among_feasible_points():
-    assert OracleFree("random")(knee_front()) == 4  # point 0 scores 0.0 but is infeasible; 6 is NaN
-
-
-def test_oracle_free_class_wise_and_its_fallback():
-    front = knee_front()
-    # forget_acc <= 10 among feasible: 2 (retain_ce 1.0), 4 (0.2), 6 (0.6) → lowest retain_ce is 4
-    assert OracleFree("class", n_classes=10)(front) == 4
-    # C = 100: threshold 1 %: only point 2 (forget_acc 0)
-    assert OracleFree("class", n_classes=100)(front) == 2
-    # none below 100/C: the lowest forget accuracy
-    metrics = dict(front.metrics, forget_acc=np.array([0.0, 40.0, 30.0, 95.0, 25.0, 100.0, 60.0]))
-    fallback = Front.from_points(front.F, metrics=metrics)
-    assert OracleFree("class", n_classes=10)(fallback) == 4
-
-
-def test_oracle_free_class_reads_ua_when_forget_acc_is_absent():
-    front = knee_front()
-    metrics = {"UA": 100.0 - front.metrics["forget_acc"]}
-    assert OracleFree("class", n_classes=10)(Front.from_points(front.F, metrics=metrics)) == 4
-
-
-def test_oracle_free_for_task_and_bad_settings():
-    task = SimpleNamespace(forget_spec=SimpleNamespace(kind="class"), n_classes=10)
-    rule = OracleFree.for_task(task)
-    assert (rule.kind, rule.n_classes) == ("class", 10)
-    task = SimpleNamespace(forget_spec=SimpleNamespace(kind="random"), n_classes=10)
-    assert OracleFree.for_task(task).kind == "random"
-    with pytest.raises(ConfigError, match="kind"):
-        OracleFree("classwise")
-    with pytest.raises(ConfigError, match="n_classes"):
-        OracleFree("class")
-    with pytest.raises(ConfigError, match="oracle_free"):
-        OracleFree("random")(Front.from_points(np.array([[0.0, 1.0]])))
-    with pytest.raises(ConfigError, match="retain_ce"):
-        other = Front.from_points(np.array([[0.0, 1.0]]), objective_names=("a", "b"),
-                                  metrics={"forget_acc": [1.0]})
-        OracleFree("class", n_classes=10)(other)
-
-
 # ---------------------------------------------------------------- closest to Retrain
 def test_closest_to_retrain():
     assert ClosestToRetrain()(knee_front()) == 4  # point 0 has gap 0.1 but is infeasible
@@ -181,7 +183,7 @@ def test_closest_to_retrain():
 def test_make_rule():
     assert isinstance(make_rule("knee"), Knee)
     assert isinstance(make_rule("closest-to-retrain"), ClosestToRetrain)
-    assert make_rule("oracle-free", kind="class", n_classes=10).kind == "class"
+    assert make_rule("oracle-free", kind="class", n_boot=50).n_boot == 50
     task = SimpleNamespace(forget_spec=SimpleNamespace(kind="random"), n_classes=10)
     assert make_rule("oracle-free", task=task).kind == "random"
     rule = make_rule("preference", weights=[0.5, 0.5], constraints="RA>=97")
@@ -192,11 +194,137 @@ def test_make_rule():
         make_rule("knee", weights=[1, 0])
 
 
-def test_oracle_free_utility_guard_skips_collapsed_points():
-    F = np.array([[0.1, 2.3], [0.9, 0.4], [1.5, 0.1]])
-    metrics = {"oracle_free": [0.5, 6.0, 9.0], "sel_acc": [10.0, 96.0, 98.0], "forget_acc": [10.0, 9.0, 95.0]}
-    front = Front.from_points(F, metrics=metrics)
-    assert OracleFree("random")(front) == 0  # the plain rule picks the collapsed point
-    assert OracleFree("random", min_sel_acc=93.0)(front) == 1
-    assert OracleFree("class", n_classes=10)(front) == 1
-    assert OracleFree("class", n_classes=10, min_sel_acc=99.0)(front) == 1  # none passes: no filter
+# ---------------------------------------------------------------- oracle-free (SPEC §6)
+def theta0_solver(n: int, theta0: int = 0) -> np.ndarray:
+    solver = np.array(["jd"] * n, dtype=object)
+    solver[theta0] = "Original"
+    return solver
+
+
+def random_front(forget, sel, RA, nonmember, F, *, n_f=200, n_s=150, target_sel=95.0, target_nonmember=20.0,
+                 **extra) -> Front:
+    """A random-forgetting front whose row 0 is θ0 (solver Original)."""
+    metrics = sample_columns(forget, sel, RA, target_sel=target_sel, nonmember=nonmember,
+                             target_nonmember=target_nonmember, target_RA=RA[0], n_f=n_f, n_s=n_s)
+    metrics.update({k: np.asarray(v, dtype=float) for k, v in extra.items()})
+    return Front(("forget_kl", "retain_ce"), np.asarray(F, dtype=float), theta0_solver(len(F)),
+                 metrics=metrics)
+
+
+def test_oracle_free_returns_theta0_when_it_is_in_the_band():
+    # θ0 already treats D_f almost like unseen data (forget 93.3 % vs 90 % on D_h,sel), with 30 samples each;
+    # point 1 matches the estimate better (g̃ 0.25 against θ0's 0.83) and has the lower retain_ce
+    forget, sel, RA = [93.33, 90.0, 60.0], [90.0, 90.0, 60.0], [100.0, 99.0, 61.0]
+    nonmember = [23.33, 23.33, 50.0]
+    F = [[0.05, 0.50], [0.30, 0.20], [1.5, 1.2]]
+    small = random_front(forget, sel, RA, nonmember, F, n_f=30, n_s=30, target_sel=90.0,
+                         target_nonmember=23.33)
+    pick = OracleFree("random").choose(small)
+    assert pick.index == 0 and pick.theta0_in_band and pick.band_size >= 2
+    assert "indistinguishable from unseen data" in pick.message
+    assert pick.best_index == 1  # θ0 is not the lowest g̃, only within one standard error of it
+    # the same accuracies on 100× the samples: θ0 leaves the band, the better-matching point is chosen
+    large = random_front(forget, sel, RA, nonmember, F, n_f=3000, n_s=3000, target_sel=90.0,
+                         target_nonmember=23.33)
+    pick = OracleFree("random").choose(large)
+    assert pick.index == 1 and not pick.theta0_in_band
+
+
+def test_oracle_free_does_not_choose_a_damaged_point_whose_accuracies_fell_together():
+    # point 1: forget and D_h,sel accuracies equal (the old score's 0), every utility gone with them
+    forget, sel, RA = [100.0, 61.0, 96.0, 99.0], [95.33, 61.0, 95.33, 95.33], [100.0, 62.0, 99.6, 100.0]
+    nonmember = [2.0, 25.0, 18.0, 6.0]
+    F = [[0.05, 0.01], [1.2, 1.1], [0.3, 0.05], [0.1, 0.02]]
+    front = random_front(forget, sel, RA, nonmember, F, target_sel=95.33)
+    table = OracleFree("random").explain(front)
+    assert OracleFree("random")(front) == 2
+    assert not table.set_index("index").loc[1, "in_band"]
+    assert table.set_index("index").loc[1, "predicted_gap"] > 20
+
+
+def test_oracle_free_class_wise_picks_the_point_that_forgot_the_class():
+    # class-wise: Retrain's forget accuracy is 0; every other point keeps >= 10 % of the class and has a
+    # lower retain_ce (it changed less), so only the predicted gap can pick point 1
+    forget, sel, RA = [100.0, 0.0, 10.0, 12.0, 25.0], [96.0, 93.33, 95.33, 96.0, 96.0], [100.0, 99.0, 99.8,
+                                                                                        99.9, 100.0]
+    F = [[2.2, 0.01], [0.05, 0.40], [0.2, 0.10], [0.25, 0.08], [0.6, 0.03]]
+    front = Front(("forget_kl", "retain_ce"), np.array(F), theta0_solver(5),
+                  metrics=sample_columns(forget, sel, RA, target_sel=96.0, n_f=180))
+    pick = OracleFree("class").choose(front)
+    assert pick.index == 1 and pick.band_size == 1 and not pick.theta0_in_band
+    assert pick.low <= pick.gap <= pick.high
+
+
+def test_oracle_free_bootstrap_is_paired_and_seeded():
+    forget, sel, RA = [100.0, 95.0, 94.0, 95.0], [95.0] * 4, [100.0, 99.5, 99.0, 99.5]
+    nonmember = [5.0, 19.0, 21.0, 19.0]
+    F = [[0.05, 0.01], [0.2, 0.05], [0.25, 0.04], [0.2, 0.05]]  # point 3 is a copy of point 1
+    front = random_front(forget, sel, RA, nonmember, F)
+    a, b = OracleFree("random", seed=3).explain(front), OracleFree("random", seed=3).explain(front)
+    assert a.equals(b)  # same seed: same replicates, same band
+    by_index = a.set_index("index")
+    assert by_index.loc[1, ["low", "high"]].tolist() == by_index.loc[3, ["low", "high"]].tolist()
+    best = int(a["index"][0])
+    copy = {1: 3, 3: 1}.get(best)
+    if copy is not None:  # paired: a candidate identical to the best differs from it by 0 on every replicate
+        assert by_index.loc[copy, "se_to_best"] == 0.0 and by_index.loc[copy, "in_band"]
+    other = OracleFree("random", seed=4).explain(front).set_index("index")
+    assert not np.allclose(other["low"], by_index.loc[other.index, "low"])  # the seed does drive it
+
+
+def test_oracle_free_interval_shrinks_as_the_samples_grow():
+    forget, sel, RA, nonmember = [100.0, 90.0], [92.0, 90.0], [100.0, 99.0], [4.0, 12.0]
+    widths = []
+    for n in (50, 500, 5000):
+        front = random_front(forget, sel, RA, nonmember, [[0.05, 0.01], [0.3, 0.1]], n_f=n, n_s=n,
+                             target_sel=92.0, target_nonmember=12.0)
+        table = OracleFree("random").explain(front)
+        widths.append(float((table["high"] - table["low"]).max()))
+    assert widths[0] > 2 * widths[1] > 4 * widths[2]
+
+
+def test_oracle_free_never_reads_retrain_or_test_columns():
+    front = knee_front()
+    garbage = np.random.default_rng(0)
+    spoiled = Front(front.objective_names, front.F, front.solver, metrics={
+        **front.metrics, **{k: garbage.uniform(-1e3, 1e3, len(front)) for k in ("UA", "TA", "MIA", "gap")}})
+    for rule in (OracleFree("random"), OracleFree("random", seed=7)):
+        assert rule(spoiled) == rule(front)
+        assert rule.explain(spoiled).equals(rule.explain(front))
+
+
+def test_oracle_free_explain_agrees_with_the_pick():
+    fronts = [knee_front(), random_front([100.0, 95.0, 80.0], [95.0] * 3, [100.0, 99.0, 90.0],
+                                         [5.0, 20.0, 30.0], [[0.05, 0.01], [0.2, 0.05], [0.9, 0.3]])]
+    for front in fronts:
+        rule = OracleFree("random")
+        pick, table = rule.choose(front), rule.explain(front)
+        assert table["predicted_gap"].is_monotonic_increasing
+        chosen = table[table["chosen"]]
+        assert len(chosen) == 1 and int(chosen["index"].iloc[0]) == pick.index == rule(front)
+        assert bool(chosen["in_band"].iloc[0]) and int(table["in_band"].sum()) == pick.band_size
+        assert chosen["predicted_gap"].iloc[0] == pytest.approx(pick.gap)
+        assert (chosen["low"].iloc[0], chosen["high"].iloc[0]) == pytest.approx((pick.low, pick.high))
+        assert int(table["index"][0]) == pick.best_index
+        band = table[table["in_band"]]
+        if not pick.theta0_in_band:  # the least-change point of the band
+            assert chosen["retain_ce"].iloc[0] == band["retain_ce"].min()
+
+
+def test_oracle_free_for_task_summary_and_bad_settings():
+    task = SimpleNamespace(forget_spec=SimpleNamespace(kind="class"), n_classes=10)
+    assert OracleFree.for_task(task).kind == "class"
+    assert OracleFree.for_summary({"task": {"forget": "random:0.1"}}).kind == "random"
+    assert OracleFree.for_summary({"task": {"forget": "class:3"}}).kind == "class"
+    for bad in ({"kind": "classwise"}, {"kind": "random", "n_boot": 1}, {"kind": "random", "level": 90}):
+        with pytest.raises(ConfigError, match="OracleFree"):
+            OracleFree(**bad)
+    with pytest.raises(ConfigError, match="per-sample"):
+        OracleFree("random")(Front.from_points(np.array([[0.0, 1.0]]), metrics={"RA": [99.0]}))
+    with pytest.raises(ConfigError, match="forget_nonmember"):  # a class-wise front read as random
+        front = Front.from_points(np.array([[0.0, 1.0]]), metrics=sample_columns([1.0], [90.0], [99.0],
+                                                                                 target_sel=90.0))
+        OracleFree("random")(front)
+    with pytest.raises(ConfigError, match="retain_ce"):
+        other = knee_front()
+        OracleFree("random")(Front(("a", "b"), other.F, other.solver, metrics=other.metrics))

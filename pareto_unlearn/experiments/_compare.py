@@ -1,9 +1,9 @@
 """``pareto-unlearn compare``: the solvers of one or more runs of one task, side by side (SPEC §4).
 
-:func:`compare` gives one row per (run, solver): HV, HV@utility, IGD+ to the non-dominated union of every
-run given, point counts, cost, the best Avg. Gap on the solver's non-dominated front and the gap of its
-oracle-free pick, and the HV each solver had reached at equal cost (the wall-clock seconds, and the
-sample-passes, of the cheapest solver).
+:func:`compare` gives one row per (run, solver): HV and the HV gain over θ0 beside it, HV@utility, IGD+
+to the non-dominated union of every run given, point counts, cost, the best Avg. Gap on the solver's
+non-dominated front and the gap of its oracle-free pick (θ0 always a candidate), and the HV each solver
+had reached at equal cost (the wall-clock seconds, and the sample-passes, of the cheapest solver).
 
 Against the gradient fronts (issue 6; ``ls``, ``jd``, ``jd-*``): the **gradient budget** is the wall-clock
 at which the best gradient front (largest HV) is within 1 % of its own final HV on its anytime curve; each
@@ -64,27 +64,29 @@ logger = logging.getLogger(__name__)
 _BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse", "IU")  # one-point methods: never set the budget
 
 COMPARE_COLUMNS = (
-    "run", "solver", "hv", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s",
+    "run", "solver", "hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s",
     "forward_passes", "backward_passes", "sample_passes", "best_gap_nd", "oracle_free_gap",
     "budget_s", "hv_at_budget_s", "budget_passes", "hv_at_budget_passes",
     "gradient_budget_s", "hv_at_gradient_budget", "hv_utility_at_gradient_budget", "hv_ratio",
     "hv_utility_ratio", "gradient_budget_passes", "hv_ratio_passes", "hv_utility_ratio_passes",
     "hv_not_dominated_by_gradient", "hv_over_seeds", "median_stationarity_gap",
 )
-_BASE_COLUMNS = COMPARE_COLUMNS[:13]  # one (run, solver) at a time; the rest need every row
+_BASE_COLUMNS = COMPARE_COLUMNS[:14]  # one (run, solver) at a time; the rest need every row
 _BUDGETS = ("cheapest", "gradient")
 _BUDGET_NOTES = {"cheapest": "the cheapest solver's",
                  "gradient": "seconds: the gradient budget below; sample-passes: the cheapest solver's",
                  "given": "as given"}
 _COLUMN_NOTES = {
     "hv": "hypervolume of the solver's feasible points (one reference point for all)",
+    "hv_gain": "hv − the HV of θ0 alone: what the solver's front adds to doing nothing (SPEC §4)",
     "hv_utility": "HV of the points with RA >= RA(θ0) − margin",
     "igd_plus": "IGD+ to the non-dominated union of every run given, objectives / reference point",
     "n_nondominated": "points no other point of the same solver dominates",
     "wall_s": "wall-clock seconds, set-up included",
     "sample_passes": "forward + backward sample-passes through the network",
     "best_gap_nd": "lowest Avg. Gap to Retrain on the solver's non-dominated points (evaluation only)",
-    "oracle_free_gap": "Avg. Gap of the point the oracle-free rule picks among the solver's points",
+    "oracle_free_gap": "Avg. Gap of the point the oracle-free rule (SPEC §6) picks among the solver's points "
+                       "and θ0 (always a candidate)",
     "hv_at_budget_s": "HV reached within budget_s seconds (the cheapest solver's wall-clock)",
     "hv_at_budget_passes": "HV reached within budget_passes sample-passes (the cheapest solver's)",
     "gradient_budget_s": "wall-clock at which the best gradient front (ls, jd, jd-*; largest HV) is within "
@@ -117,8 +119,22 @@ def _gap_of_pick(part: Front, rule) -> float:
         return float("nan")
     try:
         return float(part.metrics["gap"][rule(part)])
-    except ConfigError:  # no feasible point, or no oracle-free score
+    except ConfigError:  # no feasible point, or no per-sample oracle-free results (an older run)
         return float("nan")
+
+
+def _oracle_free_gap(front: Front, name: str, summary: dict[str, Any]) -> float:
+    """Avg. Gap of the oracle-free pick among solver ``name``'s points and θ0 (always a candidate, §6)."""
+    candidates = (front.solver == name) | (front.solver == "Original")
+    return _gap_of_pick(front.take(candidates), _oracle_free_rule(summary))
+
+
+def _hv_gain(hv: float, summary: dict[str, Any], ref: np.ndarray) -> float:
+    """HV of the front minus HV of θ0 alone (SPEC §4); NaN when the run did not record θ0's objectives."""
+    theta0 = summary.get("original", {}).get("objectives")
+    if theta0 is None or len(theta0) != len(ref):
+        return float("nan")
+    return float(hv - hypervolume(np.asarray([theta0], dtype=float), ref))
 
 
 def _solver_row(run: _Run, name: str, ref: np.ndarray, union: np.ndarray) -> dict[str, Any]:
@@ -127,10 +143,12 @@ def _solver_row(run: _Run, name: str, ref: np.ndarray, union: np.ndarray) -> dic
     nd = part.nondominated()
     gaps = part.metrics.get("gap", np.full(len(part), np.nan))[nd]
     forward, backward = _finite_max(part.cost["forward_passes"]), _finite_max(part.cost["backward_passes"])
+    hv = hypervolume(feasible, ref)
     return {
         "run": run.label,
         "solver": name,
-        "hv": hypervolume(feasible, ref),
+        "hv": hv,
+        "hv_gain": _hv_gain(hv, run.summary, ref),
         "hv_utility": HVAtUtility(ref, _ra_min(run.summary))(part) if "RA" in part.metrics else float("nan"),
         "igd_plus": igd_plus(feasible, union, ref) if len(feasible) else float("nan"),
         "n_points": len(part),
@@ -140,7 +158,7 @@ def _solver_row(run: _Run, name: str, ref: np.ndarray, union: np.ndarray) -> dic
         "backward_passes": backward,
         "sample_passes": forward + backward,
         "best_gap_nd": float(np.nanmin(gaps)) if np.isfinite(gaps).any() else float("nan"),
-        "oracle_free_gap": _gap_of_pick(part, _oracle_free_rule(run.summary)),
+        "oracle_free_gap": _oracle_free_gap(run.front, name, run.summary),
     }
 
 
@@ -364,9 +382,9 @@ class SeedSummary:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per solver: ``n_seeds``, HV mean, half-width and bounds of the 95 % t-interval, the same for
-        HV normalised by each seed's reference point (``hv_norm_*``, in the unit box), mean HV@utility and
-        mean oracle-free gap.
+        One row per solver: ``n_seeds``, HV mean, half-width and bounds of the 95 % t-interval, mean HV gain
+        over θ0 (``hv_gain_mean``), the same for HV normalised by each seed's reference point (``hv_norm_*``,
+        in the unit box), mean HV@utility and mean oracle-free gap.
     surfaces : dict of str → np.ndarray [k, m]
         Median (``level`` %) attainment surface per solver, each seed's objectives divided by its own
         reference point.
@@ -427,7 +445,7 @@ def seed_summary(run_dirs: Sequence[RunLike], *, level: float = 50.0) -> SeedSum
     solvers = list(dict.fromkeys(s for r in loaded for s in r.front.solvers if s != "Original"))
     rows, surfaces = [], {}
     for name in solvers:
-        hv, hv_norm, hv_utility, gaps, normalised = [], [], [], [], []
+        hv, hv_gain, hv_norm, hv_utility, gaps, normalised = [], [], [], [], [], []
         for run in loaded:
             if name not in run.front.solvers:
                 continue
@@ -435,16 +453,17 @@ def seed_summary(run_dirs: Sequence[RunLike], *, level: float = 50.0) -> SeedSum
             part = run.front.only(name)
             F = part.F[part.feasible]
             hv.append(hypervolume(F, ref))
+            hv_gain.append(_hv_gain(hv[-1], run.summary, ref))
             hv_norm.append(hypervolume(F / ref, np.ones_like(ref)))
             hv_utility.append(HVAtUtility(ref, _ra_min(run.summary))(part)
                               if "RA" in part.metrics else np.nan)
-            gaps.append(_gap_of_pick(part, _oracle_free_rule(run.summary)))
+            gaps.append(_oracle_free_gap(run.front, name, run.summary))
             normalised.append(F / ref)
         mean, half = _t_interval(np.array(hv))
         norm_mean, norm_half = _t_interval(np.array(hv_norm))
         rows.append({
             "solver": name, "n_seeds": len(hv), "hv_mean": mean, "hv_ci95": half,
-            "hv_low": mean - half, "hv_high": mean + half,
+            "hv_low": mean - half, "hv_high": mean + half, "hv_gain_mean": _nanmean(hv_gain),
             "hv_norm_mean": norm_mean, "hv_norm_ci95": norm_half,
             "hv_utility_mean": _nanmean(hv_utility), "oracle_free_gap_mean": _nanmean(gaps),
         })

@@ -19,10 +19,10 @@ from pareto_unlearn.experiments._table import grid_candidates
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.indicators import anytime_hv
 from pareto_unlearn.manifest import manifest
-from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.metrics import MetricEvaluator, is_sample_column
 from pareto_unlearn.objectives import hv_reference_point, make_objectives
 from pareto_unlearn.rundir import write_run_dir
-from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
+from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.solvers import AGGREGATORS, JacobianDescent, LinearScalarization
 
 __all__ = ["explore", "ExploreResult", "SOLVERS", "BASELINES", "default_settings", "spread_first"]
@@ -193,17 +193,21 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
 
 
 def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
-    """One point: the baseline grid's oracle-free pick, the whole grid charged."""
+    """One point: the baseline grid's oracle-free pick (SPEC §6, the grid points its candidates, as in
+    ``table``), the whole grid charged."""
+    from pareto_unlearn.experiments._table import grid_choice
+
     fronts, offset = _chain_costs(fronts)
     grid = Front.concat(fronts)
-    rule = OracleFree.for_task(task, min_sel_acc=evaluator.original_["sel_acc"] - SEL_ACC_MARGIN)
-    chosen = rule(grid)
-    point = grid.take([chosen])
+    hyperparameters = [f.provenance[0]["hyperparameters"] for f in fronts]
+    record = grid_choice(OracleFree.for_task(task), grid, hyperparameters)
+    point = grid.take([record["chosen_index"]])
     point.cost = {k: np.array([offset[k]]) for k in COST_NAMES}
     point.provenance[0] = {
         **point.provenance[0],
         "chosen_by": "oracle-free",
-        "grid": [f.provenance[0]["hyperparameters"] for f in fronts],
+        "grid": record["grid"],
+        "oracle_free": {k: record[k] for k in ("predicted_gap", "interval", "in_band", "oracle_free")},
     }
     return point
 
@@ -311,7 +315,7 @@ def explore(
     original_front = _original_front(task, objectives, evaluator)
     original = {
         "objectives": original_front.F[0].tolist(),
-        "metrics": {k: float(v[0]) for k, v in original_front.metrics.items()},
+        "metrics": {k: float(v[0]) for k, v in original_front.metrics.items() if not is_sample_column(k)},
     }
     retrain = {
         "objectives": objectives.evaluate(task.retrain, task).tolist(),

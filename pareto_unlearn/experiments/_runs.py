@@ -67,6 +67,14 @@ def _load_runs(runs: Sequence[RunLike] | RunLike) -> list[_Run]:
     if isinstance(runs, (str, os.PathLike)) or hasattr(runs, "summary") or (
             isinstance(runs, tuple) and len(runs) == 2 and isinstance(runs[1], Front)):
         runs = [runs]
+    given: dict[Path, Any] = {}
+    for item in runs:  # the same run twice would count its points twice in every union and mean
+        if isinstance(item, (str, os.PathLike)):
+            where = Path(item).resolve()
+            if where in given:
+                raise ConfigError(f"compare: {item} is the same run directory as {given[where]}; "
+                                  "give each run once")
+            given[where] = item
     loaded = [_as_run(item, k) for k, item in enumerate(runs)]
     if not loaded:
         raise ConfigError("compare: give at least one run directory")
@@ -114,14 +122,10 @@ def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
 
 
 def _oracle_free_rule(summary: dict[str, Any]):
-    from pareto_unlearn.selection import SEL_ACC_MARGIN, OracleFree
+    """The oracle-free rule (SPEC §6) of a run, from its summary's forget kind."""
+    from pareto_unlearn.selection import OracleFree
 
-    task = summary["task"]
-    sel_acc = summary.get("original", {}).get("metrics", {}).get("sel_acc")
-    min_sel_acc = None if sel_acc is None else float(sel_acc) - SEL_ACC_MARGIN
-    if str(task.get("forget", "")).startswith("class"):
-        return OracleFree("class", n_classes=int(task["n_classes"]), min_sel_acc=min_sel_acc)
-    return OracleFree("random", min_sel_acc=min_sel_acc)
+    return OracleFree.for_summary(summary)
 
 
 def _ra_min(summary: dict[str, Any]) -> float:

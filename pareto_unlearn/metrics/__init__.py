@@ -1,4 +1,5 @@
-"""Unlearning metrics (SPEC §3): UA, RA, TA, MIA, Avg. Gap; and the oracle-free score (SPEC §6)."""
+"""Unlearning metrics (SPEC §3): UA, RA, TA, MIA, Avg. Gap; and the per-sample results (``ofs.*``
+columns) of the oracle-free estimate (SPEC §6)."""
 
 from pareto_unlearn.metrics._metrics import (
     METRICS,
@@ -6,11 +7,11 @@ from pareto_unlearn.metrics._metrics import (
     Predictions,
     avg_gap,
     mia_efficacy,
-    oracle_free_score,
     predict,
     predict_logits,
     unlearning_metrics,
 )
+from pareto_unlearn.metrics._samples import is_sample_column, pack_bits, unpack_bits
 
 __all__ = [
     "METRICS",
@@ -18,7 +19,9 @@ __all__ = [
     "Predictions",
     "avg_gap",
     "mia_efficacy",
-    "oracle_free_score",
+    "is_sample_column",
+    "pack_bits",
+    "unpack_bits",
     "predict",
     "predict_logits",
     "unlearning_metrics",

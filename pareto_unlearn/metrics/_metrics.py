@@ -1,4 +1,5 @@
-"""Unlearning metrics of the SalUn protocol (SPEC §3) and the oracle-free score (SPEC §6).
+"""Unlearning metrics of the SalUn protocol (SPEC §3) and the per-sample results of the oracle-free
+estimate (SPEC §6, :mod:`pareto_unlearn.metrics._samples`).
 
 Everything is computed from logits, so a model, a batch of subspace individuals or a cached prediction
 all go through the same code.
@@ -11,8 +12,9 @@ from functools import cached_property
 
 import numpy as np
 import torch
-from scipy.stats import ks_2samp
 from sklearn.svm import SVC
+
+from pareto_unlearn.metrics._samples import sample_columns, target_columns
 
 __all__ = [
     "Predictions",
@@ -21,7 +23,6 @@ __all__ = [
     "unlearning_metrics",
     "avg_gap",
     "mia_efficacy",
-    "oracle_free_score",
     "MetricEvaluator",
     "METRICS",
 ]
@@ -82,15 +83,8 @@ def mia_efficacy(member_conf: np.ndarray, nonmember_conf: np.ndarray, forget_con
     return 100.0 * float((attack.predict(forget_conf.reshape(-1, 1)) == 0).mean())
 
 
-def oracle_free_score(
-    forget_acc: float, sel_acc: float, forget_conf: np.ndarray, sel_conf: np.ndarray
-) -> float:
-    """|acc(D_f) − acc(D_h,sel)| + 100 · KS(conf(D_f), conf(D_h,sel)); lower is better (SPEC §6)."""
-    return abs(forget_acc - sel_acc) + 100.0 * float(ks_2samp(forget_conf, sel_conf).statistic)
-
-
 def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
-    """UA, RA, TA, MIA (percent) plus the helpers of selection: forget_acc, sel_acc, oracle_free, and,
+    """UA, RA, TA, MIA (percent) plus forget_acc, sel_acc (D_h,sel accuracy, retained classes) and,
     under class-wise forgetting, TA_forgotten (test accuracy on the forgotten classes)."""
     f_y, r_y, t_y, s_y = task.forget.y, task.retain.y, task.test.y, task.heldout_selection.y
     if not all(
@@ -98,7 +92,7 @@ def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
     ):
         # A diverged model (NaN / inf logits) has no meaningful metrics; its point is infeasible anyway.
         nan = float("nan")
-        out = dict.fromkeys(("UA", "RA", "TA", "MIA", "forget_acc", "sel_acc", "oracle_free"), nan)
+        out = dict.fromkeys(("UA", "RA", "TA", "MIA", "forget_acc", "sel_acc"), nan)
         if task.forgotten_classes:
             out["TA_forgotten"] = nan
         return out
@@ -122,9 +116,6 @@ def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
     sel_acc = _accuracy(pred.heldout_selection[keep_sel], s_y[keep_sel])
     out["forget_acc"] = forget_acc
     out["sel_acc"] = sel_acc
-    out["oracle_free"] = oracle_free_score(
-        forget_acc, sel_acc, forget_conf, _confidence(pred.heldout_selection[keep_sel], s_y[keep_sel])
-    )
     if task.forgotten_classes:
         out["TA_forgotten"] = _accuracy(pred.test[~keep_test], t_y[~keep_test])
     return out
@@ -136,7 +127,11 @@ def avg_gap(metrics: dict[str, float], retrain: dict[str, float]) -> float:
 
 
 class MetricEvaluator:
-    """Scores models of one task: metrics plus the Avg. Gap to the task's Retrain.
+    """Scores models of one task: metrics plus the Avg. Gap to the task's Retrain, and the per-sample
+    columns (``ofs.*``) the oracle-free rule resamples (SPEC §6).
+
+    The ``gap`` column reads Retrain (for reporting); the ``ofs.*`` columns read only D_f, D_r and
+    D_h,sel of the model itself and of θ0, never Retrain or the test set.
 
     Examples
     --------
@@ -149,13 +144,23 @@ class MetricEvaluator:
         self.retrain_["gap"] = 0.0
 
     @cached_property
+    def target_(self) -> dict[str, float]:
+        """Retrain's oracle-free target estimated from θ0 on D_h,sel (``ofs.target.*``), computed once."""
+        pred0 = predict(self.task.original, self.task)
+        ra0 = unlearning_metrics(pred0, self.task)["RA"]
+        return target_columns(pred0, self.task, ra0)
+
+    @cached_property
     def original_(self) -> dict[str, float]:
-        """θ0's metrics (its D_h,sel accuracy sets the selection guard), computed once on first use."""
+        """θ0's metrics, computed once on first use."""
         return self(self.task.original)
 
     def from_predictions(self, pred: Predictions) -> dict[str, float]:
         out = unlearning_metrics(pred, self.task)
         out["gap"] = avg_gap(out, self.retrain_)
+        if np.isfinite(out["RA"]):  # a diverged model has no per-sample results; its point is infeasible
+            out.update(sample_columns(pred, self.task))
+            out.update(self.target_)
         return out
 
     def __call__(self, model: torch.nn.Module) -> dict[str, float]:

@@ -21,8 +21,14 @@ Examples
 
 from __future__ import annotations
 
+from pareto_unlearn.selection._oracle_free import (
+    INDISTINGUISHABLE,
+    GapEstimate,
+    OracleFreeData,
+    OracleFreePick,
+    estimate_gaps,
+)
 from pareto_unlearn.selection._rules import (
-    SEL_ACC_MARGIN,
     ClosestToRetrain,
     Constrained,
     Knee,
@@ -32,8 +38,12 @@ from pareto_unlearn.selection._rules import (
 )
 
 __all__ = [
-    "SEL_ACC_MARGIN",
     "OracleFree",
+    "OracleFreePick",
+    "OracleFreeData",
+    "GapEstimate",
+    "estimate_gaps",
+    "INDISTINGUISHABLE",
     "Knee",
     "Preference",
     "Constrained",

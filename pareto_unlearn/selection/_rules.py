@@ -8,7 +8,6 @@ is empty or has no feasible point.
 from __future__ import annotations
 
 import math
-import numbers
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front, nondominated_mask
+from pareto_unlearn.selection._oracle_free import OracleFree
 
 __all__ = ["OracleFree", "Knee", "Preference", "Constrained", "ClosestToRetrain", "make_rule"]
 
@@ -47,112 +47,17 @@ def _argmin_rows(values: np.ndarray, rows: np.ndarray, *, ties: np.ndarray | Non
     return int(rows[np.lexsort(keys)[0]])
 
 
-SEL_ACC_MARGIN = 5.0  # the utility guard: D_h,sel accuracy within this many points of θ0's
-
-
-class OracleFree:
-    """The oracle-free operating point (SPEC §6): no test data, no Retrain, only D_h,sel.
-
-    ``kind="random"`` (random forgetting): the forget set should look like unseen data of the same
-    classes; the score ``|acc(D_f) − acc(D_h,sel)| + 100 · KS(conf(D_f), conf(D_h,sel))`` is computed
-    by the evaluation code and stored in ``front.metrics["oracle_free"]``; the lowest finite score wins.
-
-    ``kind="class"`` (class-wise forgetting): a forgotten class is unseen, so it cannot be predicted;
-    among points with forget accuracy ``<= 100 / n_classes`` the lowest ``retain_ce`` objective wins;
-    if there is none, the lowest forget accuracy (ties: lowest retain_ce). Forget accuracy is
-    ``metrics["forget_acc"]``, or ``100 − UA`` when that column is absent (the same number, SPEC §3).
-
-    Parameters
-    ----------
-    kind : {"random", "class"}
-    n_classes : int, optional
-        Number of classes C; required for ``kind="class"``.
-    min_sel_acc : float, optional
-        Rank only points whose accuracy on D_h,sel (``metrics["sel_acc"]``) is
-        at least this (all points if none is). The plain score is near 0 for a collapsed model under random
-        forgetting (both accuracies at chance, both confidence distributions at 1/C), and under class-wise
-        forgetting a collapsed model passes the forget-accuracy test; pareto_unlearn's commands pass
-        θ0's D_h,sel accuracy − 5 — the selection set only, so still no oracle and no test data.
-
-    Raises
-    ------
-    ConfigError
-        At call time: the front is empty or all infeasible, or the needed column is missing or NaN
-        for every feasible point.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pareto_unlearn.front import Front
-    >>> F = np.array([[0.1, 1.0], [0.2, 0.5], [0.4, 0.2]])
-    >>> front = Front.from_points(F, metrics={"oracle_free": [9.0, 3.0, 5.0], "forget_acc": [0.0, 8.0, 40.0]})
-    >>> OracleFree("random")(front)
-    1
-    >>> OracleFree("class", n_classes=10)(front)
-    1
-    """
-
-    def __init__(self, kind: str, n_classes: int | None = None, *, min_sel_acc: float | None = None) -> None:
-        if kind not in ("random", "class"):
-            raise ConfigError(f"OracleFree: `kind` must be 'random' or 'class'. Got {kind!r}.")
-        if kind == "class" and not (isinstance(n_classes, numbers.Integral) and n_classes >= 2):
-            raise ConfigError(f"OracleFree: kind='class' needs `n_classes`, an integer >= 2. "
-                              f"Got {n_classes!r}.")
-        self.kind = kind
-        self.n_classes = None if n_classes is None else int(n_classes)
-        self.min_sel_acc = min_sel_acc
-
-    @classmethod
-    def for_task(cls, task: Any, *, min_sel_acc: float | None = None) -> OracleFree:
-        """The rule that fits ``task``: its forget kind (``task.forget_spec.kind``) and ``task.n_classes``."""
-        return cls(task.forget_spec.kind, n_classes=task.n_classes, min_sel_acc=min_sel_acc)
-
-    def __call__(self, front: Front, /) -> int:
-        rows = _feasible_rows(front, "OracleFree")
-        if self.min_sel_acc is not None and "sel_acc" in front.metrics:
-            useful = rows[front.metrics["sel_acc"][rows] >= self.min_sel_acc]
-            rows = useful if len(useful) else rows
-        if self.kind == "random":
-            if "oracle_free" not in front.metrics:
-                raise ConfigError("OracleFree: this front has no 'oracle_free' metric; "
-                                  "score its points on D_h,sel first")
-            score = front.metrics["oracle_free"]
-            rows = rows[np.isfinite(score[rows])]
-            if len(rows) == 0:
-                raise ConfigError("OracleFree: no feasible point has a finite 'oracle_free' score")
-            return _argmin_rows(score, rows)
-        if "retain_ce" not in front.objective_names:
-            raise ConfigError(f"OracleFree: kind='class' ranks by the 'retain_ce' objective, which this "
-                              f"front lacks; its objectives are {list(front.objective_names)}")
-        if "forget_acc" in front.metrics:
-            forget_acc = front.metrics["forget_acc"]
-        elif "UA" in front.metrics:
-            forget_acc = 100.0 - front.metrics["UA"]
-        else:
-            raise ConfigError("OracleFree: kind='class' needs a 'forget_acc' (or 'UA') metric; "
-                              "evaluate the front first")
-        retain_ce = front.F[:, front.objective_names.index("retain_ce")]
-        rows = rows[np.isfinite(forget_acc[rows])]
-        if len(rows) == 0:
-            raise ConfigError("OracleFree: no feasible point has a finite forget accuracy")
-        unseen = rows[forget_acc[rows] <= 100.0 / self.n_classes + 1e-9]
-        if len(unseen):
-            return _argmin_rows(retain_ce, unseen)
-        return _argmin_rows(forget_acc, rows, ties=retain_ce)
-
-    def __repr__(self) -> str:
-        return f"OracleFree(kind={self.kind!r}, n_classes={self.n_classes}, min_sel_acc={self.min_sel_acc})"
-
-
 class Knee:
     """The knee of the non-dominated feasible set (SPEC §6).
 
-    Each objective is divided by its range on that set; for two objectives the answer is the point
-    farthest (Euclidean, either side) from the straight line through the two extreme points. For m > 2
-    the same rule in m dimensions: the farthest point from the hyperplane through the m extreme points
-    (the minimiser of each objective, ties broken by the sum of the others); if those extremes do not
-    span a hyperplane, the hyperplane normal to (1, …, 1) through their centroid. A set of one distinct
-    point gives that point; ties go to the first point in front order.
+    Each objective is divided by its range on that set; the answer is the point farthest from the
+    straight line (for m > 2, the hyperplane) through the extreme points, **on its ideal side** (the side
+    of the origin, where a point beats the extremes' trade-off); if no point lies strictly on that side
+    (a straight or bulging front), the extreme point with the lowest sum of normalised objectives (ties,
+    as always in two dimensions: the lowest sum of the objectives themselves, then front order). The
+    extremes are the minimiser of each objective (ties broken by the sum of the others); if they do not
+    span a hyperplane, the hyperplane normal to (1, …, 1) through their centroid is used. A set of one
+    distinct point gives that point; ties go to the first point in front order.
 
     Raises
     ------
@@ -166,6 +71,9 @@ class Knee:
     >>> F = np.array([[0.0, 1.0], [0.1, 0.3], [0.5, 0.1], [1.0, 0.0], [0.6, 0.6]])
     >>> Knee()(Front.from_points(F))
     1
+    >>> bulging = np.array([[0.0, 1.0], [0.7, 0.9], [1.0, 0.0]])  # the middle point is beyond the line
+    >>> Knee()(Front.from_points(bulging))
+    0
     """
 
     def __call__(self, front: Front, /) -> int:
@@ -177,7 +85,8 @@ class Knee:
 
 
 def _knee_position(F: np.ndarray) -> int:
-    """Position in ``F`` [n, m] (mutually non-dominated) of the point farthest from the extremes' plane."""
+    """Position in ``F`` [n, m] (mutually non-dominated) of the point farthest from the extremes' plane on
+    its ideal side; else of the extreme point with the lowest normalised sum."""
     n, m = F.shape
     if n == 1:
         return 0
@@ -189,7 +98,14 @@ def _knee_position(F: np.ndarray) -> int:
     _, s, vt = np.linalg.svd(E - centre)
     rank = int((s > 1e-12 * max(s.max(initial=0.0), 1.0)).sum())
     normal = vt[-1] if rank == m - 1 else np.full(m, 1.0 / math.sqrt(m))
-    return int(np.argmax(np.abs((Z - centre) @ normal)))
+    if (0.0 - centre) @ normal > 0:  # orient the normal towards the ideal point (the origin of Z)
+        normal = -normal
+    depth = -(Z - centre) @ normal  # > 0 on the ideal side
+    if (depth > 1e-12).any():
+        return int(np.argmax(depth))
+    # normalised sums tie in two dimensions ((0, 1) and (1, 0)): the raw sums, then position, break ties
+    sums, raw = Z[extremes].sum(axis=1).round(12), F[extremes].sum(axis=1)
+    return int(extremes[int(np.lexsort((extremes, raw, sums))[0])])
 
 
 class Preference:
@@ -315,7 +231,9 @@ class Constrained:
             raise ConfigError(f"Constrained: `then` must be a selection rule (e.g. Knee()). Got {then!r}.")
         self.then = then
 
-    def __call__(self, front: Front, /) -> int:
+    def rows(self, front: Front, /) -> np.ndarray:
+        """Indices (into ``front``) of the feasible points that satisfy every constraint; ConfigError
+        when there is none."""
         rows = _feasible_rows(front, "Constrained")
         keep = np.ones(len(front), dtype=bool)
         for name, op, value in self.constraints:
@@ -333,6 +251,10 @@ class Constrained:
         if len(rows) == 0:
             raise ConfigError(f"Constrained: no feasible point satisfies {self._text()}; "
                               "relax the constraints")
+        return rows
+
+    def __call__(self, front: Front, /) -> int:
+        rows = self.rows(front)
         return int(rows[self.then(front.take(rows))])
 
     def _text(self) -> str:
@@ -391,8 +313,8 @@ def make_rule(name: str, /, *, constraints: str | Sequence[str] | None = None, *
     constraints : str or sequence of str, optional
         When given, the rule is wrapped in :class:`Constrained`.
     **kwargs
-        The rule's own parameters (``kind``, ``n_classes`` or ``task`` for oracle-free; ``weights`` for
-        preference).
+        The rule's own parameters (``kind`` or ``task``, and ``n_boot``, ``seed``, ``level`` for
+        oracle-free; ``weights`` for preference).
 
     Examples
     --------
@@ -406,10 +328,7 @@ def make_rule(name: str, /, *, constraints: str | Sequence[str] | None = None, *
     try:
         if name == "oracle-free" and "task" in kwargs:
             task = kwargs.pop("task")
-            min_sel_acc = kwargs.pop("min_sel_acc", None)
-            if kwargs:
-                raise TypeError(f"unexpected {sorted(kwargs)} beside task")
-            rule: Rule = OracleFree.for_task(task, min_sel_acc=min_sel_acc)
+            rule: Rule = OracleFree.for_task(task, **kwargs)
         else:
             rule = _RULES[name](**kwargs)
     except TypeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -153,6 +154,32 @@ def _stratified_take(rng: np.random.Generator, idx: np.ndarray, labels: np.ndarr
     return np.sort(np.concatenate(taken)), np.sort(np.concatenate(rest))
 
 
+def _forget_index_array(forget_indices: Any, n_train: int) -> np.ndarray:
+    """The forget indices as sorted unique int64, or a DataError naming the first bad value.
+
+    >>> _forget_index_array([4, 2.0, 4], 10)
+    array([2, 4])
+    >>> _forget_index_array([1, 2.5], 10)
+    Traceback (most recent call last):
+    ...
+    pareto_unlearn.exceptions.DataError: forget indices must be whole numbers; got 2.5
+    """
+    raw = np.asarray(forget_indices).ravel()
+    numeric = np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
+    if raw.dtype == bool or not numeric:
+        raise DataError(f"forget indices must be integers (positions in x_train); got {raw.dtype} values")
+    if len(raw) == 0:
+        raise DataError("the forget-index array is empty; pass at least one training index to forget")
+    if np.issubdtype(raw.dtype, np.floating):
+        bad = raw[~np.isfinite(raw) | (raw != np.round(raw))]
+        if len(bad):
+            raise DataError(f"forget indices must be whole numbers; got {bad[0]:g}")
+    out = raw[(raw < 0) | (raw >= n_train)]
+    if len(out):
+        raise DataError(f"forget indices must lie in [0, {n_train - 1}]; got {out[0]:g}")
+    return np.unique(raw.astype(np.int64))
+
+
 def make_splits(
     y_train: np.ndarray,
     forget: ForgetSpec,
@@ -160,15 +187,17 @@ def make_splits(
     seed: int,
     y_test: np.ndarray | None = None,
     test_share: float = 0.2,
-    heldout_share: float = 0.1,
+    heldout_share: float | None = None,
     forget_indices: np.ndarray | None = None,
 ) -> Splits:
     """Draw the splits of SPEC §2 from labels alone.
 
     Without ``y_test`` (digits) the test set is ``test_share`` of all samples; held-out is
-    ``heldout_share`` of the rest, halved into reference / selection; forget is drawn from what remains
-    (random: stratified ratio; class: every sample of the classes). ``forget_indices`` (bring-your-own)
-    fixes the forget set instead: those samples never enter held-out or test.
+    ``heldout_share`` of the rest (default 20 %: D_h,sel must hold enough samples for §6 to estimate
+    Retrain from it), halved into reference / selection; forget is drawn from what remains (random:
+    stratified ratio; class: every sample of the classes). With a separate ``y_test`` (torchvision sets,
+    bring-your-own) held-out defaults to 10 % of the train split, as in the paper. ``forget_indices``
+    (bring-your-own) fixes the forget set instead: those samples never enter held-out or test.
 
     Examples
     --------
@@ -176,19 +205,25 @@ def make_splits(
     >>> y = np.repeat(np.arange(10), 50)
     >>> s = make_splits(y, parse_forget("random:0.1"), seed=0)
     >>> len(s.test), len(s.heldout_reference) + len(s.heldout_selection), len(s.forget)
-    (100, 40, 40)
+    (100, 80, 30)
+    >>> s = make_splits(y, parse_forget("random:0.1"), seed=0, y_test=np.repeat(np.arange(10), 10))
+    >>> len(s.test), len(s.heldout_reference) + len(s.heldout_selection), len(s.forget)
+    (100, 50, 50)
     """
+    if heldout_share is None:
+        heldout_share = 0.2 if y_test is None else 0.1
+    if not 0.0 < float(heldout_share) < 1.0:
+        raise ConfigError(f"make_splits: `heldout_share` must lie in (0, 1). Got {heldout_share!r}.")
     y_train = np.asarray(y_train)
     rng = np.random.default_rng(seed)
     all_idx = np.arange(len(y_train))
     fixed_forget = None
     if forget_indices is not None:
-        fixed_forget = np.unique(np.asarray(forget_indices, dtype=np.int64))
-        if len(fixed_forget) == 0:
-            raise DataError("the forget-index array is empty; pass at least one training index to forget")
-        if fixed_forget.min() < 0 or fixed_forget.max() >= len(y_train):
-            raise DataError(f"forget indices must lie in [0, {len(y_train) - 1}]; got {fixed_forget.max()}")
+        fixed_forget = _forget_index_array(forget_indices, len(y_train))
         all_idx = np.setdiff1d(all_idx, fixed_forget)
+        if len(all_idx) < 2:
+            raise DataError(f"the forget indices cover {len(fixed_forget)} of the {len(y_train)} training "
+                            "samples; leave samples to retain and hold out")
     if y_test is None:
         test, pool = _stratified_take(rng, all_idx, y_train, test_share)
         separate = False

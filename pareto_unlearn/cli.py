@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
             "with NSGA-II and Jacobian descent."
         ),
     )
+    from pareto_unlearn import __version__
+
+    parser.add_argument("--version", action="version", version=f"pareto-unlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("table", help="the paper's Table 1 layout on any task")

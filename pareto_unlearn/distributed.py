@@ -148,12 +148,9 @@ class DaskExecutor:
 
     def _scatter(self, value: Any) -> Any:
         # A list, so that a dict is sent as one object under a fresh key (scatter splits dicts by key).
-        # To one worker: the others fetch it from there once, when their first unit needs it. A
-        # broadcast can hang for good when a worker dies during it (the scheduler keeps replicating to
-        # the dead one).
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self.client.scatter([value], hash=False, timeout=self.scatter_timeout_s)[0]
+                future = self.client.scatter([value], hash=False, timeout=self.scatter_timeout_s)[0]
             # A worker that died while receiving it: the scheduler may still list it (KeyError once it
             # is gone, a closed comm or no answer while it goes).
             except (OSError, TimeoutError, KeyError) as exc:
@@ -162,7 +159,23 @@ class DaskExecutor:
                                        f"{attempt} tries ({type(exc).__name__}: {exc})") from None
                 logger.warning("Dask: sending a shared object failed (%s: %s); sending it again",
                                type(exc).__name__, exc)
+                continue
+            self._replicate(future)
+            return future
         raise AssertionError("unreachable")
+
+    def _replicate(self, future: Any) -> None:
+        """Copy a scattered object to every worker, so that each unit can run where it is sent (the
+        scheduler otherwise keeps short units beside the only copy). Bounded in time: a replication to a
+        worker that died meanwhile can wait for good, and is then left to Dask's on-demand transfers."""
+        try:
+            self.client.sync(self.client._replicate, [future], callback_timeout=self.scatter_timeout_s)
+        # Only a speed-up, and it fails in many ways while a worker goes (a closed comm, no answer, the
+        # scheduler sampling from an empty worker set, a client without ``_replicate``): the copy sent
+        # stays usable, and a unit whose copy is lost is submitted again.
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("Dask: copying a shared object to every worker failed (%s: %s); workers fetch "
+                           "it when they need it", type(exc).__name__, exc)
 
     def share(self, *objects: Any) -> tuple[SharedObject, ...]:
         """Send ``objects`` to every worker once; returns handles to pass as ``shared``."""

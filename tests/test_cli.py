@@ -359,3 +359,12 @@ def test_explore_over_seeds_writes_hv_intervals_and_attainment(tmp_path: Path, c
     assert set(table["solver"]) == {"jd", "ls"} and (table["n_seeds"] == 2).all()
     assert (table["hv_low"] <= table["hv_mean"]).all() and (table["hv_mean"] <= table["hv_high"]).all()
     assert (out / "attainment.png").stat().st_size > 10_000
+
+
+def test_version_is_the_package_version(capsys):
+    import pareto_unlearn
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pareto-unlearn {pareto_unlearn.__version__}"

@@ -24,7 +24,7 @@ TABLE_METHODS = ("FT", "GA", "RL", "SalUn", "l1-sparse", "RAUL-LS", "RAUL-UPGrad
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """Epochs and hyper-parameter grids of one unlearning method (SPEC §2)."""
+    """Epochs and hyper-parameter grids of one unlearning method (docs/definitions.md §2)."""
 
     epochs: int
     lr: tuple[float, ...]
@@ -56,7 +56,7 @@ class MethodSpec:
 
 def default_methods(task: str) -> dict[str, MethodSpec]:
     """Grids per task. CIFAR: the paper's. Digits (batch 64): scaled by a scan of each method's lr from
-    'barely leaves θ0' to 'retain accuracy collapses' on random 50 % forgetting (README, "Grids")."""
+    'barely leaves θ0' to 'retain accuracy collapses' on random 50 % forgetting (docs/definitions.md §2)."""
     if task == "digits":
         return {
             "FT": MethodSpec(10, (0.2, 0.1, 0.05, 0.02)),

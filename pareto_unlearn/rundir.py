@@ -1,6 +1,6 @@
 """The run directory contract: points.csv, summary.json, fronts.png, splits.npz and front/ (the Front).
 
-``python ../shared/tools/validate_run_dir.py DIR`` checks it. Everything is written atomically;
+:func:`load_run` reads it back. Everything is written atomically;
 ``summary.json`` says ``complete: false`` until the run has finished.
 """
 
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (SPEC §4)
+UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (docs/definitions.md §4)
 _MARKERS = ("summary.json", "points.csv", "results.json")
 
 
@@ -81,8 +81,9 @@ def solver_summary(
     front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray, ra_min: float,
     theta0: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """HV, HV gain over θ0 (the front's HV minus θ0's alone, SPEC §4; NaN without ``theta0``, θ0's
-    objectives), HV@utility, IGD+ to the union front, counts and total cost of one solver's points."""
+    """HV, HV gain over θ0 (the front's HV minus θ0's alone, docs/definitions.md §4; NaN without
+    ``theta0``, θ0's objectives), HV@utility, IGD+ to the union front, counts and total cost of one
+    solver's points."""
     part = front.only(name)
     feasible = part.F[part.feasible]
     hv = hypervolume(feasible, ref_point) if len(feasible) else 0.0

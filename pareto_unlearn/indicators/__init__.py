@@ -1,4 +1,5 @@
-"""Indicators: numbers that score a front (SPEC §4), configured with their reference and called on it.
+"""Indicators: numbers that score a front, configured with their reference and called on it
+(docs/definitions.md §4).
 
 Hypervolume and IGD+ come from pymoo (moocore underneath), attainment surfaces from moocore; only the
 rules around them (which points count, the reference point, the scaling) live here. Infeasible points

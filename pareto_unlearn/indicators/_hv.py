@@ -109,11 +109,12 @@ class HV:
 
 
 class HVAtUtility:
-    """HV@utility (SPEC §4): the hypervolume of the points whose retain accuracy ``RA >= ra_min``.
+    """HV@utility (docs/definitions.md §4): the hypervolume of the points with retain accuracy
+    ``RA >= ra_min``.
 
-    The set where the unlearning decision is made: models that keep their utility. SPEC sets
-    ``ra_min = RA(θ0) − 5`` (the margin is a setting of the caller). Points with a NaN RA do not count;
-    with no point left the answer is ``0.0``.
+    The set where the unlearning decision is made: models that keep their utility. docs/definitions.md §4
+    sets ``ra_min = RA(θ0) − 5`` (the margin is a setting of the caller). Points with a NaN RA do not
+    count; with no point left the answer is ``0.0``.
 
     Parameters
     ----------

@@ -17,9 +17,10 @@ def igd_plus(F: Any, reference_F: Any, scale: Any, /) -> float:
     """IGD+ of ``F`` to the reference front ``reference_F``, both divided by ``scale`` first.
 
     IGD+ = mean over reference points z of min over a in F of ‖max(a − z, 0)‖ (Ishibuchi et al., 2015);
-    lower is better, 0 when F weakly dominates every reference point. SPEC §4: the reference front is the
-    non-dominated union of every feasible point of the run, and ``scale`` is the HV reference point, so
-    every objective counts on the same footing. Infeasible rows (NaN or inf) of either set are dropped.
+    lower is better, 0 when F weakly dominates every reference point. docs/definitions.md §4: the
+    reference front is the non-dominated union of every feasible point of the run, and ``scale`` is the
+    HV reference point, so every objective counts on the same footing. Infeasible rows (NaN or inf) of
+    either set are dropped.
 
     Parameters
     ----------

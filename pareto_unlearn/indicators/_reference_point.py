@@ -1,4 +1,4 @@
-"""The hypervolume reference point of a task (SPEC §4)."""
+"""The hypervolume reference point of a task (docs/definitions.md §4)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,11 @@ def _as_vector(value: Any, name: str, owner: str) -> np.ndarray:
 def hv_reference_point(at_theta0: Any, at_uniform: Any, /, *, factor: float = 1.01) -> np.ndarray:
     """Reference point for HV and IGD+: per objective ``factor × max(value at θ0, value at uniform)``.
 
-    SPEC §4 fixes ``r = 1.01 × (f_F(θ0), log C)`` for (forget_kl, retain_ce) with the ``model-ref``
-    direction; this is the same rule for any objective list: each objective is bounded by the worse of
-    its value at the original model θ0 and at a uniform predictor (which has ``forget_kl = 0`` against the
-    uniform reference and ``retain_ce = log C``). One reference point per task and objective list, the
-    same for every solver.
+    docs/definitions.md §4 fixes ``r = 1.01 × (f_F(θ0), log C)`` for (forget_kl, retain_ce) with the
+    ``model-ref`` direction; this is the same rule for any objective list: each objective is bounded by
+    the worse of its value at the original model θ0 and at a uniform predictor (which has
+    ``forget_kl = 0`` against the uniform reference and ``retain_ce = log C``). One reference point per
+    task and objective list, the same for every solver.
 
     Parameters
     ----------

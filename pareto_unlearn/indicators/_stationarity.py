@@ -1,4 +1,4 @@
-"""Pareto-stationarity gap of a point from its objective gradients (SPEC §4)."""
+"""Pareto-stationarity gap of a point from its objective gradients (docs/definitions.md §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Unlearning metrics (SPEC §3): UA, RA, TA, MIA, Avg. Gap; and the per-sample results (``ofs.*``
-columns) of the oracle-free estimate (SPEC §6)."""
+"""Unlearning metrics (docs/definitions.md §3): UA, RA, TA, MIA, Avg. Gap; and the per-sample results
+(``ofs.*`` columns) of the oracle-free estimate (docs/definitions.md §6)."""
 
 from pareto_unlearn.metrics._metrics import (
     METRICS,

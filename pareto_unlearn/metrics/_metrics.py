@@ -1,5 +1,5 @@
-"""Unlearning metrics of the SalUn protocol (SPEC §3) and the per-sample results of the oracle-free
-estimate (SPEC §6, :mod:`pareto_unlearn.metrics._samples`).
+"""Unlearning metrics of the SalUn protocol (docs/definitions.md §3) and the per-sample results of the
+oracle-free estimate (docs/definitions.md §6, :mod:`pareto_unlearn.metrics._samples`).
 
 Everything is computed from logits, so a model, a batch of subspace individuals or a cached prediction
 all go through the same code.
@@ -128,7 +128,7 @@ def avg_gap(metrics: dict[str, float], retrain: dict[str, float]) -> float:
 
 class MetricEvaluator:
     """Scores models of one task: metrics plus the Avg. Gap to the task's Retrain, and the per-sample
-    columns (``ofs.*``) the oracle-free rule resamples (SPEC §6).
+    columns (``ofs.*``) the oracle-free rule resamples (docs/definitions.md §6).
 
     The ``gap`` column reads Retrain (for reporting); the ``ofs.*`` columns read only D_f, D_r and
     D_h,sel of the model itself and of θ0, never Retrain or the test set.

@@ -1,4 +1,5 @@
-"""Per-sample results of the oracle-free estimate (SPEC §6), carried as metric columns of a Front.
+"""Per-sample results of the oracle-free estimate, carried as metric columns of a Front
+(docs/definitions.md §6).
 
 The oracle-free rule resamples D_f and D_h,sel, so it needs each candidate's per-sample 0/1 results, not
 its accuracies: forget sample correct, forget sample called non-member by the M̃IA attack, D_h,sel sample
@@ -75,7 +76,8 @@ def _confidence(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
 
 
 def _attack(member_conf: np.ndarray, nonmember_conf: np.ndarray) -> SVC:
-    """SPEC §3's attack (SVC(C=3, gamma="auto", rbf) on the true-label confidence), fitted once."""
+    """The attack of docs/definitions.md §3 (SVC(C=3, gamma="auto", rbf) on the true-label confidence),
+    fitted once."""
     features = np.concatenate([member_conf, nonmember_conf]).reshape(-1, 1)
     labels = np.concatenate([np.ones(len(member_conf)), np.zeros(len(nonmember_conf))])
     return SVC(C=3, gamma="auto", kernel="rbf").fit(features, labels)

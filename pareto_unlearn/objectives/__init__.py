@@ -1,5 +1,5 @@
-"""Objectives (SPEC §1): forget_kl against a fixed reference, and retain_ce; push–pull distillation
-(``push_pull``, ``distill_retain``) against teachers fixed from θ0."""
+"""Objectives (docs/definitions.md §1): forget_kl against a fixed reference, and retain_ce; push–pull
+distillation (``push_pull``, ``distill_retain``) against teachers fixed from θ0."""
 
 from pareto_unlearn.objectives._distill import (
     DISTILL_OBJECTIVES,

@@ -1,5 +1,5 @@
-"""The objectives of SPEC §1, computed from logits so one code path serves mini-batches, full sets and
-whole populations (logits of shape [..., n, C])."""
+"""The objectives of docs/definitions.md §1, computed from logits so one code path serves mini-batches,
+full sets and whole populations (logits of shape [..., n, C])."""
 
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ class Objectives(Sequence):
         The model is put in eval mode (BatchNorm statistics frozen, as in every solver) and left unchanged:
         gradients come from ``torch.autograd.grad``, nothing is written to ``.grad``. Splits are read in
         batches of ``batch_size`` and each batch's mean is weighted by its share of the split, so the result
-        is the full-set gradient whatever the batch size. What SPEC §4's Pareto-stationarity gap reads
-        (:func:`~pareto_unlearn.indicators.pareto_stationarity_gap`).
+        is the full-set gradient whatever the batch size. What the Pareto-stationarity gap of
+        docs/definitions.md §4 reads (:func:`~pareto_unlearn.indicators.pareto_stationarity_gap`).
         """
         model.eval()
         params = [p for p in model.parameters() if p.requires_grad]
@@ -219,7 +219,7 @@ def make_objectives(
 
 
 def hv_reference_point(task, objectives: Objectives, factor: float = 1.01) -> np.ndarray:
-    """One HV reference point per task and objective list, the same for every solver (SPEC §4):
+    """One HV reference point per task and objective list, the same for every solver (docs/definitions.md §4):
     ``factor`` × the worse of the value at θ0 and at a uniform predictor, per objective. For
     (forget_kl, retain_ce) with ``model-ref`` and the uniform reference this is 1.01 × (f_F(θ0), log C)."""
     from pareto_unlearn.indicators import hv_reference_point as reference_point

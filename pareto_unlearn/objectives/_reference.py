@@ -1,4 +1,4 @@
-"""Reference distributions q for forget_kl, fixed once from θ0 and detached (SPEC §1)."""
+"""Reference distributions q for forget_kl, fixed once from θ0 and detached (docs/definitions.md §1)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Reference:
         Row y is q for forget samples of label y (all rows equal for ``uniform`` and ``heldout-marginal``).
         No gradient flows into it.
     l1_from_uniform : float
-        Mean over rows of ‖q_y − U‖₁ (SPEC §1 asks to report it for the marginal reference).
+        Mean over rows of ‖q_y − U‖₁ (docs/definitions.md §1 asks to report it for the marginal reference).
     """
 
     name: str

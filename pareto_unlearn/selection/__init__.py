@@ -1,4 +1,4 @@
-"""Selection rules: pick one operating point of a Front (SPEC §6), by index into that Front.
+"""Selection rules: pick one operating point of a Front (docs/definitions.md §6), by index into that Front.
 
 Rules are configured in their constructor and called on a Front; they look at feasible points only and
 raise ConfigError when there is none. They are a family apart from the indicators: no rule computes or

@@ -1,4 +1,5 @@
-"""The oracle-free rule (SPEC §6): estimate Retrain from unseen data, respect the noise, say how sure.
+"""The oracle-free rule (docs/definitions.md §6): estimate Retrain from unseen data, respect the noise,
+say how sure.
 
 Every candidate θ gets an oracle-free metric vector (UA, RA, T̃A, M̃IA) from D_f, D_r and D_h,sel, and is
 compared with Retrain's oracle-free target estimated from θ0 on D_h,sel; the predicted gap g̃(θ) is the
@@ -162,7 +163,7 @@ def _terms(data: OracleFreeData, w_f: np.ndarray, w_s: np.ndarray) -> dict[str, 
 
 def estimate_gaps(data: OracleFreeData, *, n_boot: int = 200, seed: int = 0,
                   level: float = 0.9) -> GapEstimate:
-    """Predicted gaps, their paired bootstrap and the one-standard-error band (SPEC §6).
+    """Predicted gaps, their paired bootstrap and the one-standard-error band (docs/definitions.md §6).
 
     Parameters
     ----------
@@ -245,7 +246,8 @@ def _theta0_rows(front: Front) -> np.ndarray:
 
 
 class OracleFree:
-    """The oracle-free operating point (SPEC §6): no test data, no Retrain, only D_f, D_r and D_h,sel.
+    """The oracle-free operating point (docs/definitions.md §6): no test data, no Retrain, only D_f, D_r
+    and D_h,sel.
 
     The candidates are the feasible points of the front with per-sample results (θ0 is one of them when
     the front holds it: ``select`` and ``compare`` always add it). Call it for the index; :meth:`choose`

@@ -1,4 +1,4 @@
-"""Selection rules (SPEC §6): small callables, configured once, that pick one point of a Front.
+"""Selection rules (docs/definitions.md §6): small callables, configured once, that pick one point of a Front.
 
 Every rule returns the integer index of the chosen point in the Front it is called on (never an index
 into a subset), looks at feasible points only (finite objectives), and raises ConfigError when the front
@@ -48,7 +48,7 @@ def _argmin_rows(values: np.ndarray, rows: np.ndarray, *, ties: np.ndarray | Non
 
 
 class Knee:
-    """The knee of the non-dominated feasible set (SPEC §6).
+    """The knee of the non-dominated feasible set (docs/definitions.md §6).
 
     Each objective is divided by its range on that set; the answer is the point farthest from the
     straight line (for m > 2, the hyperplane) through the extreme points, **on its ideal side** (the side
@@ -109,7 +109,8 @@ def _knee_position(F: np.ndarray) -> int:
 
 
 class Preference:
-    """The non-dominated feasible point whose pymoo pseudo-weights are closest to ``weights`` (SPEC §6).
+    """The non-dominated feasible point whose pymoo pseudo-weights are closest to ``weights``
+    (docs/definitions.md §6).
 
     A point's pseudo-weight for objective i is its normalised distance to the worst value of i on the
     non-dominated set, so ``weights=(0.8, 0.2)`` asks for a point good in the first objective. Weights are
@@ -267,8 +268,8 @@ class Constrained:
 class ClosestToRetrain:
     """The feasible point with the lowest Avg. Gap to Retrain (``metrics["gap"]``).
 
-    For evaluation only — it reads Retrain's metrics, which SPEC §6 forbids for choosing anything — so it
-    is never a default. Points with a NaN gap do not count.
+    For evaluation only — it reads Retrain's metrics, which docs/definitions.md §6 forbids for choosing
+    anything — so it is never a default. Points with a NaN gap do not count.
 
     Raises
     ------

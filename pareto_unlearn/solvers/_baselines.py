@@ -1,4 +1,4 @@
-"""Classic unlearning baselines (SPEC §2): FT, GA, RL, SalUn, ℓ1-sparse."""
+"""Classic unlearning baselines (docs/definitions.md §2): FT, GA, RL, SalUn, ℓ1-sparse."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cost bookkeeping (SPEC §4): wall-clock with measurement paused, and sample-passes."""
+"""Cost bookkeeping (docs/definitions.md §4): wall-clock with measurement paused, and sample-passes."""
 
 from __future__ import annotations
 

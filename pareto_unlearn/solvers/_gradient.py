@@ -44,7 +44,7 @@ class GradientSolver:
     batch_size : int
         Retain batch size; forget batches are sized so both sets are covered once per epoch.
     momentum, weight_decay : float
-        SGD settings (SPEC §2: 0.9, 5e-4).
+        SGD settings (docs/definitions.md §2: 0.9, 5e-4).
     seed : int
         Seeds batch order and any random labels.
     progress : bool
@@ -127,7 +127,7 @@ class GradientSolver:
         run_id = run_id or f"{self.name}:{self.hyperparameters()}"
         bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not self.progress, leave=False)
         for epoch in bar:
-            model.eval()  # BatchNorm statistics stay frozen at θ0's (SPEC §1)
+            model.eval()  # BatchNorm statistics stay frozen at θ0's (docs/definitions.md §1)
             self._epoch(model, task, objectives, optimizer, generator, meter, epoch)
             if self.record == "epoch" or epoch == self.epochs:
                 rows.append(self._record(model, task, objectives, evaluator, meter, epoch, run_id, arrays))

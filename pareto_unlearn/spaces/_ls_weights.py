@@ -195,7 +195,7 @@ class NSGA2LSWeights(NSGA2Solver):
     max_epochs : int
         E, the largest number of epochs (default 5).
     batch_size, momentum, weight_decay
-        Fixed settings of every fine-tune (SPEC §2's SGD).
+        Fixed settings of every fine-tune (docs/definitions.md §2's SGD).
     **kwargs
         See :class:`NSGA2Solver`; ``initial`` rows are (w, log10 lr, epochs).
 

@@ -2,8 +2,8 @@
 
 Every loader returns a :class:`RawDataset`: float32 images already normalised, int64 labels, on CPU.
 For digits, ``x_train`` holds all 1,797 samples in scikit-learn's order and ``x_test`` is empty: the
-test split is drawn from it by :func:`pareto_unlearn.task.make_splits` (SPEC §2). For torchvision sets,
-``x_train`` / ``x_test`` are the official train / test splits.
+test split is drawn from it by :func:`pareto_unlearn.task.make_splits` (docs/definitions.md §2). For
+torchvision sets, ``x_train`` / ``x_test`` are the official train / test splits.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class _BasicBlock(nn.Module):
 
 
 def resnet18_cifar(n_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
-    """ResNet-18 with the CIFAR stem (3×3 conv, stride 1, no max-pool) and fc 512 → C (SPEC §2)."""
+    """ResNet-18 with the CIFAR stem (3×3 conv, stride 1, no max-pool) and fc 512 → C
+    (docs/definitions.md §2)."""
     stages: list[tuple[str, nn.Module]] = [
         (
             "stem",

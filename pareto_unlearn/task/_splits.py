@@ -1,4 +1,5 @@
-"""Forget / retain / held-out / test splits (SPEC §2): stratified, seeded, disjoint, checked."""
+"""Forget / retain / held-out / test splits (docs/definitions.md §2): stratified, seeded, disjoint,
+checked."""
 
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def parse_forget(text: str | ForgetSpec, n_classes: int | None = None) -> Forget
 
 @dataclass(frozen=True)
 class Splits:
-    """Index arrays of the five disjoint sets (SPEC §2).
+    """Index arrays of the five disjoint sets (docs/definitions.md §2).
 
     For digits every array indexes scikit-learn's sample order; for torchvision sets ``test`` indexes the
     test split and the others the train split.
@@ -190,7 +191,7 @@ def make_splits(
     heldout_share: float | None = None,
     forget_indices: np.ndarray | None = None,
 ) -> Splits:
-    """Draw the splits of SPEC §2 from labels alone.
+    """Draw the splits of docs/definitions.md §2 from labels alone.
 
     Without ``y_test`` (digits) the test set is ``test_share`` of all samples; held-out is
     ``heldout_share`` of the rest (default 20 %: D_h,sel must hold enough samples for §6 to estimate

@@ -144,7 +144,7 @@ class UnlearningTask:
         return ~torch.isin(self.test.y, forgotten)
 
     def copy_original(self) -> nn.Module:
-        """A trainable deep copy of θ0 (BatchNorm statistics frozen: eval mode, SPEC §1)."""
+        """A trainable deep copy of θ0 (BatchNorm statistics frozen: eval mode, docs/definitions.md §1)."""
         model = copy.deepcopy(self.original)
         for p in model.parameters():
             p.requires_grad_(True)

@@ -1,4 +1,4 @@
-"""Training recipes for Original (θ0) and Retrain (SPEC §2)."""
+"""Training recipes for Original (θ0) and Retrain (docs/definitions.md §2)."""
 
 from __future__ import annotations
 

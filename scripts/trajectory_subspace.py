@@ -1,12 +1,18 @@
-"""Issue 6's gradient-informed subspace lever: NSGA-II over θ = θ0 + c @ D, where D holds the top-K
+"""A gradient-informed (trajectory) subspace for NSGA-II: θ = θ0 + c @ D, where D holds the top-K
 principal directions of the ``ls`` sweep's per-epoch parameter deltas (θ_i − θ0), seeded by the sweep's
 own points. The sweep is charged to the search. Digits MLP, random 50 %, uniform reference, seeds 0-2.
 
-Usage: ``python scripts/issue6_subspace.py [K ...]`` (default K = 3 6 12); models from the default cache.
-Prints the sweep's cost and HV, then the archive's HV within 2, 3 and 4 s and at the end.
+Usage: ``python scripts/trajectory_subspace.py [K ...] [--quick]`` (default K = 3 6 12); models from the
+model cache. ``--quick`` runs K = 2 on seed 0 with a 3-point sweep of 1 epoch, population 12 and 3
+generations: a smoke test, not a measurement.
+
+Prints the sweep's cost and HV, then the archive's HV within 2, 3 and 4 s and at the end. It reads the
+flat parameter vector with a private helper of the library (``pareto_unlearn.solvers._rebuild``).
 """
 
-import sys
+from __future__ import annotations
+
+import argparse
 import time
 
 import numpy as np
@@ -24,6 +30,8 @@ from pareto_unlearn.spaces._nsga2 import population_hv
 from pareto_unlearn.task import load_task
 
 POP, N_GEN = 60, 60
+WEIGHTS, EPOCHS = np.linspace(0.05, 0.95, 10).round(2), 5
+QUICK = {"pop": 12, "n_gen": 3, "weights": np.array([0.5, 0.2, 0.8]), "epochs": 1}
 
 
 class NoMetrics:
@@ -31,23 +39,24 @@ class NoMetrics:
         return {}
 
 
-def ls_sweep(task, objectives, seed: int):
+def ls_sweep(task, objectives, seed: int, weights=WEIGHTS, epochs: int = EPOCHS):
     """The explore ``ls`` sweep (10 weights, lr 0.2, 5 epochs), every epoch kept: parameters, objectives."""
     params, F = [], []
-    for w in np.linspace(0.05, 0.95, 10).round(2):
-        front = LinearScalarization(weight=float(w), lr=0.2, epochs=5, seed=seed, record="epoch",
+    for w in weights:
+        front = LinearScalarization(weight=float(w), lr=0.2, epochs=epochs, seed=seed, record="epoch",
                                     progress=False).run(task, objectives, evaluator=NoMetrics())
         params += [front.arrays[front.rebuild[i]["array"]] for i in range(len(front))]
         F += list(front.F)
     return np.stack(params), np.stack(F)
 
 
-def run(seed: int, k: int) -> str:
+def run(seed: int, k: int, *, pop: int = POP, n_gen: int = N_GEN, weights=WEIGHTS,
+        epochs: int = EPOCHS) -> str:
     task = load_task("digits", forget="random:0.5", seed=seed, progress=False)
     objectives = make_objectives(task)
     ref = np.asarray(hv_reference_point(task, objectives))
     start = time.perf_counter()
-    params, F_seed = ls_sweep(task, objectives, seed)
+    params, F_seed = ls_sweep(task, objectives, seed, weights, epochs)
     sweep_s = time.perf_counter() - start
     model = task.original.eval()
     theta0 = torch.from_numpy(flat_params(model)).float()
@@ -85,10 +94,10 @@ def run(seed: int, k: int) -> str:
             log.append((time.perf_counter() - start, population_hv(np.vstack(archive), ref)))
 
     rng = np.random.default_rng(seed)
-    extra = coords[rng.integers(0, len(coords), POP - len(coords))]
+    extra = coords[rng.integers(0, len(coords), max(pop - len(coords), 0))]
     extra = extra + rng.normal(0.0, 0.05, extra.shape) * (hi - lo)
     sampling = np.clip(np.vstack([coords, extra]), xl, xu)
-    minimize(Subspace(), NSGA2(pop_size=POP, sampling=sampling), ("n_gen", N_GEN), seed=seed, callback=Log(),
+    minimize(Subspace(), NSGA2(pop_size=pop, sampling=sampling), ("n_gen", n_gen), seed=seed, callback=Log(),
              verbose=False)
     seed_hv = population_hv(F_seed, ref)
     within = [max([h for t, h in log if t <= b] or [seed_hv]) for b in (2.0, 3.0, 4.0)]
@@ -97,8 +106,24 @@ def run(seed: int, k: int) -> str:
             f"at {log[-1][0]:.2f} s")
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> list[str]:
+    """Run every K and seed; returns the printed lines."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("k", nargs="*", type=int, help="subspace dimensions (default 3 6 12)")
+    parser.add_argument("--quick", action="store_true", help="K = 2, seed 0, tiny settings (smoke test)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    for k in [int(v) for v in sys.argv[1:]] or [3, 6, 12]:
-        for seed in (0, 1, 2):
-            print(run(seed, k), flush=True)
+    if args.quick:
+        settings, ks, seeds = QUICK, args.k or [2], (0,)
+    else:
+        settings, ks, seeds = {}, args.k or [3, 6, 12], (0, 1, 2)
+    lines = []
+    for k in ks:
+        for seed in seeds:
+            lines.append(run(seed, k, **settings))
+            print(lines[-1], flush=True)
+    return lines
+
+
+if __name__ == "__main__":
+    main()

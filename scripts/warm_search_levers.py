@@ -1,14 +1,21 @@
-"""Issue 6's levers on nsga2-ls-warm (explore's default settings, then one change at a time), the
-memetic lever (offspring continue with UPGrad steps, pref vector [w, 1 - w], instead of LS steps),
-pymoo's SMS-EMOA in place of NSGA-II (hypervolume-contribution survival, same operators and budget) and
-pymoo's MOEA/D (Tchebycheff subproblems, about the same number of fine-tunes).
+"""Levers of the warm LS-settings search (``nsga2-ls-warm``): explore's default settings, then one change
+at a time; the memetic lever (offspring continue with UPGrad steps, preference [w, 1 - w], instead of LS
+steps); pymoo's SMS-EMOA in place of NSGA-II (hypervolume-contribution survival, same operators and
+budget) and pymoo's MOEA/D (Tchebycheff subproblems, about the same number of fine-tunes).
 
-Usage: ``python scripts/issue6_levers.py [VARIANT ...]`` (default: every variant; digits MLP, models from
-the default cache; one thread).
+Usage: ``python scripts/warm_search_levers.py [VARIANT ...] [--quick]`` (default: every variant on the
+four cases below; digits MLP, models from the model cache; one thread). ``--quick`` runs one case with a
+3-point seed sweep of 1 epoch and 2 generations: a smoke test, not a measurement.
+
 Prints, per case and variant: final HV, HV@utility, HV over the seed sweep, HV within 3 s charged, cost.
+
+The memetic variant replaces the library's private fine-tune of the LS-settings space
+(``pareto_unlearn.spaces._ls_weights._fine_tune``) while it runs, and restores it afterwards.
 """
 
-import sys
+from __future__ import annotations
+
+import argparse
 
 import numpy as np
 import torch
@@ -38,6 +45,8 @@ VARIANTS = {
 }
 CASES = [("random:0.5", "uniform", 0), ("random:0.5", "uniform", 1), ("random:0.5", "uniform", 2),
          ("class:3", "heldout", 2)]
+QUICK = {"pop_size": 3, "n_offsprings": 2, "n_gen": 2,
+         "seed_sweep": {"weights": [0.5, 0.2, 0.8], "lr": 0.2, "epochs": 1}}
 
 
 def upgrad_fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay,
@@ -56,29 +65,45 @@ def upgrad_fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, 
     return solver.run(task, objectives, evaluator=capture, start=start), capture
 
 
-def main(only: list[str]) -> None:
+def main(argv: list[str] | None = None) -> list[str]:
+    """Run the chosen variants; returns the printed lines."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", nargs="*", help=f"variant names (default: all of {list(VARIANTS)})")
+    parser.add_argument("--quick", action="store_true", help="one case, tiny settings (smoke test)")
+    args = parser.parse_args(argv)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     torch.set_num_threads(1)
-    base = default_settings("digits")["nsga2-ls-warm"]
-    for forget, reference, seed in CASES:
+    base = {**default_settings("digits")["nsga2-ls-warm"], **(QUICK if args.quick else {})}
+    lines = []
+    for forget, reference, seed in CASES[:1] if args.quick else CASES:
         task = load_task("digits", forget=forget, seed=seed, progress=False)
         objectives = make_objectives(task, reference=reference)
         evaluator = MetricEvaluator(task)
         ref = np.asarray(hv_reference_point(task, objectives))
         for name, change in VARIANTS.items():
-            if only and name not in only:
+            if args.variants and name not in args.variants:
                 continue
+            if args.quick and change.get("n_gen"):
+                change = {**change, "n_gen": QUICK["n_gen"]}
             ls_weights._fine_tune = upgrad_fine_tune if "UPGrad" in name else LS_FINE_TUNE
-            solver = NSGA2LSWarm(**{**base, **change}, seed=seed, progress=False)
-            front = solver.run(task, objectives, evaluator=evaluator, ref_point=ref)
+            try:
+                solver = NSGA2LSWarm(**{**base, **change}, seed=seed, progress=False)
+                front = solver.run(task, objectives, evaluator=evaluator, ref_point=ref)
+            finally:
+                ls_weights._fine_tune = LS_FINE_TUNE
             hv = population_hv(front.F, ref)
             seeds = max(a["hv"] for a in solver.anytime_ if a["generation"] == 1)
             within = max([a["hv"] for a in solver.anytime_ if a["wall_s"] <= 3.0] or [0.0])
             utility = solver.anytime_[-1].get("hv_utility", float("nan"))
-            print(f"{forget} {reference} seed {seed} | {name:27s} | HV {hv:.3f} | HV@utility {utility:.3f} | "
-                  f"over seeds {hv - seeds:.3f} | HV within 3 s {within:.3f} | "
-                  f"cost {front.cost['wall_s'][0]:.2f} s", flush=True)
-        ls_weights._fine_tune = LS_FINE_TUNE
+            line = (f"{forget} {reference} seed {seed} | {name:27s} | HV {hv:.3f} | "
+                    f"HV@utility {utility:.3f} | over seeds {hv - seeds:.3f} | HV within 3 s {within:.3f} | "
+                    f"cost {front.cost['wall_s'][0]:.2f} s")
+            print(line, flush=True)
+            lines.append(line)
+    return lines
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])  # variant names to run (default: all)
+    main()

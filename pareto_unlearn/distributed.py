@@ -27,7 +27,7 @@ from typing import Any
 from pareto_unlearn.exceptions import ComputeError, ConfigError, MissingDependencyError
 
 __all__ = ["Pending", "SerialExecutor", "DaskExecutor", "SharedObject", "make_executor", "connect",
-           "parse_dask_address"]
+           "parse_dask_address", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +75,49 @@ class SerialExecutor:
         return objects
 
 
-def _on_worker(fn: Callable[..., Any], threads: int | None, item: Any, *shared: Any) -> tuple[str, Any]:
-    """The unit of work as a Dask task: fixed torch threads, and the worker's address for the record."""
+def _on_worker(fn: Callable[..., Any], threads: int | None, items: Sequence[Any],
+               *shared: Any) -> tuple[str, list[Any]]:
+    """A chunk of units as one Dask task: fixed torch threads, and the worker's address for the record."""
     import torch
     from distributed import get_worker
 
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
-    return get_worker().address, fn(*shared, item)
+    values = [s.value if isinstance(s, _Payload) else s for s in shared]
+    return get_worker().address, [fn(*values, item) for item in items]
+
+
+# How often each shared object arrived in this process (a worker counts its own): scattered once and
+# copied once to each worker, every count is 1; an object shipped with each task would count per task.
+_RECEIVED: dict[str, int] = {}
+
+
+class _Payload:
+    """A shared object on its way to the workers, counted in :data:`_RECEIVED` where it is unpickled."""
+
+    def __init__(self, value: Any, token: str) -> None:
+        self.value, self.token = value, token
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _arrive, (self.value, self.token)
+
+
+def _arrive(value: Any, token: str) -> _Payload:
+    _RECEIVED[token] = _RECEIVED.get(token, 0) + 1
+    return _Payload(value, token)
+
+
+def _received() -> dict[str, int]:
+    return dict(_RECEIVED)
+
+
+def warm_up() -> None:
+    """Import torch and run one small forward and backward pass: a worker's first unit then costs what
+    every later one does (``connect`` runs it on every local worker, as part of the start-up)."""
+    import torch
+
+    x = torch.randn(8, 4, requires_grad=True)
+    (torch.nn.functional.linear(x, torch.randn(3, 4)).square().sum()).backward()
 
 
 class SharedObject:
@@ -93,9 +128,10 @@ class SharedObject:
     ``future``, so every later call with this handle uses the new copy.
     """
 
-    def __init__(self, value: Any, future: Any) -> None:
+    def __init__(self, value: Any, future: Any, token: str) -> None:
         self.value = value
         self.future = future
+        self.token = token
 
 
 def _is_worker_loss(exc: BaseException) -> bool:
@@ -110,7 +146,11 @@ def _is_worker_loss(exc: BaseException) -> bool:
 class DaskExecutor:
     """Runs the units as tasks of a ``dask.distributed.Client``.
 
-    A lost worker costs nothing but time: a unit that was cancelled, killed with its worker or lost the
+    Small units are chunked: each task runs ``chunk_size`` consecutive items, so that Dask's cost per
+    task is paid once a chunk (the results are those of one unit a task, in the same order). The shared
+    objects go to one worker and are copied once to every other one; tasks refer to them by key.
+
+    A lost worker costs nothing but time: a chunk that was cancelled, killed with its worker or lost the
     scattered objects it depends on is submitted again (with the shared objects re-sent), up to
     ``max_attempts`` times; the results are those of a run without the loss.
 
@@ -121,8 +161,13 @@ class DaskExecutor:
         torch threads of each unit on its worker (default: the worker's own count; a local cluster from
         :func:`connect` gives each worker the machine's cores divided among the workers). A serial run and
         a Dask run compute the same numbers when their thread counts agree (``--threads``).
+    chunk_size : int, optional
+        Units per task; default: as many as leave about ``chunks_per_worker`` tasks to each worker of
+        the cluster (1 for fewer units than that).
+    chunks_per_worker : int
+        With the default ``chunk_size``: more chunks balance uneven units better, fewer cost less.
     max_attempts : int
-        How often one unit may be submitted (and a shared object sent) before its loss is an error.
+        How often one chunk may be submitted (and a shared object sent) before its loss is an error.
     scatter_timeout_s : float
         How long sending the shared objects may take before it is tried again (a worker that dies while
         receiving them can hold the send until the comm times out).
@@ -132,25 +177,36 @@ class DaskExecutor:
     workers_ : set[str]
         Addresses of the workers that ran at least one unit.
     resubmitted_ : int
-        How many units were submitted again after a worker loss.
+        How many chunks were submitted again after a worker loss.
+    tasks_ : int
+        How many Dask tasks were submitted (chunks, retries included).
     """
 
     distributed = True
 
-    def __init__(self, client: Any, *, threads: int | None = None, max_attempts: int = 5,
-                 scatter_timeout_s: float = 20.0) -> None:
+    def __init__(self, client: Any, *, threads: int | None = None, chunk_size: int | None = None,
+                 chunks_per_worker: int = 4, max_attempts: int = 5, scatter_timeout_s: float = 20.0) -> None:
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ConfigError(
+                f"DaskExecutor: `chunk_size` must be an integer >= 1 or None. Got {chunk_size!r}."
+            )
         self.client = client
         self.threads = threads
+        self.chunk_size = chunk_size
+        self.chunks_per_worker = chunks_per_worker
         self.max_attempts = max_attempts
         self.scatter_timeout_s = scatter_timeout_s
         self.workers_: set[str] = set()
         self.resubmitted_ = 0
+        self.tasks_ = 0
+        self._shared_count = 0
 
-    def _scatter(self, value: Any) -> Any:
+    def _scatter(self, value: Any, token: str) -> Any:
         # A list, so that a dict is sent as one object under a fresh key (scatter splits dicts by key).
         for attempt in range(1, self.max_attempts + 1):
             try:
-                future = self.client.scatter([value], hash=False, timeout=self.scatter_timeout_s)[0]
+                future = self.client.scatter([_Payload(value, token)], hash=False,
+                                             timeout=self.scatter_timeout_s)[0]
             # A worker that died while receiving it: the scheduler may still list it (KeyError once it
             # is gone, a closed comm or no answer while it goes).
             except (OSError, TimeoutError, KeyError) as exc:
@@ -179,55 +235,80 @@ class DaskExecutor:
 
     def share(self, *objects: Any) -> tuple[SharedObject, ...]:
         """Send ``objects`` to every worker once; returns handles to pass as ``shared``."""
-        return tuple(SharedObject(obj, self._scatter(obj)) for obj in objects)
+        handles = []
+        for obj in objects:
+            self._shared_count += 1
+            token = f"{type(obj).__name__}-{id(self):x}-{self._shared_count}"
+            handles.append(SharedObject(obj, self._scatter(obj, token), token))
+        return tuple(handles)
 
-    def _submit_one(self, fn: Callable[..., Any], item: Any, shared: Sequence[Any]) -> tuple[Any, list[Any]]:
-        """The unit's future and the shared-object futures it depends on."""
+    def received(self) -> dict[str, dict[str, int]]:
+        """Per worker, how often each shared object (by ``SharedObject.token``) arrived there."""
+        return self.client.run(_received)
+
+    def _chunks(self, n: int) -> list[range]:
+        size = self.chunk_size
+        if size is None:
+            try:
+                n_workers = max(1, len(self.client.scheduler_info()["workers"]))
+            except Exception:  # noqa: BLE001 - no scheduler information: one unit a task
+                n_workers = n
+            size = max(1, n // (n_workers * self.chunks_per_worker))
+        return [range(a, min(a + size, n)) for a in range(0, n, size)]
+
+    def _submit_chunk(self, fn: Callable[..., Any], items: list[Any],
+                      shared: Sequence[Any]) -> tuple[Any, list[Any]]:
+        """The chunk's future and the shared-object futures it depends on."""
         used = [h.future for h in shared if isinstance(h, SharedObject)]
         args = [h.future if isinstance(h, SharedObject) else h for h in shared]
-        return self.client.submit(_on_worker, fn, self.threads, item, *args, pure=False), used
+        self.tasks_ += 1
+        return self.client.submit(_on_worker, fn, self.threads, items, *args, pure=False), used
 
     def _reshare(self, shared: Sequence[Any], used: list[Any]) -> None:
-        """Send again the shared objects a lost unit depended on, unless an earlier loss already did."""
+        """Send again the shared objects a lost chunk depended on, unless an earlier loss already did."""
         handles = [h for h in shared if isinstance(h, SharedObject)]
         for handle, future in zip(handles, used):
             if handle.future is future:
-                handle.future = self._scatter(handle.value)
+                handle.future = self._scatter(handle.value, handle.token)
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = ()) -> Pending:
         """Start the units on the cluster now; ``wait`` collects them."""
         from distributed import as_completed
 
-        submitted = [self._submit_one(fn, item, shared) for item in items]
+        chunks = self._chunks(len(items))
+        submitted = [self._submit_chunk(fn, [items[i] for i in chunk], shared) for chunk in chunks]
 
         def compute(on_result: OnResult | None) -> list[Any]:
             results: list[Any] = [None] * len(items)
-            attempts = [1] * len(items)
-            unit = {future.key: (i, used) for i, (future, used) in enumerate(submitted)}
+            attempts = [1] * len(chunks)
+            chunk_of = {future.key: (c, used) for c, (future, used) in enumerate(submitted)}
             running = as_completed([future for future, _ in submitted])
             for future in running:
-                i, used = unit.pop(future.key)
+                c, used = chunk_of.pop(future.key)
                 try:
-                    worker, value = future.result()
+                    worker, values = future.result()
                 except BaseException as exc:
                     if not _is_worker_loss(exc):
                         raise
-                    if attempts[i] >= self.max_attempts:
-                        raise ComputeError(f"Dask: unit {i} was lost {attempts[i]} times with its worker "
-                                           f"({exc}); check the workers' memory and logs") from None
-                    logger.warning("Dask: unit %d lost with a worker (%s); submitting it again", i, exc)
-                    # Its dependencies may have gone with the worker: send them again (once per loss).
+                    if attempts[c] >= self.max_attempts:
+                        raise ComputeError(f"Dask: units {chunks[c].start}–{chunks[c].stop - 1} were lost "
+                                           f"{attempts[c]} times with their worker ({exc}); check the "
+                                           "workers' memory and logs") from None
+                    logger.warning("Dask: units %d–%d lost with a worker (%s); submitting them again",
+                                   chunks[c].start, chunks[c].stop - 1, exc)
+                    # Their dependencies may have gone with the worker: send them again (once per loss).
                     self._reshare(shared, used)
-                    attempts[i] += 1
+                    attempts[c] += 1
                     self.resubmitted_ += 1
-                    retry, used = self._submit_one(fn, items[i], shared)
-                    unit[retry.key] = (i, used)
+                    retry, used = self._submit_chunk(fn, [items[i] for i in chunks[c]], shared)
+                    chunk_of[retry.key] = (c, used)
                     running.add(retry)
                     continue
                 self.workers_.add(worker)
-                results[i] = value
-                if on_result is not None:
-                    on_result(i, value)
+                for i, value in zip(chunks[c], values):
+                    results[i] = value
+                    if on_result is not None:
+                        on_result(i, value)
             return results
 
         return Pending(compute)
@@ -297,6 +378,7 @@ def connect(spec: str, *, threads: int | None = None, timeout: float | None = No
             raise ConfigError(f"--dask {spec}: the local Dask workers did not start ({exc}); from a script, "
                               "call this under `if __name__ == '__main__':`") from None
         client = Client(cluster)
+        client.run(warm_up)  # imports and the first autograd once per worker, as part of the start-up
         logger.info("started a LocalCluster with %d workers (%d torch threads each)", value, per_worker)
         try:
             yield client

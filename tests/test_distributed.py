@@ -227,6 +227,38 @@ def test_units_survive_a_worker_killed_at_any_moment(fresh_client, moment, repea
         assert executor.resubmitted_ >= 1
 
 
+def test_a_search_ships_each_shared_object_to_each_worker_once(client, digits_task, digits_objectives):
+    """θ0 travels inside the task: each worker receives it once for the whole search (counted where it
+    is unpickled), not once per unit."""
+    executor = DaskExecutor(client, threads=1, chunk_size=1)
+    solver = NSGA2LSWeights(**SEARCH)
+    solver.run(digits_task, digits_objectives, client=executor)
+    assert executor.tasks_ >= SEARCH["pop_size"] * SEARCH["n_gen"]
+    tokens = [handle.token for handle in solver.shared_]
+    received = executor.received()
+    assert len(received) == 2
+    for worker, counts in received.items():
+        assert [counts.get(token) for token in tokens] == [1] * len(tokens), (worker, counts)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, None], ids=["unchunked", "chunks-of-4", "auto"])
+def test_chunked_tasks_give_the_serial_front(client, digits_task, digits_objectives, serial_search,
+                                             chunk_size):
+    executor = DaskExecutor(client, threads=1, chunk_size=chunk_size)
+    front = NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives, client=executor)
+    _same_front(serial_search, front)
+    if chunk_size == 4:  # 6 units a generation in chunks of 4, 4 and 2: two tasks a generation
+        assert executor.tasks_ < SEARCH["pop_size"] * SEARCH["n_gen"]
+
+
+def test_chunks_keep_the_order_of_the_items(client):
+    seen = []
+    out = DaskExecutor(client, chunk_size=3).map(lambda k, x: k * x, list(range(10)), shared=(2,),
+                                                 on_result=lambda i, v: seen.append((i, v)))
+    assert out == [2 * x for x in range(10)]
+    assert sorted(seen) == [(i, 2 * i) for i in range(10)]
+
+
 def test_a_unit_that_raises_is_not_resubmitted(client):
     def unit(x):
         raise ConfigError(f"bad item {x}")

@@ -321,7 +321,8 @@ def _cmd_bench(args) -> int:
                 f"{item['numerator']}: {item['numerator_ms']:.3f} ms, "
                 f"{item['denominator']}: {item['denominator_ms']:.3f} ms)"
             )
-            for extra in ("plain_from_logits_ratio", "compiled_ratio", "warm_generations_ratio", "cnn_ratio"):
+            for extra in ("plain_from_logits_ratio", "compiled_ratio", "warm_generations_ratio", "cnn_ratio",
+                          "with_startup", "startup_s", "per_task_overhead_ms", "overhead_share_of_unit"):
                 if extra in item:
                     print(f"{'':28s} {item[extra]:8.2f}  ({extra})")
         print(f"machine: {report['machine']}")

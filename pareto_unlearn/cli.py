@@ -121,7 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="model cache holding θ0 (with --stationarity)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda (with --stationarity)")
 
-    p = sub.add_parser("report", help="write DIR/report.md with the comparison tables and figures")
+    p = sub.add_parser(
+        "report",
+        help="write DIR/report.md (tables and figures) and DIR/report.html (interactive, self-contained)",
+    )
     p.add_argument("run_dir", help="directory written by explore or demo")
 
     p = sub.add_parser("select", help="choose an operating point of a run and export it")
@@ -380,6 +383,9 @@ def _cmd_report(args) -> int:
 
     path = write_report(args.run_dir)
     print(f"wrote {path}")
+    html = path.parent / "report.html"
+    if html.exists():
+        print(f"wrote {html}")
     return 0
 
 

@@ -190,7 +190,8 @@ class Front:
 
     @property
     def feasible(self) -> np.ndarray:
-        """Points whose objectives are all finite (SPEC §4): others are kept but never ranked."""
+        """Points whose objectives are all finite: others are kept but never ranked
+        (docs/definitions.md §4)."""
         return np.isfinite(self.F).all(axis=1)
 
     def take(self, index: np.ndarray | Sequence[int]) -> Front:
@@ -265,6 +266,31 @@ class Front:
         ]
         frame["seed"] = [p.get("seed", "") for p in self.provenance]
         return frame
+
+    def __repr__(self) -> str:
+        """A summary, not the columns: points per solver, objectives, metrics, arrays by size.
+
+        Examples
+        --------
+        >>> f = Front.from_points(np.eye(2), solver="jd", arrays={"g": np.zeros((2, 50))})
+        >>> for part in repr(f).split("; "):
+        ...     print(part)
+        Front(2 points: jd 2 (2 non-dominated)
+        objectives forget_kl, retain_ce
+        metrics none
+        arrays g [2, 50])
+        """
+        counts = ", ".join(f"{name} {int((self.solver == name).sum())}" for name in self.solvers)
+        nd = int(self.nondominated().sum()) if len(self) else 0
+        metrics = [k for k in self.metrics if not k.startswith("ofs.")]
+        samples = len(self.metrics) - len(metrics)
+        arrays = ", ".join(f"{k} [{', '.join(str(d) for d in v.shape)}]"
+                           for k, v in list(self.arrays.items())[:4])
+        more = f" and {len(self.arrays) - 4} more" if len(self.arrays) > 4 else ""
+        return (f"Front({len(self)} points: {counts or 'none'} ({nd} non-dominated); objectives "
+                f"{', '.join(self.objective_names)}; metrics {', '.join(metrics) or 'none'}"
+                + (f" (+{samples} per-sample columns)" if samples else "")
+                + (f"; arrays {arrays}{more}" if self.arrays else "") + ")")
 
     def _repr_html_(self) -> str:
         return self.to_frame()._repr_html_()

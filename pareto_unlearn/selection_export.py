@@ -240,7 +240,8 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
                       constraints: str | Sequence[str] | None = None,
                       weights: str | Sequence[float] | None = None, solver: str | None = None,
                       export: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
-                      device: str | None = None, task: Any = None) -> dict[str, Any]:
+                      device: str | None = None, task: Any = None,
+                      index: int | None = None) -> dict[str, Any]:
     """Choose one point of a run by a rule of SPEC §6, rebuild its model and optionally export it.
 
     Parameters
@@ -268,6 +269,10 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     task : UnlearningTask, optional
         The run's task, when already loaded or when it cannot be rebuilt by name (bring-your-own data);
         its θ0 must be the run's.
+    index : int, optional
+        Take this point of the run's front (chosen by hand, e.g. in
+        :class:`~pareto_unlearn.plotting.FrontExplorer`) instead of applying a rule; recorded as method
+        ``manual``.
 
     Returns
     -------
@@ -297,6 +302,8 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     else:
         _check_task(task, summary, run_dir)
     front.task = task
+    if index is not None:
+        return _export_manual(run_dir, summary, front, task, int(index), paths)
     constraint_list = _constraints(constraints)
     weight_list = _weights(weights)
     rule = _make_rule(method, constraint_list, weight_list, task)
@@ -314,12 +321,32 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
     else:
         candidates = np.flatnonzero(chosen_from)
         index = int(candidates[rule(front.take(candidates))])
+    logger.info("chose front index %d by %r", index, rule)
+    rule_record = {"method": method, "constraints": constraint_list, "weights": weight_list, "solver": solver,
+                   "repr": repr(rule)}
+    return _finish(run_dir, summary, front, task, index, paths, rule_record, report)
+
+
+def _export_manual(run_dir: Path, summary: dict[str, Any], front: Front, task: Any, index: int,
+                   paths: dict[str, Path] | None) -> dict[str, Any]:
+    if not 0 <= index < len(front):
+        raise ConfigError(f"point {index} does not exist; this run has points 0..{len(front) - 1}")
+    if not front.feasible[index]:
+        raise ConfigError(f"point {index} is infeasible (its objectives are not finite); choose another")
+    rule_record = {"method": "manual", "constraints": [], "weights": None, "solver": None,
+                   "repr": f"manual(index={index})"}
+    return _finish(run_dir, summary, front, task, index, paths, rule_record, None)
+
+
+def _finish(run_dir: Path, summary: dict[str, Any], front: Front, task: Any, index: int,
+            paths: dict[str, Path] | None, rule_record: dict[str, Any],
+            report: dict[str, Any] | None) -> dict[str, Any]:
+    """Rebuild the chosen point's model and, with ``paths``, export it with its JSON record."""
     point = _point(front, index)
     model = front.model(index, task)
-    logger.info("chose %s point %d (front index %d) by %r", point["solver"], point["point"], index, rule)
     result: dict[str, Any] = {
-        "point": point, "objective_names": list(front.objective_names), "index": index, "rule": repr(rule),
-        "model": model, "task": task, "front": front, "oracle_free": report,
+        "point": point, "objective_names": list(front.objective_names), "index": index,
+        "rule": rule_record["repr"], "model": model, "task": task, "front": front, "oracle_free": report,
         "model_path": None, "json_path": None, "adapter_path": None,
     }
     if paths is None:
@@ -341,8 +368,7 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         "original_metrics": summary.get("original", {}).get("metrics", {}),
         "provenance": {"solver": point["solver"], "point": point["point"], "index": index,
                        **point["provenance"], "cost": point["cost"], "rebuild": point["rebuild"]},
-        "rule": {"method": method, "constraints": constraint_list, "weights": weight_list, "solver": solver,
-                 "repr": repr(rule)},
+        "rule": rule_record,
         "oracle_free": report,
         "run_dir": str(run_dir.resolve()),
         "reference": summary.get("reference"),

@@ -410,13 +410,11 @@ def _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, r
     front.task = task
     if out is None:
         return front, None
-    from pareto_unlearn.plotting import plot_fronts
+    from pareto_unlearn.plotting import plot_anytime, plot_fronts, plot_metric_space, save_figure
 
-    figure = plot_fronts(
-        front.take(front.solver != "Original"),
-        original=original["objectives"],
-        retrain=retrain["objectives"],
-    )
+    solvers = front.take(front.solver != "Original")
+    figure = plot_fronts(solvers, original=original["objectives"], retrain=retrain["objectives"],
+                         ref_point=ref_point)
     summary = write_run_dir(
         out,
         front,
@@ -432,4 +430,8 @@ def _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, r
         figure=figure,
         splits=task.splits,
     )
+    # the figures the README shows beside fronts.png (``report`` adds the others)
+    save_figure(plot_metric_space(solvers, original=original.get("metrics"), retrain=retrain.get("metrics")),
+                Path(out) / "metric_space.png")
+    save_figure(plot_anytime(solvers), Path(out) / "anytime.png")
     return front, summary

@@ -3,7 +3,9 @@
 :func:`write_report` reads a run (no model is rebuilt, nothing is trained) and writes ``report.md``: the
 task, Original and Retrain, the solver comparison of :func:`~pareto_unlearn.experiments._compare.compare`,
 the oracle-free and knee operating points, links to five PNG figures written next to it (objective space,
-metric space, anytime HV, trajectories, parallel metrics) and the run's settings.
+metric space, anytime HV, trajectories, parallel metrics) and the run's settings. With the ``jupyter``
+extra (plotly) it also writes ``report.html``: the explorer's linked, hoverable views as one
+self-contained page (plotly.js embedded, nothing fetched, no kernel needed).
 
 Examples
 --------
@@ -24,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from pareto_unlearn._io import atomic_write_text, to_jsonable
-from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
+from pareto_unlearn.exceptions import CacheError, ConfigError, MissingDependencyError, RunDirError
 from pareto_unlearn.experiments._compare import _oracle_free_rule, compare, markdown_table
 from pareto_unlearn.front import METRIC_NAMES, Front
 
-__all__ = ["write_report", "REPORT_FIGURES"]
+__all__ = ["write_report", "write_report_html", "REPORT_FIGURES", "REPORT_HTML"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +66,32 @@ def _figures(front: Front, summary: dict[str, Any]) -> dict[str, Any]:
                                                      retrain=retrain.get("metrics")),
         "report_anytime.png": plot_anytime(solvers),
         "report_trajectories.png": plot_trajectories(solvers, original=original.get("objectives")),
-        "report_parallel_metrics.png": plot_parallel_metrics(solvers),
+        "report_parallel_metrics.png": plot_parallel_metrics(solvers, original=original.get("metrics"),
+                                                             retrain=retrain.get("metrics")),
     }
+
+
+REPORT_HTML = "report.html"
+
+
+def write_report_html(run_dir: str | os.PathLike) -> Path:
+    """Write ``run_dir/report.html``: the explorer's linked views of the run, self-contained.
+
+    Raises
+    ------
+    MissingDependencyError
+        plotly is not installed (``pip install -e ".[jupyter]"``).
+    """
+    from pareto_unlearn.plotting import prepare_explorer_data, write_explorer_html
+
+    run_dir = Path(run_dir)
+    path = run_dir / "summary.json"
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    task = summary.get("task", {})
+    title = (f"Pareto unlearning explorer: {task.get('name', run_dir.name)}, forget {task.get('forget')}, "
+             f"seed {task.get('seed')}")
+    return write_explorer_html(run_dir / REPORT_HTML, prepare_explorer_data(run_dir), title=title,
+                               notes=[f"Run directory {run_dir}."])
 
 
 def _reference_table(summary: dict[str, Any], objective_names: list[str]) -> str:
@@ -136,6 +162,11 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
     table = compare([run_dir])
     for name, fig in _figures(front, summary).items():
         save_figure(fig, run_dir / name, dpi=dpi)
+    try:
+        html: Path | None = write_report_html(run_dir)
+    except MissingDependencyError as exc:
+        logger.warning("report.html not written: %s", exc)
+        html = None
     task = summary.get("task", {})
     manifest = summary.get("manifest", {})
     lines = [
@@ -175,6 +206,10 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
         "## Figures",
         "",
     ]
+    if html is not None:
+        lines += [f"Interactive: [{html.name}]({html.name}) (hover a point for its solver, hyper-parameters "
+                  "and metrics; select in one view to highlight the same points in every view; works "
+                  "offline).", ""]
     for name, (title, what) in REPORT_FIGURES.items():
         lines += [f"### {title}", "", f"{what}.", "", f"![{title}]({name})", ""]
     settings = summary.get("settings", {})

@@ -1,7 +1,10 @@
 """Figures of fronts. Plotting never computes: it draws arrays that are already finished.
 
-Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global style, safe under Agg); the
-same front gives each solver the same colour in every figure (tab10, tab20 beyond ten solvers).
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global style, safe under Agg). A
+solver has the same colour in every figure, static or interactive (the fixed palette of
+:mod:`pareto_unlearn.plotting._palette`); baselines get a marker shape each and are drawn above θ0 and
+Retrain; legends (with the HV per solver) sit outside the axes, one per figure; with θ0 and Retrain a
+"near θ0" panel zooms on the decision region.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from pareto_unlearn._io import atomic_write_bytes
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
+from pareto_unlearn.plotting._data import near_theta0_box
+from pareto_unlearn.plotting._palette import BASELINE_MARKERS, ORIGINAL_COLOR, RETRAIN_COLOR, is_baseline
+from pareto_unlearn.plotting._palette import solver_colors as solver_colors
 
 __all__ = ["FrontDisplay", "plot_fronts", "plot_metric_space", "plot_anytime", "plot_trajectories",
            "plot_attainment", "plot_parallel_metrics", "save_figure"]
@@ -27,9 +32,10 @@ OBJECTIVE_LABELS = {"forget_kl": "forget_kl: f_F = KL to the reference on D_f  (
                     "retain_ce": "retain_ce: f_R = cross-entropy on D_r  (lower = more retained)"}
 METRIC_LABELS = {"UA": "UA (%) = 100 − acc(D_f)", "RA": "RA (%) = acc(D_r)", "TA": "TA (%) = acc(test)",
                  "MIA": "MIA-efficacy (%)", "gap": "Avg. Gap to Retrain (pp)"}
-ORIGINAL = {"marker": "*", "s": 260, "color": "black", "zorder": 6, "label": "Original (θ0)"}
-RETRAIN = {"marker": "D", "s": 90, "facecolor": "white", "edgecolor": "black", "linewidths": 2.0, "zorder": 6,
-           "label": "Retrain"}
+ORIGINAL = {"marker": "*", "s": 230, "color": ORIGINAL_COLOR, "edgecolor": "white", "linewidths": 0.6,
+            "zorder": 5, "label": "Original (θ0)"}
+RETRAIN = {"marker": "D", "s": 80, "facecolor": "white", "edgecolor": RETRAIN_COLOR, "linewidths": 2.0,
+           "zorder": 5, "label": "Retrain"}
 
 
 def objective_label(name: str) -> str:
@@ -48,31 +54,45 @@ def objective_label(name: str) -> str:
     return name
 
 
-def solver_colors(solvers: Sequence[str]) -> dict[str, Any]:
-    """One readable colour per solver, in order: tab10 up to ten solvers, tab20 beyond."""
-    cmap = colormaps["tab10" if len(solvers) <= 10 else "tab20"]
-    return {name: cmap(i % cmap.N) for i, name in enumerate(solvers)}
-
-
 def _figure(n_panels: int, *, width: float = 6.4, height: float = 4.8) -> tuple[Figure, list[Axes]]:
     fig = Figure(figsize=(width * n_panels, height), layout="constrained")
     return fig, [fig.add_subplot(1, n_panels, i + 1) for i in range(n_panels)]
 
 
-def _finish(ax: Axes, xlabel: str, ylabel: str, title: str, *, grid: bool = True, **legend: Any) -> None:
-    """Labels, title, grid and legend: the same look on every panel."""
+def _finish(ax: Axes, xlabel: str, ylabel: str, title: str, *, grid: bool = True, legend: bool = True,
+            labels: Mapping[str, str] | None = None, **_: Any) -> None:
+    """Labels, title, grid and, when ``legend``, one legend outside the axes on the right gathering the
+    entries of every panel of the figure (``labels`` renames entries, e.g. to add the HV)."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize="medium")
     if grid:
         ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", framealpha=0.9, **legend)
+    if not legend:
+        return
+    entries: dict[str, Any] = {}
+    for other in ax.figure.axes:
+        for handle, label in zip(*other.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    labels = labels or {}
+    ax.legend(list(entries.values()), [labels.get(k, k) for k in entries], fontsize="small", framealpha=0.9,
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def _solver_points(ax: Axes, x: np.ndarray, y: np.ndarray, nd: np.ndarray, color: Any, name: str) -> None:
-    """Dominated points faint, non-dominated points bold and labelled (the solver's one legend entry)."""
+    """Dominated points faint, non-dominated points bold and labelled (the solver's one legend entry); a
+    baseline is one large marker of its own shape, drawn above θ0 and Retrain."""
+    if is_baseline(name):
+        ax.scatter(x, y, s=95, marker=BASELINE_MARKERS[name], color=color, edgecolor="black", linewidths=0.8,
+                   zorder=7, label=name)
+        return
     ax.scatter(x[~nd], y[~nd], s=12, color=color, alpha=0.22, linewidths=0)
     ax.scatter(x[nd], y[nd], s=34, color=color, edgecolor="black", linewidths=0.4, zorder=4, label=name)
+
+
+def _without_original(front: Front) -> Front:
+    """The front without its ``Original`` point (θ0 is drawn once, as the reference star)."""
+    return front.take(front.solver != "Original") if (front.solver == "Original").any() else front
 
 
 class FrontDisplay:
@@ -142,6 +162,9 @@ class FrontDisplay:
 
         if not isinstance(front, Front):
             raise ConfigError(f"FrontDisplay.from_front: expected a Front. Got {type(front).__name__}.")
+        if original is None and (front.solver == "Original").any():
+            original = front.F[np.flatnonzero(front.solver == "Original")[0]]
+        front = _without_original(front)
         feasible, nd = front.feasible, front.nondominated()
         rows = {name: (front.solver == name) & feasible for name in front.solvers}
         hv = HV(ref_point).by_solver(front) if ref_point is not None else None
@@ -149,8 +172,12 @@ class FrontDisplay:
                    nondominated={s: nd[r] for s, r in rows.items()}, hv=hv, original=original,
                    retrain=retrain, labels=labels, log_scale=log_scale)
 
-    def plot(self, ax: Axes | None = None, *, pair: tuple[int, int] = (0, 1)) -> FrontDisplay:
-        """Draw objectives ``pair`` on ``ax`` (a new figure when None); returns self."""
+    def plot(self, ax: Axes | None = None, *, pair: tuple[int, int] = (0, 1), near_theta0: bool = False,
+             legend: bool = True) -> FrontDisplay:
+        """Draw objectives ``pair`` on ``ax`` (a new figure when None); returns self.
+
+        ``near_theta0`` zooms on the box around θ0 and Retrain (the decision region under random
+        forgetting); ``legend`` puts the figure's one legend, with the HV per solver, outside ``ax``."""
         if ax is None:
             ax = _figure(1)[1][0]
         i, j = pair
@@ -169,21 +196,29 @@ class FrontDisplay:
             if self.objective_names[k] in self.log_scale:
                 getattr(ax, f"set_{axis}scale")("log")
         m = len(self.objective_names)
-        title = ("Objective space: per-solver non-dominated fronts (bold), dominated points (faint)"
-                 if m == 2 else f"{self.objective_names[i]} vs {self.objective_names[j]}: projection of "
-                 f"{m} objectives (bold: non-dominated in all {m})")
-        _finish(ax, self.labels[i], self.labels[j], title, loc="upper right")
-        if self.hv:
-            text = "HV per solver\n" + "\n".join(f"{s}: {v:.4g}" for s, v in self.hv.items())
-            ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize="small", va="bottom",
-                    bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"})
+        title = ("Objective space: non-dominated fronts (bold), dominated points (faint)"
+                 if m == 2 else f"{self.objective_names[i]} vs {self.objective_names[j]}\n(projection of "
+                 f"{m} objectives)")
+        if near_theta0:
+            box = near_theta0_box(np.vstack([F for F in self.F.values()] or [np.zeros((0, m))]),
+                                  self.original, self.retrain)
+            if box is not None:
+                for axis, k in (("x", i), ("y", j)):
+                    low, high = float(box[0][k]), float(box[1][k])
+                    if self.objective_names[k] in self.log_scale and low <= 0:
+                        ends = [float(p[k]) for p in (self.original, self.retrain) if p[k] > 0]
+                        low = min(ends, default=high / 10) / 2
+                    getattr(ax, f"set_{axis}lim")(low, high)
+                title = "Near θ0: the decision region around Original and Retrain"
+        labels = {s: f"{s} (HV {v:.4g})" for s, v in self.hv.items()} if self.hv else None
+        _finish(ax, self.labels[i], self.labels[j], title, legend=legend, labels=labels)
         self.ax_, self.figure_ = ax, ax.figure
         return self
 
 
 def plot_fronts(front: Front, *, original: Any = None, retrain: Any = None,
                 objective_names: Sequence[str] | None = None, ref_point: Any = None,
-                log_scale: Sequence[str] = ()) -> Figure:
+                log_scale: Sequence[str] = (), near_theta0: bool | None = None) -> Figure:
     """Objective space: per solver the non-dominated staircase and points, dominated points faint.
 
     Parameters
@@ -197,11 +232,16 @@ def plot_fronts(front: Front, *, original: Any = None, retrain: Any = None,
         When given, each solver's HV is shown in a box.
     log_scale : sequence of str
         Objectives drawn on a log axis, e.g. ``("retain_ce",)``.
+    near_theta0 : bool, optional
+        Add a second panel zoomed on the box around θ0 and Retrain (default: with two objectives when
+        both are given).
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel for two objectives; one panel per pair of objectives beyond.
+        One panel for two objectives (two with the near-θ0 zoom); one panel per pair of objectives
+        beyond. One legend, outside the axes, with the HV per solver when ``ref_point`` is given; the
+        front's own ``Original`` point is drawn as θ0's star.
 
     Examples
     --------
@@ -215,9 +255,15 @@ def plot_fronts(front: Front, *, original: Any = None, retrain: Any = None,
     display = FrontDisplay.from_front(front, ref_point=ref_point, original=original, retrain=retrain,
                                       labels=objective_names, log_scale=log_scale)
     pairs = [(i, j) for i in range(front.n_obj) for j in range(i + 1, front.n_obj)]
-    fig, axes = _figure(len(pairs), width=7.0, height=5.4)
-    for ax, pair in zip(axes, pairs, strict=True):
-        display.plot(ax, pair=pair)
+    zoom = (front.n_obj == 2 and display.original is not None and display.retrain is not None
+            if near_theta0 is None else bool(near_theta0))
+    panels = [(pair, False) for pair in pairs] + ([((0, 1), True)] if zoom else [])
+    fig, axes = _figure(len(panels), width=6.4, height=5.4)
+    for k, (ax, (pair, near)) in enumerate(zip(axes, panels, strict=True)):
+        display.plot(ax, pair=pair, near_theta0=near, legend=k == len(panels) - 1)
+    if front.n_obj > 2:
+        fig.suptitle(f"Bold: non-dominated in all {front.n_obj} objectives; faint: dominated",
+                     fontsize="medium")
     return fig
 
 
@@ -241,10 +287,14 @@ def plot_metric_space(front: Front, *, original: Mapping[str, float] | None = No
     >>> [ax.get_xlabel().split()[0] for ax in fig.axes]
     ['UA', 'MIA-efficacy']
     """
+    if original is None and (front.solver == "Original").any():
+        i = int(np.flatnonzero(front.solver == "Original")[0])
+        original = {k: float(v[i]) for k, v in front.metrics.items()}
+    front = _without_original(front)
     fig, axes = _figure(2)
     colors = solver_colors(front.solvers)
     nd, feasible = front.nondominated(), front.feasible
-    for ax, (x, y) in zip(axes, (("UA", "TA"), ("MIA", "RA")), strict=True):
+    for k, (ax, (x, y)) in enumerate(zip(axes, (("UA", "TA"), ("MIA", "RA")), strict=True)):
         X, Y = _metric(front, x), _metric(front, y)
         for name in front.solvers:
             rows = (front.solver == name) & feasible
@@ -252,7 +302,8 @@ def plot_metric_space(front: Front, *, original: Mapping[str, float] | None = No
         for point, style in ((original, ORIGINAL), (retrain, RETRAIN)):
             if point is not None:
                 ax.scatter([point.get(x, np.nan)], [point.get(y, np.nan)], **style)
-        _finish(ax, METRIC_LABELS[x], METRIC_LABELS[y], f"{x} vs {y} (bold: non-dominated in objectives)")
+        _finish(ax, METRIC_LABELS[x], METRIC_LABELS[y], f"{x} vs {y} (bold: non-dominated in objectives)",
+                legend=k == 1)
     return fig
 
 
@@ -273,6 +324,7 @@ def plot_anytime(front: Front, *, log_x: bool = True) -> Figure:
     >>> len(fig.axes[0].get_lines()), fig.axes[1].get_xlabel()
     (1, 'sample passes through the network (forward + backward)')
     """
+    front = _without_original(front)
     solvers = list(dict.fromkeys(front.solvers + [str(a.get("solver")) for a in front.anytime]))
     colors = solver_colors(solvers)
     fig, axes = _figure(2)
@@ -287,12 +339,13 @@ def plot_anytime(front: Front, *, log_x: bool = True) -> Figure:
             order = np.argsort(x[keep], kind="stable")
             ax.step(x[keep][order], hv[keep][order], where="post", color=colors[name], lw=1.8, marker=".",
                     markersize=4, label=name)
-    for ax, xlabel in zip(axes, ("wall-clock seconds (set-up included)",
-                                 "sample passes through the network (forward + backward)"), strict=True):
+    for k, (ax, xlabel) in enumerate(zip(axes, ("wall-clock seconds (set-up included)",
+                                                "sample passes through the network (forward + backward)"),
+                                         strict=True)):
         if log_x:
             ax.set_xscale("log")
         _finish(ax, xlabel, "hypervolume (fixed reference point)",
-                f"Anytime HV against {xlabel.split(' (')[0]}", loc="lower right")
+                f"Anytime HV against {xlabel.split(' (')[0]}", legend=k == 1)
     return fig
 
 
@@ -375,11 +428,16 @@ def plot_attainment(surfaces: Mapping[str, np.ndarray], *, level: float = 50.0,
 
 
 def plot_parallel_metrics(front: Front, *,
-                          metrics: Sequence[str] = ("UA", "RA", "TA", "MIA", "gap")) -> Figure:
+                          metrics: Sequence[str] = ("UA", "RA", "TA", "MIA", "gap"),
+                          original: Mapping[str, float] | None = None,
+                          retrain: Mapping[str, float] | None = None) -> Figure:
     """Parallel coordinates of the metrics of the non-dominated points, coloured by solver.
 
-    Each axis spans the range of the drawn points (its minimum and maximum are written at its ends);
-    metrics missing or NaN for every point (``gap`` without Retrain) are left out.
+    Readable with hundreds of points: each solver's points are thin faint lines (fainter the more there
+    are) under one bold line, the solver's median on each axis; a baseline is one bold line with its
+    marker; θ0 and Retrain (metric dicts, optional) are dashed black and grey lines. Each axis spans the
+    range of the drawn points and references (its minimum and maximum are written at its ends); metrics
+    missing or NaN for every point (``gap`` without Retrain) are left out.
 
     Examples
     --------
@@ -390,21 +448,39 @@ def plot_parallel_metrics(front: Front, *,
     >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
     ['UA (%)', 'RA (%)', 'TA (%)', 'MIA (%)']
     """
+    front = _without_original(front)
     nd = front.nondominated()
     table = np.column_stack([_metric(front, m)[nd] for m in metrics]).reshape(-1, len(metrics))
     shown = [k for k in range(len(metrics)) if np.isfinite(table[:, k]).any()]
     names, table, solver = [metrics[k] for k in shown], table[:, shown], front.solver[nd]
-    low, high = np.nanmin(table, axis=0, initial=np.inf), np.nanmax(table, axis=0, initial=-np.inf)
+    refs = [(np.array([float(r.get(n, np.nan)) for n in names]), style)
+            for r, style in ((original, {"color": ORIGINAL_COLOR, "ls": "--", "label": "Original (θ0)"}),
+                             (retrain, {"color": RETRAIN_COLOR, "ls": "--", "label": "Retrain"})) if r]
+    every = np.vstack([table, *[v for v, _ in refs]]) if refs else table
+    low, high = np.nanmin(every, axis=0, initial=np.inf), np.nanmax(every, axis=0, initial=-np.inf)
     span = np.where(high > low, high - low, 1.0)
-    scaled = np.where(high > low, (table - low) / span, 0.5)
+
+    def scale(values: np.ndarray) -> np.ndarray:
+        return np.where(high > low, (values - low) / span, 0.5)
+
+    scaled = scale(table)
     colors = solver_colors(front.solvers)
-    fig, (ax,) = _figure(1, width=8.0, height=5.0)
+    fig, (ax,) = _figure(1, width=9.0, height=5.0)
     x = np.arange(len(names))
     for name in front.solvers:
         rows = scaled[solver == name]
-        ax.plot([], [], color=colors[name], lw=2.0, label=name)
+        if is_baseline(name):
+            ax.plot(x, rows.T if len(rows) else np.full(len(x), np.nan), color=colors[name], lw=2.0,
+                    marker=BASELINE_MARKERS[name], markersize=7, markeredgecolor="black", label=name,
+                    zorder=5)
+            continue
         if len(rows):
-            ax.plot(x, rows.T, color=colors[name], lw=1.2, alpha=0.65)
+            ax.plot(x, rows.T, color=colors[name], lw=0.8, alpha=float(np.clip(3.0 / len(rows), 0.06, 0.45)))
+        median = np.nanmedian(rows, axis=0) if len(rows) else np.full(len(x), np.nan)
+        ax.plot(x, median, color=colors[name], lw=2.6, marker="o", markersize=4, label=f"{name} (median)",
+                zorder=4)
+    for values, style in refs:
+        ax.plot(x, scale(values), lw=2.0, zorder=6, **style)
     for k in x:
         ax.axvline(k, color="0.3", lw=0.8)
         ax.text(k, -0.04, f"{low[k]:.3g}", ha="center", va="top", fontsize="small")
@@ -413,8 +489,9 @@ def plot_parallel_metrics(front: Front, *,
     ax.set_ylim(-0.12, 1.12)
     ax.set_yticks([])
     _finish(ax, "metric (each axis spans the drawn points: min at the bottom, max at the top)",
-            "position within each metric's range", "Metrics of the non-dominated points, per solver",
-            grid=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+            "position within each metric's range",
+            "Metrics of the non-dominated points: faint lines per point, bold the solver's median",
+            grid=False)
     return fig
 
 

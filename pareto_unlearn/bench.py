@@ -246,8 +246,8 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
 
 # LS-settings searches whose serial run takes >= 30 s at one thread on a 2-core laptop CPU (digits).
 EFFICIENCY_SEARCHES = {
-    "mlp": {"pop_size": 16, "n_gen": 12, "max_epochs": 5},
-    "cnn": {"pop_size": 16, "n_gen": 4, "max_epochs": 5},
+    "mlp": {"pop_size": 32, "n_gen": 36, "max_epochs": 5},
+    "cnn": {"pop_size": 32, "n_gen": 8, "max_epochs": 5},
 }
 
 

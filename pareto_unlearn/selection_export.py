@@ -1,4 +1,4 @@
-"""Choose an operating point of a run and export its model (SPEC §6): ``pareto-unlearn select``.
+"""Choose an operating point of a run and export its model (definitions §6): ``pareto-unlearn select``.
 
 :func:`select_and_export` reads a run directory, rebuilds its task from the model cache, applies a
 selection rule (optionally behind constraints, optionally among one solver's points), rebuilds the chosen
@@ -10,7 +10,7 @@ point's model from θ0 and, when asked, writes atomically
 - ``<stem>.json``: the metrics (UA, RA, TA, MIA, gap to Retrain) and objectives recomputed on the
   exported weights, the values the run recorded, the provenance, the rule, the run directory and the task;
   for the oracle-free rule also ``oracle_free``: the predicted gap, its 90 % bootstrap interval, the band
-  size and whether θ0 was in the band (SPEC §6's report).
+  size and whether θ0 was in the band (docs/definitions.md §6's report).
 
 :func:`load_exported` builds a fresh model and loads the exported weights back (hash and shapes checked).
 
@@ -242,7 +242,7 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
                       export: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None,
                       device: str | None = None, task: Any = None,
                       index: int | None = None) -> dict[str, Any]:
-    """Choose one point of a run by a rule of SPEC §6, rebuild its model and optionally export it.
+    """Choose one point of a run by a rule of definitions §6, rebuild its model and optionally export it.
 
     Parameters
     ----------
@@ -257,7 +257,8 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         Preference weights, one per objective (``"0.3,0.7"``); only with ``method="preference"``.
     solver : str, optional
         Choose among this solver's points only. By default every solver's points. Original (θ0) is not
-        chosen by the other rules; the oracle-free rule always has θ0 among its candidates (SPEC §6) and
+        chosen by the other rules; the oracle-free rule always has θ0 among its candidates
+        (definitions §6) and
         returns it when it is in the band.
     export : str or path-like, optional
         Model file to write (``.safetensors``); ``<stem>.json`` and, for subspace points,
@@ -315,7 +316,7 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         if not chosen_from.any():
             raise ConfigError(f"{run_dir} holds no point besides Original; run explore with some --solvers")
     report = None
-    if method == "oracle-free":  # θ0 is always a candidate (SPEC §6)
+    if method == "oracle-free":  # θ0 is always a candidate (docs/definitions.md §6)
         candidates = np.flatnonzero(chosen_from | (front.solver == "Original"))
         index, report = _oracle_free_pick(rule, front, candidates)
     else:

@@ -1,4 +1,4 @@
-"""Does the oracle-free pick (SPEC §6) beat doing nothing, and does its interval hold the true gap?
+"""Does the oracle-free pick (definitions.md §6) beat doing nothing, and does its interval hold the true gap?
 
 For every forget scenario F and seed S this runs what a new user runs,
 
@@ -139,13 +139,15 @@ def write_markdown(runs: pd.DataFrame, tables: dict[str, tuple[str, float]], pat
     """docs/oracle_free.md: the table per F, the interval's coverage, the goals."""
     lines = ["# The oracle-free pick against θ0, the table's best row and the front's best point", "",
              f"Written by `{command}`" + (" (**--quick**: tiny settings, not the study)." if quick else "."),
-             "Digits, MLP; per forget set the mean over seeds of the Avg. Gap to Retrain (SPEC §3) of: the "
-             "point `pareto-unlearn select --method oracle-free` picks after `explore --baselines`; θ0; the "
+             "Digits, MLP; per forget set the mean over seeds of the Avg. Gap to Retrain "
+             "([definitions](definitions.md) §3) of: the point `pareto-unlearn select --method oracle-free` "
+             "picks after `explore --baselines`; θ0; the "
              "best single-point row of `pareto-unlearn table` (same forget set and seeds; the lowest mean "
              "gap of its rows, whose grid choices the same rule made); the front's best point (read from "
              "Retrain: evaluation only).", "",
-             "The rule (SPEC §6) never reads Retrain or the test set: each candidate's (UA, RA, accuracy on "
-             "D_h,sel, M̃IA with D_h,sel as non-members) is compared with Retrain's estimate from θ0 on "
+             "The rule ([definitions](definitions.md) §6) never reads Retrain or the test set: each "
+             "candidate's (UA, RA, accuracy on D_h,sel, M̃IA with D_h,sel as non-members) is compared with "
+             "Retrain's estimate from θ0 on "
              "D_h,sel; a paired bootstrap (B = 200) gives the noise; the pick is the lowest retain_ce within "
              "one standard error of the lowest predicted gap g̃, θ0 when θ0 is in that band. The interval "
              "below is g̃'s 90 % bootstrap interval for the pick, read as an estimate of its true gap.", "",

@@ -7,7 +7,7 @@
   solver's end);
 - the HV a solver adds to the union of the gradient fronts (the part of its front no gradient point
   dominates);
-- the **Pareto-stationarity gap** (SPEC §4) of a few non-dominated points, from full-set Jacobians of
+- the **Pareto-stationarity gap** (definitions §4) of a few non-dominated points, from full-set Jacobians of
   rebuilt models.
 
 Every hypervolume is pymoo's (moocore underneath), through :func:`~pareto_unlearn.indicators.hypervolume`.
@@ -191,7 +191,7 @@ def spread_nondominated(part: Front, k: int) -> np.ndarray:
 
 
 def median_stationarity_gap(part: Front, task: Any, objectives: Any, k: int = 10) -> float:
-    """Median Pareto-stationarity gap (SPEC §4) of at most ``k`` non-dominated points of ``part``.
+    """Median Pareto-stationarity gap (definitions §4) of at most ``k`` non-dominated points of ``part``.
 
     Each point's model is rebuilt from θ0 (``Front.model``) and its full-set Jacobian over all trainable
     parameters (:meth:`~pareto_unlearn.objectives.Objectives.jacobian`) goes to

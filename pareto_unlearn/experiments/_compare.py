@@ -1,4 +1,4 @@
-"""``pareto-unlearn compare``: the solvers of one or more runs of one task, side by side (SPEC §4).
+"""``pareto-unlearn compare``: the solvers of one or more runs of one task, side by side (definitions §4).
 
 :func:`compare` gives one row per (run, solver): HV and the HV gain over θ0 beside it, HV@utility, IGD+
 to the non-dominated union of every run given, point counts, cost, the best Avg. Gap on the solver's
@@ -10,7 +10,7 @@ at which the best gradient front (largest HV) is within 1 % of its own final HV 
 solver's HV and HV@utility within that budget, divided by the best gradient front's at the same budget
 (``hv_ratio``, ``hv_utility_ratio``); the HV its points add to the union of the gradient fronts
 (``hv_not_dominated_by_gradient``); and, opt-in (``stationarity=True``: models are rebuilt), the median
-Pareto-stationarity gap (SPEC §4) of at most 10 of its non-dominated points.
+Pareto-stationarity gap (docs/definitions.md §4) of at most 10 of its non-dominated points.
 
 Runs of different tasks, references, KL directions or θ0 are refused. :func:`seed_summary` aggregates runs
 of several seeds: HV mean ± a 95 % t-interval and the median attainment surface per solver.
@@ -78,15 +78,15 @@ _BUDGET_NOTES = {"cheapest": "the cheapest solver's",
                  "given": "as given"}
 _COLUMN_NOTES = {
     "hv": "hypervolume of the solver's feasible points (one reference point for all)",
-    "hv_gain": "hv − the HV of θ0 alone: what the solver's front adds to doing nothing (SPEC §4)",
+    "hv_gain": "hv − the HV of θ0 alone: what the solver's front adds to doing nothing (definitions §4)",
     "hv_utility": "HV of the points with RA >= RA(θ0) − margin",
     "igd_plus": "IGD+ to the non-dominated union of every run given, objectives / reference point",
     "n_nondominated": "points no other point of the same solver dominates",
     "wall_s": "wall-clock seconds, set-up included",
     "sample_passes": "forward + backward sample-passes through the network",
     "best_gap_nd": "lowest Avg. Gap to Retrain on the solver's non-dominated points (evaluation only)",
-    "oracle_free_gap": "Avg. Gap of the point the oracle-free rule (SPEC §6) picks among the solver's points "
-                       "and θ0 (always a candidate)",
+    "oracle_free_gap": "Avg. Gap of the point the oracle-free rule (definitions §6) picks among the solver's "
+                       "points and θ0 (always a candidate)",
     "hv_at_budget_s": "HV reached within budget_s seconds (the cheapest solver's wall-clock)",
     "hv_at_budget_passes": "HV reached within budget_passes sample-passes (the cheapest solver's)",
     "gradient_budget_s": "wall-clock at which the best gradient front (ls, jd, jd-*; largest HV) is within "
@@ -103,7 +103,7 @@ _COLUMN_NOTES = {
                                     "part of its front no gradient point dominates",
     "hv_over_seeds": "hv − the HV of the solver's seed sweep (its generation 1; only solvers seeded from a "
                      "sweep, e.g. nsga2-ls-warm with seed_sweep): what the search added to its seeds",
-    "median_stationarity_gap": "median Pareto-stationarity gap (SPEC §4, full-set Jacobian over all "
+    "median_stationarity_gap": "median Pareto-stationarity gap (definitions §4, full-set Jacobian over all "
                                "parameters) of at most 10 non-dominated points spread along the front "
                                "(only with stationarity=True)",
 }
@@ -130,7 +130,8 @@ def _oracle_free_gap(front: Front, name: str, summary: dict[str, Any]) -> float:
 
 
 def _hv_gain(hv: float, summary: dict[str, Any], ref: np.ndarray) -> float:
-    """HV of the front minus HV of θ0 alone (SPEC §4); NaN when the run did not record θ0's objectives."""
+    """HV of the front minus HV of θ0 alone (definitions §4); NaN when the run did not record θ0's
+    objectives."""
     theta0 = summary.get("original", {}).get("objectives")
     if theta0 is None or len(theta0) != len(ref):
         return float("nan")

@@ -193,7 +193,7 @@ def _nsga2_front(name, settings, task, objectives, evaluator, ref_point, seed, p
 
 
 def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
-    """One point: the baseline grid's oracle-free pick (SPEC §6, the grid points its candidates, as in
+    """One point: the baseline grid's oracle-free pick (definitions §6, the grid points its candidates, as in
     ``table``), the whole grid charged."""
     from pareto_unlearn.experiments._table import grid_choice
 

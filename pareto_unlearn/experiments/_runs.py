@@ -122,7 +122,7 @@ def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
 
 
 def _oracle_free_rule(summary: dict[str, Any]):
-    """The oracle-free rule (SPEC §6) of a run, from its summary's forget kind."""
+    """The oracle-free rule (docs/definitions.md §6) of a run, from its summary's forget kind."""
     from pareto_unlearn.selection import OracleFree
 
     return OracleFree.for_summary(summary)

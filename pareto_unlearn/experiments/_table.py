@@ -1,6 +1,6 @@
-"""``pareto-unlearn table``: the layout of the paper's Table 1 on any task (SPEC §2, §3, §6).
+"""``pareto-unlearn table``: the layout of the paper's Table 1 on any task (docs/definitions.md §2, §3, §6).
 
-Every method's lr (and α) comes from its grid and is chosen by the oracle-free rule of SPEC §6 (grid
+Every method's lr (and α) comes from its grid and is chosen by the oracle-free rule of definitions §6 (grid
 points are its candidates: the band around the lowest predicted gap, then its lowest retain_ce) on D_f,
 D_r and D_h,sel — never by Retrain's metrics or test data. Grid, predicted gaps, band and choice are
 recorded in ``results.json``.

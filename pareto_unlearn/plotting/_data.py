@@ -168,7 +168,7 @@ def _load(source: Any) -> tuple[str | None, dict[str, Any], Front, Path | None]:
 
 def _oracle_free(front: Front, summary: dict[str, Any],
                  kind: str | None) -> tuple[dict | None, pd.DataFrame | None, str]:
-    """The oracle-free pick and its band (SPEC §6) among every point of the run, θ0 included."""
+    """The oracle-free pick and its band (definitions §6) among every point of the run, θ0 included."""
     from pareto_unlearn.selection import OracleFree
 
     if summary:

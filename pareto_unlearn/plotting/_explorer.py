@@ -4,7 +4,7 @@ Open it on a run directory, a Front, or several runs; in a notebook it shows fou
 objective space, the same zoomed near θ0, UA vs TA, MIA-efficacy vs RA), filters and a table of the
 selected points. Hovering shows a point's solver, space, hyper-parameters, objectives, metrics and its gap
 to Retrain (flagged as evaluation only); a click, box or lasso in one view highlights the same points in
-every view; θ0, Retrain, the oracle-free pick with its band (SPEC §6) and the knee are marked.
+every view; θ0, Retrain, the oracle-free pick with its band (docs/definitions.md §6) and the knee are marked.
 ``explorer.selected`` is the selection as a DataFrame and ``explorer.export(path)`` writes the chosen point
 exactly as ``pareto-unlearn select --export`` does (through :func:`~pareto_unlearn.selection_export.
 select_and_export`). ``explorer.to_html(path)`` writes the same views as a self-contained page.

@@ -368,3 +368,20 @@ def test_stochastic_aggregators_are_reproducible(digits_task, digits_objectives,
     first = run()
     torch.rand(7)  # other code touching the global generator in between must not matter
     np.testing.assert_array_equal(first, run())
+
+
+def test_nash_mtl_is_built_for_the_number_of_objectives(monkeypatch, digits_task):
+    """Nash-MTL must know J's rows beforehand: a three-objective run builds it for three, not two."""
+    import torchjd.aggregation as tja
+
+    built: list[int] = []
+
+    class RecordingNashMTL:
+        def __init__(self, n_tasks: int, **kwargs) -> None:
+            built.append(n_tasks)
+
+    monkeypatch.setattr(tja, "NashMTL", RecordingNashMTL, raising=False)
+    make_aggregator("nash-mtl", n_objectives=3)
+    objectives = make_objectives(digits_task, names=("forget_kl", "retain_ce", "push_pull"))
+    JacobianDescent(aggregator="nash-mtl", epochs=1)._setup(None, digits_task, objectives, None)
+    assert built == [3, 3]

@@ -39,7 +39,8 @@ AGGREGATORS = {
 _TAKES_PREF = {"UPGrad", "DualProj", "AlignedMTL", "ConFIG"}
 
 
-def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = None) -> tja.Aggregator:
+def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = None, *,
+                    n_objectives: int = 2) -> tja.Aggregator:
     """A torchjd aggregator by name (``upgrad``, ``mgda``, ``dualproj``, ``pcgrad``, ..., and ``pama``, this
     package's closed-form :class:`~pareto_unlearn.solvers.PAMA`).
 
@@ -64,8 +65,8 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
         return PAMA()
     if key in ("cagrad",):
         kwargs.setdefault("c", 0.5)
-    if key == "nash-mtl":
-        kwargs["n_tasks"] = 2
+    if key == "nash-mtl":  # the only aggregator that must know the number of rows of J beforehand
+        kwargs["n_tasks"] = int(n_objectives)
     if key == "fairgrad":
         kwargs["alpha"] = 1.0
     if key == "trimmed-mean":
@@ -163,7 +164,7 @@ class JacobianDescent(GradientSolver):
         make_aggregator(self.aggregator, self.pref_vector)(torch.tensor([[1.0, 0.0], [-0.5, 1.0]]))
 
     def _setup(self, model, task, objectives, meter) -> None:
-        self.aggregator_ = make_aggregator(self.aggregator, self.pref_vector)
+        self.aggregator_ = make_aggregator(self.aggregator, self.pref_vector, n_objectives=len(objectives))
 
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         params = [p for p in model.parameters() if p.requires_grad]

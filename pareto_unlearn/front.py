@@ -71,7 +71,7 @@ class Front:
     solver : np.ndarray [n] of str
     metrics : dict of str → np.ndarray [n]
         At least UA, RA, TA, MIA, gap (percent; gap = Avg. Gap to Retrain). Extra columns allowed
-        (``forget_acc``, ``sel_acc``, ``oracle_free``, ``TA_forgotten``...).
+        (``forget_acc``, ``sel_acc``, ``TA_forgotten``, the oracle-free per-sample ``ofs.*`` columns...).
     cost : dict of str → np.ndarray [n]
         ``wall_s``, ``forward_passes``, ``backward_passes``: the solver's cumulative cost when the point
         was produced (its set-up included).

@@ -117,7 +117,8 @@ def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     import io
 
     buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    payload: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+    np.savez(buffer, **payload)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -9,7 +9,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -114,17 +114,17 @@ def _time_search(task, objectives, settings: dict[str, Any], address: str | None
     shutdown included), start-up seconds, seconds of generations 2..n (after the workers warmed up), the
     front and the solver."""
     from pareto_unlearn.distributed import connect
-    from pareto_unlearn.spaces import NSGA2LSWeights
+    from pareto_unlearn.solvers import EvolutionaryLSWeights
 
     start = time.perf_counter()
-    solver = NSGA2LSWeights(**settings)
+    solver = EvolutionaryLSWeights(**settings)
     startup = 0.0
     if address is None:
         front = solver.run(task, objectives)
     else:
         with connect(address) as client:
             startup = time.perf_counter() - start
-            front = solver.run(task, objectives, client=client)
+            front = solver.run(task, objectives, executor=client)
     total = time.perf_counter() - start
     log = solver.anytime_
     later = log[-1]["wall_s"] - log[0]["wall_s"] if len(log) > 1 else float("nan")
@@ -143,10 +143,11 @@ def bench_dask_speedup(task, *, quick: bool, workers: int = 2, cnn_task=None) ->
     """
     import numpy as np
 
-    from pareto_unlearn.experiments._explore import default_settings
     from pareto_unlearn.objectives import make_objectives
+    from pareto_unlearn.solvers import EvolutionaryLSWeights, default_settings
 
-    settings = {**default_settings("digits", quick=quick)["nsga2-ls-weights"], "seed": 0, "progress": False}
+    search = EvolutionaryLSWeights().name
+    settings = {**default_settings("digits", quick=quick)[search], "seed": 0, "progress": False}
     objectives = make_objectives(task, reference="uniform")
     serial = _time_search(task, objectives, settings, None)
     parallel = _time_search(task, objectives, settings, f"local:{workers}")
@@ -198,7 +199,7 @@ def per_task_overhead_ms(client: Any, *, units: int = 40, unit_s: float = 0.05) 
 
 def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 2,
                               label: str = "") -> dict[str, Any]:
-    """Parallel efficiency of an LS-settings search (``NSGA2LSWeights(**settings)``) on ``local:N``:
+    """Parallel efficiency of an LS-settings search (``EvolutionaryLSWeights(**settings)``) on ``local:N``:
     serial seconds at one torch thread / (N × seconds on N workers at one thread each), with the
     cluster's start-up (processes, imports, warm-up) excluded and included, and the per-task overhead.
 
@@ -207,25 +208,26 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
     """
     import numpy as np
 
-    from pareto_unlearn.distributed import connect
+    from pareto_unlearn.distributed import DaskExecutor, connect
     from pareto_unlearn.objectives import make_objectives
-    from pareto_unlearn.spaces import NSGA2LSWeights
+    from pareto_unlearn.solvers import EvolutionaryLSWeights
     from pareto_unlearn.task._training import one_cpu_thread
 
     objectives = make_objectives(task, reference="uniform")
     with one_cpu_thread():
         start = time.perf_counter()
-        serial = NSGA2LSWeights(**settings).run(task, objectives)
+        serial = EvolutionaryLSWeights(**settings).run(task, objectives)
         serial_s = time.perf_counter() - start
     start = time.perf_counter()
     with connect(f"local:{workers}", threads=1) as client:
         startup_s = time.perf_counter() - start
-        solver = NSGA2LSWeights(**settings)
+        solver = EvolutionaryLSWeights(**settings)
         begun = time.perf_counter()
-        parallel = solver.run(task, objectives, client=client)
+        parallel = solver.run(task, objectives, executor=client)
         search_s = time.perf_counter() - begun
         overhead = per_task_overhead_ms(client)
     same = bool(np.array_equal(serial.F, parallel.F, equal_nan=True))
+    dask_executor = cast(DaskExecutor, solver.executor_)  # the run had a client
     return _ratio(
         f"parallel_efficiency{label}",
         f"serial LS-settings search, {task.describe()['model']}, 1 torch thread",
@@ -237,8 +239,8 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
         startup_s=startup_s,
         serial_s=serial_s,
         fine_tunes=settings["pop_size"] * settings["n_gen"],
-        tasks=solver.executor_.tasks_,
-        workers_used=len(solver.executor_.workers_),
+        tasks=dask_executor.tasks_,
+        workers_used=len(dask_executor.workers_),
         identical_front=same,
         **overhead,
     )
@@ -269,8 +271,9 @@ def run_bench(
         progress=progress,
     )
     ratios: dict[str, Any] = {}
+    space_bench: Callable[..., dict[str, Any]] | None
     try:
-        from pareto_unlearn.spaces import bench as space_bench
+        from pareto_unlearn.solvers.evolutionary import bench as space_bench
     except ImportError:  # the subspace benches live with the subspaces
         space_bench = None
     if space_bench is not None:

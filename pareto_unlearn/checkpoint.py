@@ -24,10 +24,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,9 @@ import numpy as np
 
 from pareto_unlearn._io import atomic_save_npz, atomic_write_json, read_json, sha256_file, stable_hash
 from pareto_unlearn.exceptions import CacheError, RunDirError
+from pareto_unlearn.front import Front
 
-__all__ = ["StateCheckpoint", "UnitStore", "rng_states", "restore_rng_states"]
+__all__ = ["StateCheckpoint", "UnitStore", "rng_states", "restore_rng_states", "preserved_rng_states"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,33 @@ def restore_rng_states(json_part: dict[str, Any], arrays: dict[str, np.ndarray])
     r = json_part["random"]
     random.setstate((r["version"], tuple(r["state"]), r["gauss_next"]))
     torch.set_rng_state(torch.from_numpy(np.asarray(arrays["rng:torch"], dtype=np.uint8).copy()))
+
+
+@contextlib.contextmanager
+def preserved_rng_states() -> Iterator[None]:
+    """Give the caller back its global RNG states on exit, whatever ran inside.
+
+    The states of :func:`rng_states` (``random``, NumPy's legacy global generator, torch's default CPU
+    generator) are recorded on entry and put back on exit, also when the block raises. A solver runs in
+    it, so that what it does to those generators inside (a resumed run's :func:`restore_rng_states` of a
+    checkpoint's states, any draw) does not reach the caller: after ``run`` the caller's next draws are
+    the ones it would have made without the run. CUDA generators are not covered.
+
+    Examples
+    --------
+    >>> import random
+    >>> random.seed(7); expected = random.random(); random.seed(7)
+    >>> with preserved_rng_states():
+    ...     random.seed(123)
+    ...     _ = random.random()
+    >>> random.random() == expected
+    True
+    """
+    json_part, arrays = rng_states()
+    try:
+        yield
+    finally:
+        restore_rng_states(json_part, arrays)
 
 
 def _check_fingerprint(where: Path, stored: Any, expected: dict[str, Any]) -> None:
@@ -173,8 +203,6 @@ class UnitStore:
 
     def get(self, key: str, task: Any = None):
         """The unit's Front (hash-checked), or ``None`` when it has not finished."""
-        from pareto_unlearn.front import Front
-
         return Front.load(self._path(key), task=task) if self.has(key) else None
 
     def put(self, key: str, front) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,6 +56,17 @@ def _objective_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objectives", help="comma-separated, default forget_kl,retain_ce")
 
 
+def _solvers_epilog() -> str:
+    """The registered solvers by family, for ``--help`` (``explore --solvers`` takes any of them)."""
+    from pareto_unlearn.solvers import solver_names
+
+    lines = ["registered solvers (explore --solvers NAME,...):"]
+    for family in ("evolutionary", "gradient", "baseline"):
+        lines.append(textwrap.fill(", ".join(solver_names(family)), width=100, initial_indent=f"  {family}: ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pareto-unlearn",
@@ -62,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Map the Pareto front of machine unlearning (forget_kl vs retain_ce) "
             "with NSGA-II and Jacobian descent."
         ),
+        epilog=_solvers_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from pareto_unlearn import __version__
 
@@ -73,12 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     _run_flags(p)
 
-    p = sub.add_parser("explore", help="fronts of every solver on one task")
+    p = sub.add_parser("explore", help="fronts of every solver on one task", epilog=_solvers_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _task_flags(p)
     _objective_flags(p)
     p.add_argument(
         "--solvers",
-        help="comma-separated solver names (default: the NSGA-II searches, sms-emoa-ls-warm, jd, ls)",
+        help="comma-separated solver names, any of those `pareto-unlearn --help` lists (default: "
+        "the evolutionary searches, jd, ls)",
     )
     p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
     p.add_argument("--quick", action="store_true", help="small settings")
@@ -192,9 +208,10 @@ def _dask_client(args, cfg):
     if not getattr(args, "dask", None):
         yield None
         return
-    from pareto_unlearn.distributed import connect, parse_dask_address
+    from pareto_unlearn.distributed import connect, parse_dask_address, require_dask
 
     parse_dask_address(args.dask)  # a malformed address is refused before anything starts
+    require_dask()  # one line and exit 2 without the dask extra
     _quiet_dask(getattr(args, "verbose", False))
 
     with connect(args.dask, threads=cfg.threads) as client:
@@ -253,8 +270,8 @@ def _cmd_table(args) -> int:
 
 def _cmd_explore(args, *, demo: bool = False) -> int:
     from pareto_unlearn.experiments import explore
-    from pareto_unlearn.experiments._explore import default_settings
     from pareto_unlearn.rundir import prepare_out_dir
+    from pareto_unlearn.solvers import default_settings
 
     # The demo is digits, random 50 %, every solver, unless a flag or --config says otherwise.
     forced = {"forget": args.forget or "random:0.5"} if demo and not args.config else {}

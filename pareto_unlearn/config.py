@@ -6,11 +6,14 @@ Unknown keys and bad values are refused with the list of valid ones.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.objectives import KL_DIRECTIONS, REFERENCES
+from pareto_unlearn.solvers._registry import baseline_grid, default_solvers, resolve_settings, solver_names
+from pareto_unlearn.task import CIFAR_RECIPE, DATASETS, DIGITS_RECIPE, MODELS, TrainRecipe, load_task
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -19,7 +22,7 @@ else:  # pragma: no cover
 
 __all__ = ["RunConfig", "MethodSpec", "load_config", "default_methods", "TABLE_METHODS"]
 
-TABLE_METHODS = ("FT", "GA", "RL", "SalUn", "l1-sparse", "RAUL-LS", "RAUL-UPGrad")
+TABLE_METHODS = (*solver_names("baseline"), "RAUL-LS", "RAUL-UPGrad")
 
 
 @dataclass(frozen=True)
@@ -50,32 +53,17 @@ class MethodSpec:
                     raise ConfigError(
                         f"[methods.{name}] {key} must be a list of positive numbers, got {data[key]!r}"
                     )
-                out = replace(out, **{key: tuple(float(v) for v in values)})
+                update: dict[str, Any] = {key: tuple(float(v) for v in values)}
+                out = replace(out, **update)
         return out
 
 
 def default_methods(task: str) -> dict[str, MethodSpec]:
     """Grids per task. CIFAR: the paper's. Digits (batch 64): scaled by a scan of each method's lr from
     'barely leaves θ0' to 'retain accuracy collapses' on random 50 % forgetting (docs/definitions.md §2)."""
-    if task == "digits":
-        return {
-            "FT": MethodSpec(10, (0.2, 0.1, 0.05, 0.02)),
-            "GA": MethodSpec(2, (1.0, 0.5, 0.2, 0.1)),
-            "RL": MethodSpec(10, (0.01, 0.003, 0.001, 0.0003)),
-            "SalUn": MethodSpec(10, (0.01, 0.003, 0.001, 0.0003)),
-            "l1-sparse": MethodSpec(10, (0.1, 0.03), alpha=(5e-4, 2e-3, 5e-3)),
-            "RAUL-LS": MethodSpec(5, (0.05, 0.1, 0.15, 0.2, 0.3)),
-            "RAUL-UPGrad": MethodSpec(5, (0.05, 0.1, 0.15, 0.2, 0.3)),
-        }
-    return {
-        "FT": MethodSpec(10, (1e-1, 5e-2, 1e-2, 5e-3)),
-        "GA": MethodSpec(2, (2e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
-        "RL": MethodSpec(10, (1e-1, 5e-2, 1e-2, 5e-3, 1e-3)),
-        "SalUn": MethodSpec(10, (5e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
-        "l1-sparse": MethodSpec(10, (1e-2, 1e-3, 1e-4), alpha=(1e-4, 1e-5, 1e-6)),
-        "RAUL-LS": MethodSpec(5, (1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2)),
-        "RAUL-UPGrad": MethodSpec(5, (1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2)),
-    }
+    specs = {name: MethodSpec(**baseline_grid(name, task)) for name in solver_names("baseline")}
+    lrs = (0.05, 0.1, 0.15, 0.2, 0.3) if task == "digits" else (1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2)
+    return {**specs, "RAUL-LS": MethodSpec(5, lrs), "RAUL-UPGrad": MethodSpec(5, lrs)}
 
 
 @dataclass(frozen=True)
@@ -93,8 +81,7 @@ class RunConfig:
     reference: str = "uniform"
     kl_direction: str = "model-ref"
     objectives: tuple[str, ...] = ("forget_kl", "retain_ce")
-    solvers: tuple[str, ...] = ("nsga2-last-layer", "nsga2-lora", "nsga2-ls-weights", "nsga2-ls-warm",
-                                "sms-emoa-ls-warm", "jd", "ls")
+    solvers: tuple[str, ...] = field(default_factory=default_solvers)
     batch_size: int | None = None
     threads: int | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
@@ -136,9 +123,6 @@ def _as_tuple(name: str, value: Any, kind: type) -> tuple:
 
 
 def _validated(cfg: RunConfig) -> RunConfig:
-    from pareto_unlearn.objectives import KL_DIRECTIONS, REFERENCES
-    from pareto_unlearn.task import DATASETS, MODELS
-
     if cfg.task not in DATASETS:
         raise ConfigError(f"task {cfg.task!r} is not known; choose one of {', '.join(DATASETS)}")
     if cfg.model is not None and cfg.model not in MODELS:
@@ -164,12 +148,9 @@ def _validated(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"batch_size must be an integer >= 1, got {cfg.batch_size!r}")
     if cfg.threads is not None and (not isinstance(cfg.threads, int) or cfg.threads < 1):
         raise ConfigError(f"threads must be an integer >= 1, got {cfg.threads!r}")
-    return replace(
-        cfg,
-        seeds=seeds,
-        objectives=_as_tuple("objectives", cfg.objectives, str),
-        solvers=_as_tuple("solvers", cfg.solvers, str),
-    )
+    solvers = _as_tuple("solvers", cfg.solvers, str)
+    resolve_settings(cfg.task, cfg.explore, solvers)  # unknown solvers and [explore.*] keys: refused here
+    return replace(cfg, seeds=seeds, objectives=_as_tuple("objectives", cfg.objectives, str), solvers=solvers)
 
 
 def load_config(path: str | Path | None) -> RunConfig:
@@ -197,10 +178,6 @@ def load_config(path: str | Path | None) -> RunConfig:
 
 def recipe_for(cfg: RunConfig):
     """The training recipe of Original / Retrain: the task's default updated by ``[recipe]``."""
-    from dataclasses import asdict
-
-    from pareto_unlearn.task import CIFAR_RECIPE, DIGITS_RECIPE, TrainRecipe
-
     base = asdict(DIGITS_RECIPE if cfg.task == "digits" else CIFAR_RECIPE)
     unknown = sorted(set(cfg.recipe) - set(base))
     if unknown:
@@ -210,8 +187,6 @@ def recipe_for(cfg: RunConfig):
 
 def task_from_config(cfg: RunConfig, seed: int, *, progress: bool = True):
     """Load the task a config describes, for one seed (Original and Retrain from the cache or trained)."""
-    from pareto_unlearn.task import load_task
-
     return load_task(
         cfg.task,
         forget=cfg.forget,

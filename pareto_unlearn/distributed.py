@@ -6,13 +6,17 @@ With Dask the units run on the cluster's workers, each with a fixed torch thread
 the same numbers as in a serial run with that thread count; the order of the results never depends on
 which worker finished first.
 
+Dask is optional, the ``dask`` extra (``pip install 'pareto-unlearn[dask]'``): it is imported only once a
+cluster is asked for (:func:`connect`, or a client given to :func:`make_executor`), and asking for one
+without it is a one-line :class:`~pareto_unlearn.exceptions.ConfigError` (:func:`require_dask`).
+
 Examples
 --------
 >>> ex = make_executor(None)  # serial, in this process
 >>> ex.map(lambda k, x: k * x, [1, 2, 3], shared=(10,))
 [10, 20, 30]
 >>> with connect("local:2") as client:  # doctest: +SKIP
-...     front = NSGA2LSWeights(pop_size=8, n_gen=3).run(task, objectives, client=client)
+...     front = EvolutionaryLSWeights(pop_size=8, n_gen=3).run(task, objectives, executor=client)
 """
 
 from __future__ import annotations
@@ -25,14 +29,15 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from pareto_unlearn.exceptions import ComputeError, ConfigError, MissingDependencyError
+from pareto_unlearn.exceptions import ComputeError, ConfigError
 
 __all__ = ["Pending", "SerialExecutor", "DaskExecutor", "SharedObject", "make_executor", "connect",
-           "parse_dask_address", "warm_up"]
+           "parse_dask_address", "require_dask", "warm_up", "DASK_MISSING"]
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0  # how long to wait for a remote scheduler to answer
+DASK_MISSING = "--dask needs the dask extra: pip install 'pareto-unlearn[dask]'"
 _LOCAL = re.compile(r"^local:(\d+)$")
 _REMOTE = re.compile(r"^(tcp|tls|ws|wss|inproc)://[^\s/]+$")
 
@@ -352,6 +357,18 @@ def parse_dask_address(spec: str) -> tuple[str, int | str]:
                       "or a scheduler address like tcp://HOST:8786")
 
 
+def require_dask() -> None:
+    """Refuse a Dask cluster, with :data:`DASK_MISSING` as a :class:`ConfigError`, where the ``dask`` extra
+    (``dask`` and ``distributed``) is not installed; this module imports Dask nowhere else before a client
+    exists, so ``import pareto_unlearn`` and serial runs never need it.
+    """
+    try:
+        import dask  # noqa: F401
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ConfigError(DASK_MISSING) from None
+
+
 @contextlib.contextmanager
 def connect(spec: str, *, threads: int | None = None, timeout: float | None = None) -> Iterator[Any]:
     """A Dask client for ``local:N`` (a LocalCluster of N worker processes, closed on exit) or for the
@@ -362,11 +379,9 @@ def connect(spec: str, *, threads: int | None = None, timeout: float | None = No
     """
     kind, value = parse_dask_address(spec)
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise MissingDependencyError("--dask needs dask.distributed; pip install 'dask[distributed]'") \
-            from None
+    require_dask()
+    from distributed import Client, LocalCluster
+
     if kind == "local":
         per_worker = threads or max(1, (os.cpu_count() or 1) // int(value))
         import dask

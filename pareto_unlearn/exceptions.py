@@ -1,8 +1,11 @@
 """Typed errors of pareto_unlearn.
 
-Every error raised for bad input is a subclass of :class:`ParetoUnlearnError` and of the builtin that
-fits (``ValueError``, ``FileNotFoundError``, ...). Messages name the bad value and say how to fix it;
-the CLI prints the message alone and exits with code 2.
+Every error the package raises on purpose is a subclass of :class:`ParetoUnlearnError` and of the builtin
+that fits: ``ValueError`` for bad settings, data, caches and run directories (:class:`ConfigError`,
+:class:`DataError`, :class:`CacheError`, :class:`RunDirError`, :class:`IncompatibleRunsError`),
+``ImportError`` for a missing optional dependency, ``RuntimeError`` for work lost where it was sent and
+``OSError`` for a result that cannot be written. Messages name the bad value and say how to fix it; the
+CLI prints the message alone on stderr (no traceback) and exits with code 2, whichever of them it is.
 """
 
 from __future__ import annotations

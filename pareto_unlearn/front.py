@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence, Sized
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +40,13 @@ from pareto_unlearn._io import (
 )
 from pareto_unlearn.exceptions import CacheError, ConfigError
 
-__all__ = ["Front", "METRIC_NAMES", "COST_NAMES", "DEFAULT_OBJECTIVES"]
+__all__ = ["Front", "METRIC_NAMES", "COST_NAMES", "DEFAULT_OBJECTIVES", "ORIGINAL"]
 
 DEFAULT_OBJECTIVES = ("forget_kl", "retain_ce")
 METRIC_NAMES = ("UA", "RA", "TA", "MIA", "gap")
 COST_NAMES = ("wall_s", "forward_passes", "backward_passes")
 FRONT_SCHEMA = 1
+ORIGINAL = "Original"  # the label of θ0's point in a run's union front
 
 
 def nondominated_mask(F: np.ndarray) -> np.ndarray:
@@ -111,13 +112,14 @@ class Front:
             self.provenance = [{} for _ in range(n)]
         if not self.rebuild:
             self.rebuild = [{"kind": "none"} for _ in range(n)]
-        for label, column in [
+        columns: list[tuple[str, Sized]] = [
             ("solver", self.solver),
             ("provenance", self.provenance),
             ("rebuild", self.rebuild),
             *self.metrics.items(),
             *self.cost.items(),
-        ]:
+        ]
+        for label, column in columns:
             if len(column) != n:
                 raise ConfigError(f"Front column {label!r} has {len(column)} entries for {n} points")
 
@@ -174,6 +176,18 @@ class Front:
             anytime=sum((list(f.anytime) for f in fronts), []),
             task=next((f.task for f in fronts if f.task is not None), None),
         )
+
+    def with_(self, **changes: Any) -> Front:
+        """A new Front with ``changes`` to its fields (checked like a new one); this one is unchanged.
+
+        Examples
+        --------
+        >>> f = Front.from_points(np.eye(2), solver="a")
+        >>> g = f.with_(solver=np.array(["b", "b"], dtype=object))
+        >>> f.solvers, g.solvers
+        (['a'], ['b'])
+        """
+        return replace(self, **changes)
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
@@ -294,20 +308,6 @@ class Front:
 
     def _repr_html_(self) -> str:
         return self.to_frame()._repr_html_()
-
-    # ------------------------------------------------------------------ models
-    def model(self, i: int, task: Any = None):
-        """Rebuild the ``nn.Module`` of point ``i`` from θ0 of ``task`` (default: the task it was made on)."""
-        from pareto_unlearn.solvers._rebuild import rebuild_model
-
-        task = task if task is not None else self.task
-        if task is None:
-            raise ConfigError(
-                "Front.model needs the task: pass task=..., or load the front with Front.load(dir, task)"
-            )
-        if not 0 <= i < len(self):
-            raise ConfigError(f"point {i} does not exist; this front has points 0..{len(self) - 1}")
-        return rebuild_model(task, self.rebuild[i], self.arrays)
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str | os.PathLike) -> Path:

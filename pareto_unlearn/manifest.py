@@ -54,7 +54,7 @@ def _cpu_name() -> str:
 def manifest(**extra: Any) -> dict[str, Any]:
     import torch
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)

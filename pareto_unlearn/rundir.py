@@ -1,35 +1,35 @@
 """The run directory contract: points.csv, summary.json, fronts.png, splits.npz and front/ (the Front).
 
-:func:`load_run` reads it back. Everything is written atomically;
-``summary.json`` says ``complete: false`` until the run has finished.
+:func:`write_run_dir` only writes: the summary is computed by :func:`pareto_unlearn.summary.summarize` and
+the figures are drawn by the caller (this module imports neither the indicators nor the plotting).
+:func:`load_run` reads it back. Everything is written atomically; ``summary.json`` is written last and
+says ``complete: false`` until the run has finished.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from pareto_unlearn._io import atomic_write_json, atomic_write_text, read_json
-from pareto_unlearn.exceptions import RunDirError
+from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+from pareto_unlearn.exceptions import ConfigError, RunDirError
 from pareto_unlearn.front import Front
-from pareto_unlearn.indicators import HVAtUtility, hypervolume, igd_plus
 from pareto_unlearn.metrics import is_sample_column
 
 __all__ = [
     "SCHEMA_VERSION",
     "prepare_out_dir",
-    "solver_summary",
     "write_run_dir",
     "load_run",
-    "UTILITY_MARGIN",
+    "FIGURE_DPI",
 ]
 
 SCHEMA_VERSION = 1
-UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (docs/definitions.md §4)
+FIGURE_DPI = 120  # the figures' resolution, plotting.save_figure's default
 _MARKERS = ("summary.json", "points.csv", "results.json")
 
 
@@ -77,83 +77,67 @@ def prepare_out_dir(out: str | os.PathLike, *, force: bool = False, resume: bool
     return out
 
 
-def solver_summary(
-    front: Front, name: str, ref_point: np.ndarray, union_F: np.ndarray, ra_min: float,
-    theta0: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """HV, HV gain over θ0 (the front's HV minus θ0's alone, docs/definitions.md §4; NaN without
-    ``theta0``, θ0's objectives), HV@utility, IGD+ to the union front, counts and total cost of one
-    solver's points."""
-    part = front.only(name)
-    feasible = part.F[part.feasible]
-    hv = hypervolume(feasible, ref_point) if len(feasible) else 0.0
-    theta0_hv = float("nan") if theta0 is None else hypervolume(np.asarray(theta0, dtype=float)[None, :],
-                                                                 ref_point)
-    return {
-        "hv": hv,
-        "hv_gain": hv - theta0_hv,
-        "hv_utility": HVAtUtility(ref_point, ra_min)(part),
-        "igd_plus": igd_plus(feasible, union_F, ref_point) if len(feasible) else float("nan"),
-        "n_points": len(part),
-        "n_nondominated": int(part.nondominated().sum()),
-        "wall_s": float(np.nanmax(part.cost["wall_s"])) if len(part) else 0.0,
-        "forward_passes": float(np.nanmax(part.cost["forward_passes"])) if len(part) else 0.0,
-        "backward_passes": float(np.nanmax(part.cost["backward_passes"])) if len(part) else 0.0,
-    }
-
-
 def write_run_dir(
     out: str | os.PathLike,
     front: Front,
+    summary: Mapping[str, Any],
     *,
-    task_info: dict[str, Any],
-    reference: str,
-    kl_direction: str,
-    ref_point: np.ndarray,
-    original: dict[str, Any],
-    retrain: dict[str, Any],
-    complete: bool,
-    manifest: dict[str, Any],
-    settings: dict[str, Any] | None = None,
-    figure=None,
+    figures: Mapping[str, Any] | None = None,
     splits=None,
-) -> dict[str, Any]:
-    """Write every file of the contract and return the summary."""
+) -> dict[str, Path]:
+    """Write a run directory: ``front/``, ``points.csv``, ``splits.npz`` (with ``splits``), the figures
+    and, last, ``summary.json``. Nothing is computed here: the summary comes from
+    :func:`pareto_unlearn.summary.summarize`, the figures are drawn by the caller.
+
+    Parameters
+    ----------
+    out : path
+    front : Front
+        Every point of the run, θ0 included.
+    summary : dict
+        :func:`~pareto_unlearn.summary.summarize` of ``front``; its ``solvers`` must be the front's.
+    figures : dict of str → figure, optional
+        File name (``"fronts.png"``) → an object with matplotlib's ``savefig(file, format=, dpi=)``, or the
+        PNG's bytes; each rendered before anything is written, then written atomically.
+    splits : Splits, optional
+
+    Returns
+    -------
+    dict
+        What was written: ``"front"``, ``"points"``, ``"summary"``, ``"splits"`` and each figure's name →
+        its path.
+    """
     out = Path(out)
-    union_F = front.F[front.nondominated_union()]
-    ra_min = float(original["metrics"]["RA"]) - UTILITY_MARGIN
-    solvers = {
-        name: solver_summary(front, name, ref_point, union_F, ra_min, theta0=original.get("objectives"))
-        for name in front.solvers
-        if name != "Original"
-    }
-    front.save(out / "front")
+    solvers = sorted(name for name in front.solvers if name != "Original")
+    summarized = sorted(summary.get("solvers", {}))
+    if summarized != solvers:
+        raise ConfigError(f"write_run_dir: the summary's solvers {summarized} are not the front's {solvers}; "
+                          "give summarize(front, ...) of this front")
+    pngs = {name: fig if isinstance(fig, bytes) else _png(fig) for name, fig in (figures or {}).items()}
+    paths = {"front": out / "front", "points": out / "points.csv"}
+    front.save(paths["front"])
     table = front.to_frame()
     table = table.drop(columns=[c for c in table.columns if is_sample_column(c)])  # packed per-sample bits
-    atomic_write_text(out / "points.csv", table.to_csv(index=False, float_format="%.17g"))
+    atomic_write_text(paths["points"], table.to_csv(index=False, float_format="%.17g"))
     if splits is not None:
-        splits.save(out / "splits.npz")
-    if figure is not None:
-        from pareto_unlearn.plotting import save_figure
+        paths["splits"] = out / "splits.npz"
+        splits.save(paths["splits"])
+    for name, png in pngs.items():
+        paths[name] = out / name
+        atomic_write_bytes(paths[name], png)
+    paths["summary"] = out / "summary.json"
+    atomic_write_json(paths["summary"], summary)
+    return paths
 
-        save_figure(figure, out / "fronts.png")
-    summary = {
-        "schema_version": SCHEMA_VERSION,
-        "complete": bool(complete),
-        "task": task_info,
-        "objectives": list(front.objective_names),
-        "reference": reference,
-        "kl_direction": kl_direction,
-        "hv_reference_point": [float(v) for v in ref_point],
-        "hv_utility_ra_min": ra_min,
-        "original": original,
-        "retrain": retrain,
-        "solvers": solvers,
-        "settings": settings or {},
-        "manifest": manifest,
-    }
-    atomic_write_json(out / "summary.json", summary)
-    return summary
+
+def _png(figure: Any) -> bytes:
+    """The PNG of a figure (anything with matplotlib's ``savefig``), as ``plotting.save_figure`` writes it."""
+    if not callable(getattr(figure, "savefig", None)):
+        raise ConfigError(f"write_run_dir: a figure must have a savefig method or be PNG bytes. "
+                          f"Got {type(figure).__name__}.")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    return buffer.getvalue()
 
 
 def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], Front]:

@@ -36,7 +36,12 @@ import numpy as np
 from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, read_json, sha256_bytes
 from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
 from pareto_unlearn.front import METRIC_NAMES, Front
-from pareto_unlearn.metrics import is_sample_column
+from pareto_unlearn.metrics import MetricEvaluator, is_sample_column
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection import Constrained, make_rule
+from pareto_unlearn.solvers import rebuild_model
+from pareto_unlearn.task import DATASETS, TrainRecipe, build_model, load_state_checked, load_task
 
 __all__ = ["select_and_export", "load_exported", "export_paths", "ADAPTER_KINDS", "EXPORT_SCHEMA"]
 
@@ -68,8 +73,6 @@ def export_paths(export: str | os.PathLike) -> dict[str, Path]:
 
 
 def _load(run_dir: Path, task: Any = None) -> tuple[dict[str, Any], Front]:
-    from pareto_unlearn.rundir import load_run
-
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is not a directory; give the --out of an explore or demo run")
     try:
@@ -86,8 +89,6 @@ def _load(run_dir: Path, task: Any = None) -> tuple[dict[str, Any], Front]:
 
 def _rebuild_task(summary: dict[str, Any], run_dir: Path, *, cache_dir: str | None, device: str | None):
     """The run's task, from the data and the model cache; θ0 and the data are checked against the run."""
-    from pareto_unlearn.task import DATASETS, TrainRecipe, load_task
-
     info = summary["task"]
     saved = summary.get("settings", {}).get("config", {}) or {}
     if info.get("name") not in DATASETS:
@@ -135,8 +136,6 @@ def _constraints(constraints: str | Sequence[str] | None) -> list[str]:
 
 
 def _make_rule(method: str, constraints: list[str], weights: list[float] | None, task: Any):
-    from pareto_unlearn.selection import make_rule
-
     if method == "preference" and weights is None:
         raise ConfigError("--method preference needs --weights, e.g. --weights 0.3,0.7 (one per objective)")
     if method != "preference" and weights is not None:
@@ -152,9 +151,7 @@ def _make_rule(method: str, constraints: list[str], weights: list[float] | None,
 def _oracle_free_pick(rule: Any, front: Front, candidates: np.ndarray) -> tuple[int, dict[str, Any]]:
     """The oracle-free pick among ``candidates`` (θ0 among them) behind any constraints, and its report:
     predicted gap, interval, band size, θ0 in band, and the message."""
-    from pareto_unlearn.selection import Constrained
-
-    base = rule.then if isinstance(rule, Constrained) else rule
+    base: Any = rule.then if isinstance(rule, Constrained) else rule
     part = front.take(candidates)
     rows = rule.rows(part) if isinstance(rule, Constrained) else np.arange(len(part))
     pick = base.choose(part.take(rows))
@@ -195,9 +192,6 @@ def _adapter_arrays(front: Front, spec: dict[str, Any]) -> dict[str, np.ndarray]
 
 def _evaluate(model: Any, task: Any, summary: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
     """Metrics (with the gap to Retrain) and objectives of ``model``, recomputed on the task."""
-    from pareto_unlearn.metrics import MetricEvaluator
-    from pareto_unlearn.objectives import make_objectives
-
     names = summary.get("settings", {}).get("config", {}).get("objectives") or summary["objectives"]
     objectives = make_objectives(task, reference=summary["reference"], kl_direction=summary["kl_direction"],
                                  names=names)
@@ -334,7 +328,7 @@ def _export_manual(run_dir: Path, summary: dict[str, Any], front: Front, task: A
         raise ConfigError(f"point {index} does not exist; this run has points 0..{len(front) - 1}")
     if not front.feasible[index]:
         raise ConfigError(f"point {index} is infeasible (its objectives are not finite); choose another")
-    rule_record = {"method": "manual", "constraints": [], "weights": None, "solver": None,
+    rule_record: dict[str, Any] = {"method": "manual", "constraints": [], "weights": None, "solver": None,
                    "repr": f"manual(index={index})"}
     return _finish(run_dir, summary, front, task, index, paths, rule_record, None)
 
@@ -344,7 +338,7 @@ def _finish(run_dir: Path, summary: dict[str, Any], front: Front, task: Any, ind
             report: dict[str, Any] | None) -> dict[str, Any]:
     """Rebuild the chosen point's model and, with ``paths``, export it with its JSON record."""
     point = _point(front, index)
-    model = front.model(index, task)
+    model = rebuild_model(task, front, index)
     result: dict[str, Any] = {
         "point": point, "objective_names": list(front.objective_names), "index": index,
         "rule": rule_record["repr"], "model": model, "task": task, "front": front, "oracle_free": report,
@@ -412,8 +406,6 @@ def load_exported(path: str | os.PathLike, *, model: Any = None,
     CacheError
         The weights do not match the recorded hash or the architecture's shapes.
     """
-    from pareto_unlearn.task import build_model, load_state_checked
-
     paths = export_paths(path)
     if not paths["json"].is_file():
         raise RunDirError(f"{paths['json']} not found; load a model written by select_and_export (its JSON "

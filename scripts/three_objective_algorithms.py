@@ -17,12 +17,12 @@ import argparse
 import numpy as np
 import torch
 
-from pareto_unlearn.experiments._explore import _chain_costs, _sweep_solvers, default_settings
 from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import hv_reference_point
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import hv_reference_point, make_objectives
-from pareto_unlearn.spaces import NSGA2LSWarm
-from pareto_unlearn.spaces._nsga2 import population_hv
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers import EvolutionaryLSWarm, default_settings, sweep_units
+from pareto_unlearn.solvers.evolutionary import population_hv
 from pareto_unlearn.task import load_task
 
 NAMES = ("forget_kl:uniform", "forget_kl:heldout", "retain_ce")
@@ -33,9 +33,8 @@ CASES = [("random:0.5", 0), ("random:0.5", 1), ("random:0.5", 2), ("class:3", 0)
 def sweep(name, settings, task, objectives, evaluator, seed) -> tuple[np.ndarray, float]:
     """The ``ls`` or ``jd`` sweep as explore runs it: its points and its total seconds."""
     fronts = [run.run(task, objectives, evaluator=evaluator)
-              for run in _sweep_solvers(name, settings, seed, batch_size=64)]
-    _, total = _chain_costs(fronts)
-    return Front.concat(fronts).F, total["wall_s"]
+              for run in sweep_units(name, settings, seed=seed, batch_size=64)]
+    return Front.concat(fronts).F, sum(float(f.cost["wall_s"][-1]) for f in fronts)  # run one after another
 
 
 def _quick_settings() -> dict:
@@ -71,8 +70,9 @@ def main(argv: list[str] | None = None) -> list[str]:
         say(f"{forget} seed {seed} | ls sweep | HV {population_hv(ls_F, ref):.3f} | cost {ls_s:.2f} s")
         say(f"{forget} seed {seed} | jd       | HV {population_hv(jd_F, ref):.3f} | cost {jd_s:.2f} s")
         for algorithm in ALGORITHMS:
-            solver = NSGA2LSWarm(**{**warm, "algorithm": algorithm}, seed=seed, progress=False)
-            front = solver.run(task, objectives, evaluator=evaluator, ref_point=ref)
+            solver = EvolutionaryLSWarm(**{**warm, "algorithm": algorithm}, seed=seed, progress=False,
+                                        ref_point=ref)
+            front = solver.run(task, objectives, evaluator=evaluator)
             within = max([a["hv"] for a in solver.anytime_ if a["wall_s"] <= 2 * ls_s] or [0.0])
             say(f"{forget} seed {seed} | {solver.name:16s} | HV {population_hv(front.F, ref):.3f} | "
                 f"HV within 2 × the ls sweep's cost {within:.3f} | cost {front.cost['wall_s'][0]:.2f} s")

@@ -7,7 +7,7 @@ model cache. ``--quick`` runs K = 2 on seed 0 with a 3-point sweep of 1 epoch, p
 generations: a smoke test, not a measurement.
 
 Prints the sweep's cost and HV, then the archive's HV within 2, 3 and 4 s and at the end. It reads the
-flat parameter vector with a private helper of the library (``pareto_unlearn.solvers._rebuild``).
+flat parameter vector with a private helper of the library (``pareto_unlearn.spaces``).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from pymoo.core.problem import Problem
 from pymoo.optimize import minimize
 from torch.func import functional_call, vmap
 
-from pareto_unlearn.objectives import hv_reference_point, make_objectives
+from pareto_unlearn.indicators import hv_reference_point
+from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.solvers import LinearScalarization
-from pareto_unlearn.solvers._rebuild import flat_params
-from pareto_unlearn.spaces._nsga2 import population_hv
+from pareto_unlearn.solvers.evolutionary._solver import population_hv
+from pareto_unlearn.spaces import flat_params
 from pareto_unlearn.task import load_task
 
 POP, N_GEN = 60, 60

@@ -10,7 +10,7 @@ four cases below; digits MLP, models from the model cache; one thread). ``--quic
 Prints, per case and variant: final HV, HV@utility, HV over the seed sweep, HV within 3 s charged, cost.
 
 The memetic variant replaces the library's private fine-tune of the LS-settings space
-(``pareto_unlearn.spaces._ls_weights._fine_tune``) while it runs, and restores it afterwards.
+(``pareto_unlearn.solvers.evolutionary._ls_weights._fine_tune``) while it runs, and restores it afterwards.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ import argparse
 import numpy as np
 import torch
 
-import pareto_unlearn.spaces._ls_weights as ls_weights
-from pareto_unlearn.experiments._explore import default_settings
+import pareto_unlearn.solvers.evolutionary._ls_weights as ls_weights
+from pareto_unlearn.indicators import hv_reference_point
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import hv_reference_point, make_objectives
-from pareto_unlearn.solvers import JacobianDescent
-from pareto_unlearn.spaces import NSGA2LSWarm
-from pareto_unlearn.spaces._nsga2 import population_hv
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers import EvolutionaryLSWarm, JacobianDescent, default_settings
+from pareto_unlearn.solvers.evolutionary import population_hv
 from pareto_unlearn.task import load_task
 
 LS_FINE_TUNE = ls_weights._fine_tune
@@ -60,9 +59,9 @@ def upgrad_fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, 
     epochs = genome_epochs if epochs is None else epochs
     solver = JacobianDescent(aggregator="upgrad", pref_vector=[max(w, 1e-3), max(1 - w, 1e-3)], lr=lr,
                              epochs=epochs, seed=int(seed), record="last", progress=False,
-                             batch_size=batch_size, momentum=momentum, weight_decay=weight_decay)
+                             batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, start=start)
     capture = ls_weights._Capture()
-    return solver.run(task, objectives, evaluator=capture, start=start), capture
+    return solver.run(task, objectives, evaluator=capture), capture
 
 
 def main(argv: list[str] | None = None) -> list[str]:
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
     torch.set_num_threads(1)
-    base = {**default_settings("digits")["nsga2-ls-warm"], **(QUICK if args.quick else {})}
+    base = {**default_settings("digits")[EvolutionaryLSWarm().name], **(QUICK if args.quick else {})}
     lines = []
     for forget, reference, seed in CASES[:1] if args.quick else CASES:
         task = load_task("digits", forget=forget, seed=seed, progress=False)
@@ -89,8 +88,8 @@ def main(argv: list[str] | None = None) -> list[str]:
                 change = {**change, "n_gen": QUICK["n_gen"]}
             ls_weights._fine_tune = upgrad_fine_tune if "UPGrad" in name else LS_FINE_TUNE
             try:
-                solver = NSGA2LSWarm(**{**base, **change}, seed=seed, progress=False)
-                front = solver.run(task, objectives, evaluator=evaluator, ref_point=ref)
+                solver = EvolutionaryLSWarm(**{**base, **change}, seed=seed, progress=False, ref_point=ref)
+                front = solver.run(task, objectives, evaluator=evaluator)
             finally:
                 ls_weights._fine_tune = LS_FINE_TUNE
             hv = population_hv(front.F, ref)

@@ -26,6 +26,7 @@ def test_shipped_configs_hold_the_paper_recipe(name):
     assert cfg.method_specs()["RAUL-UPGrad"].lr == (1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2)
 
 
+@pytest.mark.slow  # about 70 s: a ResNet-18 on synthetic CIFAR-10 files
 def test_table_runs_the_cifar10_config_on_synthetic_files(tmp_path, monkeypatch):
     root = tmp_path / "data"
     write_synthetic_cifar10(root, n_train=200, n_test=40, seed=0)

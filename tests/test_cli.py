@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
+from pareto_unlearn import rebuild_model
 from pareto_unlearn.cli import main
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.experiments import TABLE_ROWS
@@ -282,7 +283,10 @@ def explore_run(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
 def test_explore_seeds_ls_warm_with_the_ls_sweep_it_runs() -> None:
     """nsga2-ls-warm's generation 1 is the ls sweep of the same run, also when a config changes it."""
     from pareto_unlearn.config import RunConfig
-    from pareto_unlearn.experiments._explore import _check_settings
+    from pareto_unlearn.solvers._registry import resolve_settings
+
+    def _check_settings(cfg, quick):
+        return resolve_settings(cfg.task, cfg.explore, cfg.solvers, quick=quick)
 
     default = _check_settings(RunConfig(), quick=False)
     ls = default["ls"]
@@ -340,7 +344,7 @@ def test_explore_points_and_rebuild(explore_run, digits_task) -> None:
 
     objectives = make_objectives(digits_task)
     for i in range(len(front)):
-        values = objectives.evaluate(front.model(i), digits_task)
+        values = objectives.evaluate(rebuild_model(None, front, i), digits_task)
         np.testing.assert_allclose(values, front.F[i], rtol=1e-5, atol=1e-7)
     with np.load(out / "splits.npz", allow_pickle=False) as data:
         for key in SPLIT_KEYS:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from safetensors import safe_open
 
+from pareto_unlearn._io import read_json, to_jsonable
 from pareto_unlearn.config import load_config
 from pareto_unlearn.exceptions import ConfigError, IncompatibleRunsError, RunDirError
 from pareto_unlearn.experiments import explore
@@ -24,11 +25,13 @@ from pareto_unlearn.experiments._compare import (
     write_compare,
 )
 from pareto_unlearn.experiments._report import REPORT_FIGURES, write_report
+from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
-from pareto_unlearn.rundir import load_run
+from pareto_unlearn.rundir import load_run, write_run_dir
 from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.selection_export import export_paths, load_exported, select_and_export
+from pareto_unlearn.summary import SOLVER_COLUMNS, summarize
 from pareto_unlearn.task import build_model, load_state_checked
 
 SETTINGS = {"jd": {"lrs": [0.1], "epochs": 2}, "ls": {"weights": [0.3, 0.7], "lr": 0.2, "epochs": 2}}
@@ -74,6 +77,91 @@ def test_compare_of_one_run_matches_its_summary(runs):
     for name, row in summary["solvers"].items():
         for key in ("hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s"):
             assert df.loc[name, key] == pytest.approx(row[key], rel=1e-9), (name, key)
+
+
+# ------------------------------------------------------------------------------------------ summary
+def _summarize_as(summary, front):
+    """summarize() of ``front`` with the inputs a run recorded in its summary.json."""
+    return summarize(front, ref_point=summary["hv_reference_point"], original=summary["original"],
+                     retrain=summary["retrain"], task_info=summary["task"], reference=summary["reference"],
+                     kl_direction=summary["kl_direction"], manifest=summary["manifest"],
+                     complete=summary["complete"], settings=summary["settings"])
+
+
+def test_summarize_is_what_write_run_dir_writes_to_summary_json(runs, tmp_path):
+    summary, front = load_run(runs["a"])
+    again = _summarize_as(summary, front)
+    assert again == summary  # explore's summary.json, recomputed from its front: every key and value
+    assert json.loads(json.dumps(again)) == again  # already the JSON document (NaN as None)
+    paths = write_run_dir(tmp_path / "copy", front, again)
+    assert read_json(paths["summary"]) == again
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["front", "points.csv", "summary.json"]
+    with pytest.raises(ConfigError, match="summary's solvers"):
+        write_run_dir(tmp_path / "other", front.take(front.solver != "ls"), again)
+    assert not (tmp_path / "other").exists()
+
+
+def test_write_run_dir_saves_the_figures_it_is_given_without_drawing(runs, tmp_path):
+    from pareto_unlearn.plotting import plot_fronts, save_figure
+
+    summary, front = load_run(runs["a"])
+    solvers = front.take(front.solver != "Original")
+    save_figure(plot_fronts(solvers), tmp_path / "expected.png")  # a fresh figure each (saving lays it out)
+    write_run_dir(tmp_path / "run", front, summary, figures={"fronts.png": plot_fronts(solvers),
+                                                             "raw.png": b"\x89PNG"})
+    assert (tmp_path / "run" / "fronts.png").read_bytes() == (tmp_path / "expected.png").read_bytes()
+    assert (tmp_path / "run" / "raw.png").read_bytes() == b"\x89PNG"
+    with pytest.raises(ConfigError, match="savefig"):
+        write_run_dir(tmp_path / "bad", front, summary, figures={"fronts.png": object()})
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+
+
+def test_compare_rows_are_the_summary_json_rows(runs):
+    summary, _ = load_run(runs["a"])
+    df = compare([runs["a"]]).set_index("solver")  # one run: IGD+ to the same union as summary.json's
+    for name, row in summary["solvers"].items():
+        assert list(row) == list(SOLVER_COLUMNS)
+        assert to_jsonable({k: df.loc[name, k] for k in SOLVER_COLUMNS}) == row, name
+
+
+def test_summary_and_compare_share_one_nan_rule():
+    """No RA on the points, no θ0 objectives, a solver with no feasible point and no finite cost, an inf
+    cost: NaN (None in summary.json) in the same places in summary.json and in compare."""
+    F = np.array([[0.5, 0.5], [0.2, 0.9], [0.9, 0.1], [np.nan, 0.3], [np.inf, 0.2]])
+    front = Front(("forget_kl", "retain_ce"), F, np.array(["Original", "ls", "ls", "jd", "jd"], dtype=object),
+                  cost={"wall_s": [0.0, 1.0, 2.0, np.nan, np.nan],
+                        "forward_passes": [0.0, 10.0, np.inf, np.nan, np.nan],
+                        "backward_passes": [0.0, 5.0, 10.0, np.nan, np.nan]})
+    summary = summarize(front, ref_point=[1.0, 1.0], original={"metrics": {"RA": 90.0}}, retrain={},
+                        task_info={"name": "synthetic", "forget": "random:0.5"}, reference="uniform",
+                        kl_direction="forward", manifest={})
+    assert summary["hv_utility_ra_min"] == 85.0 and summary["objectives"] == ["forget_kl", "retain_ce"]
+    ls, jd = summary["solvers"]["ls"], summary["solvers"]["jd"]
+    assert ls["hv"] > 0 and ls["igd_plus"] > 0 and ls["n_points"] == 2  # θ0 is on the union front too
+    assert ls["hv_gain"] is None and ls["hv_utility"] is None  # no θ0 objectives; no RA on the points
+    assert (ls["wall_s"], ls["forward_passes"], ls["backward_passes"]) == (2.0, 10.0, 10.0)  # inf: not a cost
+    assert jd["hv"] == 0.0 and jd["n_points"] == 2  # nothing feasible: no HV, no IGD+
+    assert [jd[k] for k in ("hv_gain", "hv_utility", "igd_plus", "wall_s", "forward_passes",
+                            "backward_passes")] == [None] * 6
+    df = compare([(summary, front)]).set_index("solver")
+    for name, row in summary["solvers"].items():
+        assert to_jsonable({k: df.loc[name, k] for k in SOLVER_COLUMNS}) == row, name
+    assert np.isnan(df.loc["jd", "sample_passes"]) and df.loc["ls", "sample_passes"] == 20.0
+
+
+def test_compare_takes_an_explore_result_without_a_run_directory(runs, cache_dir):
+    result = explore(_config(cache_dir), progress=False)  # out=None: nothing written, the summary computed
+    assert result.out is None and result.front.task is not None
+    summary, _ = load_run(runs["a"])
+    assert list(result.summary) == list(summary) and result.summary == _summarize_as(result.summary,
+                                                                                     result.front)
+    assert result.summary["hv_reference_point"] == summary["hv_reference_point"]
+    df = compare([result, runs["a"]])  # an in-memory run beside its directory twin: compatible
+    assert list(zip(df["run"], df["solver"], strict=True)) == [("run0", "jd"), ("run0", "ls"), ("a", "jd"),
+                                                               ("a", "ls")]
+    fresh, stored = df.iloc[:2].reset_index(drop=True), df.iloc[2:].reset_index(drop=True)
+    for column in ("hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "forward_passes"):
+        assert fresh[column].to_numpy() == pytest.approx(stored[column].to_numpy(), rel=1e-12), column
 
 
 def test_compare_reports_hv_gain_over_theta0_and_the_oracle_free_pick_among_solver_and_theta0(runs):

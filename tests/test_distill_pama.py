@@ -250,8 +250,9 @@ def test_gradient_solvers_run_on_the_distillation_objectives(
 
 
 def test_nsga2_last_layer_runs_on_the_distillation_objectives(digits_task, distill_objectives) -> None:
-    from pareto_unlearn.spaces import NSGA2LastLayer
+    from pareto_unlearn.solvers import EvolutionaryLastLayer
 
-    front = NSGA2LastLayer(pop_size=10, n_gen=2, seed=0, progress=False).run(digits_task, distill_objectives)
+    solver = EvolutionaryLastLayer(pop_size=10, n_gen=2, seed=0, progress=False)
+    front = solver.run(digits_task, distill_objectives)
     assert front.F.shape[1] == 2
     assert np.isfinite(front.F).all()

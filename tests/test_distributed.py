@@ -25,7 +25,7 @@ from pareto_unlearn.distributed import (
 )
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.experiments import explore
-from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LSWarm, NSGA2LSWeights
+from pareto_unlearn.solvers import EvolutionaryLastLayer, EvolutionaryLSWarm, EvolutionaryLSWeights
 
 SEARCH = {"pop_size": 6, "n_gen": 3, "max_epochs": 2, "seed": 0, "progress": False}
 
@@ -40,7 +40,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def serial_search(digits_task, digits_objectives):
-    return NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives)
+    return EvolutionaryLSWeights(**SEARCH).run(digits_task, digits_objectives)
 
 
 def _same_front(a, b) -> None:
@@ -76,16 +76,16 @@ def test_serial_executor_keeps_order_and_reports_each_result():
 
 def test_ls_weights_on_two_workers_gives_the_serial_front(client, digits_task, digits_objectives,
                                                            serial_search):
-    solver = NSGA2LSWeights(**SEARCH)
-    front = solver.run(digits_task, digits_objectives, client=client)
+    solver = EvolutionaryLSWeights(**SEARCH)
+    front = solver.run(digits_task, digits_objectives, executor=client)
     _same_front(serial_search, front)
     assert len(solver.executor_.workers_) >= 2, solver.executor_.workers_
 
 
 def test_warm_search_on_two_workers_gives_the_serial_front(client, digits_task, digits_objectives):
-    serial = NSGA2LSWarm(**SEARCH).run(digits_task, digits_objectives)
-    solver = NSGA2LSWarm(**SEARCH)
-    parallel = solver.run(digits_task, digits_objectives, client=client)
+    serial = EvolutionaryLSWarm(**SEARCH).run(digits_task, digits_objectives)
+    solver = EvolutionaryLSWarm(**SEARCH)
+    parallel = solver.run(digits_task, digits_objectives, executor=client)
     _same_front(serial, parallel)
     assert sorted(serial.arrays) == sorted(parallel.arrays)
     for key in serial.arrays:  # the survivors' parameters, too
@@ -95,9 +95,9 @@ def test_warm_search_on_two_workers_gives_the_serial_front(client, digits_task, 
 
 def test_population_pieces_on_workers_give_the_serial_front(client, digits_task, digits_objectives):
     settings = {"pop_size": 12, "n_gen": 3, "population_chunks": 3, "seed": 0, "progress": False}
-    serial = NSGA2LastLayer(**settings).run(digits_task, digits_objectives)
-    solver = NSGA2LastLayer(**settings)
-    _same_front(serial, solver.run(digits_task, digits_objectives, client=client))
+    serial = EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives)
+    solver = EvolutionaryLastLayer(**settings)
+    _same_front(serial, solver.run(digits_task, digits_objectives, executor=client))
     assert len(solver.executor_.workers_) >= 2
 
 
@@ -128,7 +128,7 @@ def test_killed_worker_loses_nothing(client, digits_task, digits_objectives, ser
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
     try:
-        front = NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives, client=client)
+        front = EvolutionaryLSWeights(**SEARCH).run(digits_task, digits_objectives, executor=client)
     finally:
         done.set()
         killer.join()
@@ -199,6 +199,7 @@ def fresh_client():
         yield client
 
 
+@pytest.mark.slow  # a fresh two-worker cluster each: about 10 s a case, 90 s for the 8 cases
 @pytest.mark.parametrize("repeat", range(KILL_REPEATS))
 @pytest.mark.parametrize("moment", ["before", "during", "after", "mid-run"])
 def test_units_survive_a_worker_killed_at_any_moment(fresh_client, moment, repeat):
@@ -231,8 +232,8 @@ def test_a_search_ships_each_shared_object_to_each_worker_once(client, digits_ta
     """θ0 travels inside the task: each worker receives it once for the whole search (counted where it
     is unpickled), not once per unit."""
     executor = DaskExecutor(client, threads=1, chunk_size=1)
-    solver = NSGA2LSWeights(**SEARCH)
-    solver.run(digits_task, digits_objectives, client=executor)
+    solver = EvolutionaryLSWeights(**SEARCH)
+    solver.run(digits_task, digits_objectives, executor=executor)
     assert executor.tasks_ >= SEARCH["pop_size"] * SEARCH["n_gen"]
     tokens = [handle.token for handle in solver.shared_]
     received = executor.received()
@@ -245,7 +246,7 @@ def test_a_search_ships_each_shared_object_to_each_worker_once(client, digits_ta
 def test_chunked_tasks_give_the_serial_front(client, digits_task, digits_objectives, serial_search,
                                              chunk_size):
     executor = DaskExecutor(client, threads=1, chunk_size=chunk_size)
-    front = NSGA2LSWeights(**SEARCH).run(digits_task, digits_objectives, client=executor)
+    front = EvolutionaryLSWeights(**SEARCH).run(digits_task, digits_objectives, executor=executor)
     _same_front(serial_search, front)
     if chunk_size == 4:  # 6 units a generation in chunks of 4, 4 and 2: two tasks a generation
         assert executor.tasks_ < SEARCH["pop_size"] * SEARCH["n_gen"]
@@ -285,3 +286,42 @@ def test_cli_bad_dask_spec(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'many'" in err[0] and "local:N" in err[0]
     assert not (tmp_path / "t").exists()
+
+
+# Dask is the `dask` extra: a process where it cannot be imported (None in sys.modules stops the import).
+_WITHOUT_DASK = "import sys\nsys.modules['dask'] = None\nsys.modules['distributed'] = None\n"
+
+
+def _without_dask(code: str, tmp_path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", _WITHOUT_DASK + code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_without_dask_the_package_imports_and_a_cluster_is_refused_in_one_line(tmp_path):
+    result = _without_dask(
+        "import pareto_unlearn, pareto_unlearn.cli, pareto_unlearn.bench, pareto_unlearn.experiments\n"
+        "from pareto_unlearn.distributed import DASK_MISSING, connect, make_executor\n"
+        "from pareto_unlearn.exceptions import ConfigError\n"
+        "assert make_executor(None).map(lambda k, x: k * x, [1, 2], shared=(3,)) == [3, 6]\n"
+        "pareto_unlearn.cli.build_parser().parse_args(['demo', '--out', 'x'])\n"
+        "try:\n"
+        "    with connect('local:2'):\n"
+        "        raise SystemExit('connect started a cluster without dask')\n"
+        "except ConfigError as exc:\n"
+        "    assert str(exc) == DASK_MISSING, exc\n"
+        "    print(exc)\n", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "--dask needs the dask extra: pip install 'pareto-unlearn[dask]'"
+
+
+def test_cli_dask_without_the_dask_extra_is_one_line_exit_2(tmp_path):
+    out = tmp_path / "run"
+    argv = ["demo", "--dask", "local:2", "--out", str(out)]
+    result = _without_dask(f"from pareto_unlearn.cli import main\nsys.exit(main({argv!r}))\n", tmp_path)
+    err = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(err) == 1, result.stderr
+    assert err[0].endswith("--dask needs the dask extra: pip install 'pareto-unlearn[dask]'")
+    assert not out.exists()

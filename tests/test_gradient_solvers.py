@@ -8,6 +8,7 @@ import torch
 from torchjd.aggregation import UPGrad
 from torchjd.autojac import backward, jac_to_grad
 
+from pareto_unlearn import rebuild_model
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.metrics import predict_logits
 from pareto_unlearn.objectives import make_objectives
@@ -125,7 +126,7 @@ def test_one_full_batch_step_is_the_expected_update(digits_task, digits_objectiv
         front = LinearScalarization(weight=0.3, **settings).run(digits_task, digits_objectives,
                                                                evaluator=digits_evaluator)
         direction = 0.3 * g_f + 0.7 * g_r
-    theta1 = torch.nn.utils.parameters_to_vector(front.model(0).parameters()).detach()
+    theta1 = torch.nn.utils.parameters_to_vector(rebuild_model(None, front, 0).parameters()).detach()
     expected = theta0 - lr * direction
     assert float((theta1 - expected).norm()) <= 1e-4 * float((lr * direction).norm())
 
@@ -210,7 +211,7 @@ def test_front_model_reproduces_the_point(runs, digits_task, digits_objectives, 
                                           name: str) -> None:
     front = runs(name)["front"]
     for i in range(len(front)):
-        model = front.model(i)
+        model = rebuild_model(None, front, i)
         assert not model.training
         values = digits_objectives.evaluate(model, digits_task)
         np.testing.assert_allclose(values, front.F[i], rtol=1e-5, atol=1e-7)
@@ -278,7 +279,7 @@ def test_random_labels_are_wrong_and_cover_the_other_classes() -> None:
 
 def test_gradient_ascent_raises_the_forget_loss(runs, digits_task) -> None:
     front = runs("GA")["front"]
-    model = front.model(len(front) - 1)
+    model = rebuild_model(None, front, len(front) - 1)
     ce = lambda m: float(torch.nn.functional.cross_entropy(  # noqa: E731
         predict_logits(m, digits_task.forget.x), digits_task.forget.y))
     assert ce(model) > ce(digits_task.original)
@@ -291,7 +292,7 @@ def test_salun_mask_keeps_half_of_the_weights(digits_task, digits_objectives, di
     mask = _flat(solver.masks_).bool()
     assert abs(float(mask.double().mean()) - 0.5) < 0.01
     theta0 = torch.nn.utils.parameters_to_vector(digits_task.original.parameters()).detach()
-    theta1 = torch.nn.utils.parameters_to_vector(front.model(0).parameters()).detach()
+    theta1 = torch.nn.utils.parameters_to_vector(rebuild_model(None, front, 0).parameters()).detach()
     assert torch.equal(theta1[~mask], theta0[~mask]), "weights outside the saliency mask must not move"
     assert not torch.equal(theta1[mask], theta0[mask])
     # The mask holds the largest |∇ forget-CE| at θ0.
@@ -326,8 +327,9 @@ def test_batchnorm_statistics_stay_frozen(digits_cnn_task, monkeypatch, name: st
     assert not torch.equal(_flat(trained.parameters()).detach(), _flat(task.original.parameters()))
     _assert_same_state(original, _state(task.original))
     # The recorded objectives are those of the rebuilt model, whose statistics are θ0's.
-    np.testing.assert_allclose(objectives.evaluate(front.model(0), task), front.F[0], rtol=1e-5, atol=1e-7)
-    logits = predict_logits(front.model(0), task.forget.x)
+    np.testing.assert_allclose(objectives.evaluate(rebuild_model(None, front, 0), task), front.F[0],
+                               rtol=1e-5, atol=1e-7)
+    logits = predict_logits(rebuild_model(None, front, 0), task.forget.x)
     assert torch.isfinite(logits).all()
 
 

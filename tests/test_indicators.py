@@ -15,7 +15,7 @@ from pareto_unlearn.indicators import (
     HVAtUtility,
     anytime_hv,
     attainment_surface,
-    hv_reference_point,
+    hv_reference_point_from_values,
     hypervolume,
     igd_plus,
     pareto_stationarity_gap,
@@ -115,15 +115,16 @@ def test_igd_plus_empty_and_infeasible():
 
 # ---------------------------------------------------------------- reference point
 def test_reference_point_rule():
-    r = hv_reference_point([0.9, 0.05], [0.0, math.log(10)])
+    r = hv_reference_point_from_values([0.9, 0.05], [0.0, math.log(10)])
     assert r == pytest.approx([1.01 * 0.9, 1.01 * math.log(10)])
     # the worse of the two per objective, whichever side it comes from
-    assert hv_reference_point([1.0, 3.0, 2.0], [2.0, 1.0, 2.0], factor=1.1) == pytest.approx([2.2, 3.3, 2.2])
+    assert hv_reference_point_from_values([1.0, 3.0, 2.0], [2.0, 1.0, 2.0], factor=1.1) == pytest.approx(
+        [2.2, 3.3, 2.2])
 
 
 def test_reference_point_accepts_tensors():
     torch = pytest.importorskip("torch")
-    r = hv_reference_point(torch.tensor([0.5, 0.1]), torch.tensor([0.0, 2.0]))
+    r = hv_reference_point_from_values(torch.tensor([0.5, 0.1]), torch.tensor([0.0, 2.0]))
     assert r == pytest.approx([0.505, 2.02])
 
 
@@ -135,7 +136,7 @@ def test_reference_point_accepts_tensors():
 ])
 def test_reference_point_refuses_bad_input(theta0, uniform, factor, match):
     with pytest.raises(ConfigError, match=match):
-        hv_reference_point(theta0, uniform, factor=factor)
+        hv_reference_point_from_values(theta0, uniform, factor=factor)
 
 
 # ---------------------------------------------------------------- Pareto stationarity

@@ -23,6 +23,7 @@ def test_the_notebooks_are_there_with_outputs_stripped():
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name}: strip its outputs"
 
 
+@pytest.mark.slow  # 17 s, 100 s and 20 s on two cores
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_without_error(name, tmp_path, monkeypatch, cache_dir):
     monkeypatch.setenv("PARETO_UNLEARN_NB_QUICK", "1")

@@ -125,12 +125,14 @@ def test_a_solver_has_its_fixed_colour_in_every_figure(front):
 def test_the_palette_has_no_near_identical_pair():
     from itertools import combinations
 
-    from pareto_unlearn.experiments._explore import BASELINES, NSGA2_SOLVERS
     from pareto_unlearn.plotting import SOLVER_PALETTE, color_distance, solver_colors
+    from pareto_unlearn.solvers import solver_names
 
-    names = [*NSGA2_SOLVERS, "jd", "ls", "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl", "jd-pama",
-             *BASELINES, "IU", "Original", "Retrain"]
+    names = [*solver_names("evolutionary"), "jd", "ls", "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl",
+             "jd-pama", *solver_names("baseline"), "IU", "Original", "Retrain"]
     assert set(names) <= set(SOLVER_PALETTE)
+    assert set(solver_names()) - set(SOLVER_PALETTE) == {n for n in solver_names() if n.startswith("jd-")} - {
+        "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl", "jd-pama"}  # the other aggregators: reserve
     colors = solver_colors(names)
     worst = min(color_distance(colors[a], colors[b]) for a, b in combinations(names, 2))
     assert worst >= 25.0, worst

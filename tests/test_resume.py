@@ -21,18 +21,24 @@ from pareto_unlearn.checkpoint import StateCheckpoint, UnitStore, restore_rng_st
 from pareto_unlearn.cli import main
 from pareto_unlearn.exceptions import CacheError, RunDirError
 from pareto_unlearn.front import Front
-from pareto_unlearn.spaces import NSGA2LastLayer, NSGA2LoRA, NSGA2LSWarm, NSGA2LSWeights, _nsga2
+from pareto_unlearn.solvers import (
+    EvolutionaryLastLayer,
+    EvolutionaryLoRA,
+    EvolutionaryLSWarm,
+    EvolutionaryLSWeights,
+)
+from pareto_unlearn.solvers.evolutionary import _solver as _nsga2
 
 REPO = Path(__file__).resolve().parents[1]
 VALIDATOR = REPO.parent / "shared" / "tools" / "validate_run_dir.py"
 SPACES = [
-    (NSGA2LastLayer, {"pop_size": 8, "n_gen": 5}),
-    (NSGA2LoRA, {"pop_size": 8, "n_gen": 4}),
-    (NSGA2LSWeights, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
-    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
-    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
-    (NSGA2LSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "moead"}),
-    (NSGA2LastLayer, {"pop_size": 8, "n_gen": 5, "algorithm": "nsga3"}),
+    (EvolutionaryLastLayer, {"pop_size": 8, "n_gen": 5}),
+    (EvolutionaryLoRA, {"pop_size": 8, "n_gen": 4}),
+    (EvolutionaryLSWeights, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
+    (EvolutionaryLSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1}),
+    (EvolutionaryLSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
+    (EvolutionaryLSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "moead"}),
+    (EvolutionaryLastLayer, {"pop_size": 8, "n_gen": 5, "algorithm": "nsga3"}),
 ]
 
 
@@ -41,14 +47,14 @@ class _Stop(Exception):
 
 
 def _stop_after(monkeypatch, generation: int) -> None:
-    save = _nsga2.NSGA2Solver._save_checkpoint
+    save = _nsga2.EvolutionarySolver._save_checkpoint
 
     def save_then_stop(self, store, algorithm, gen, meter, log):
         save(self, store, algorithm, gen, meter, log)
         if gen == generation:
             raise _Stop
 
-    monkeypatch.setattr(_nsga2.NSGA2Solver, "_save_checkpoint", save_then_stop)
+    monkeypatch.setattr(_nsga2.EvolutionarySolver, "_save_checkpoint", save_then_stop)
 
 
 def _assert_same_points(a: Front, b: Front) -> None:
@@ -85,7 +91,7 @@ def test_nsga3_resumes_with_its_normalisation(digits_task, digits_objectives, tm
     did not survive included): a resumed run gets them back as they were when the checkpoint was saved."""
     norm_keys = ("ideal_point", "worst_point", "nadir_point", "extreme_points")
     saved = {}
-    save = _nsga2.NSGA2Solver._save_checkpoint
+    save = _nsga2.EvolutionarySolver._save_checkpoint
 
     def save_then_stop(self, store, algorithm, gen, meter, log):
         save(self, store, algorithm, gen, meter, log)
@@ -95,19 +101,19 @@ def test_nsga3_resumes_with_its_normalisation(digits_task, digits_objectives, tm
 
     settings = {"pop_size": 8, "n_gen": 3, "algorithm": "nsga3", "seed": 3, "progress": False}
     with monkeypatch.context() as patch:
-        patch.setattr(_nsga2.NSGA2Solver, "_save_checkpoint", save_then_stop)
+        patch.setattr(_nsga2.EvolutionarySolver, "_save_checkpoint", save_then_stop)
         with pytest.raises(_Stop):
-            NSGA2LastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+            EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
     restored = {}
-    resume = _nsga2.NSGA2Solver._resume
+    resume = _nsga2.EvolutionarySolver._resume
 
     def resume_and_record(self, store, algorithm, meter, log):
         done = resume(self, store, algorithm, meter, log)
         restored.update({k: getattr(algorithm.survival.norm, k) for k in norm_keys})
         return done
 
-    monkeypatch.setattr(_nsga2.NSGA2Solver, "_resume", resume_and_record)
-    NSGA2LastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    monkeypatch.setattr(_nsga2.EvolutionarySolver, "_resume", resume_and_record)
+    EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
     assert np.isfinite(saved["ideal_point"]).all()
     for key in norm_keys:
         np.testing.assert_array_equal(restored[key], saved[key])
@@ -124,17 +130,74 @@ def test_rng_states_round_trip():
     assert (np.random.rand(), random.random(), torch.rand(1).item()) == expected
 
 
+def _seed_globals(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _global_draws() -> tuple[float, float, float]:
+    import random
+
+    import torch
+
+    return torch.rand(1).item(), float(np.random.rand()), random.random()
+
+
+def test_preserved_rng_states_gives_the_caller_its_states_back_even_on_error():
+    from pareto_unlearn.checkpoint import preserved_rng_states
+
+    _seed_globals(11)
+    expected = _global_draws()
+    _seed_globals(11)
+    with pytest.raises(_Stop), preserved_rng_states():
+        _seed_globals(5)
+        _global_draws()
+        raise _Stop
+    assert _global_draws() == expected
+
+
+# LastLayer (no randomness in an evaluation) and LSWeights (a seeded fine-tune and its metrics per individual)
+@pytest.mark.parametrize("cls, settings", [SPACES[0], SPACES[2]], ids=[SPACE_IDS[0], SPACE_IDS[2]])
+def test_a_run_leaves_the_callers_global_rng_states_alone(cls, settings, digits_task, digits_objectives,
+                                                         tmp_path, monkeypatch):
+    """The contract: when ``run`` returns or raises, fresh or resumed, the caller's next draws from
+    ``torch.rand``, ``np.random.rand`` and ``random.random`` are the ones it would make with no run at all.
+    The checkpoint's saved RNG states are the run's own business (a resume used to leave them behind)."""
+    _seed_globals(11)
+    expected = _global_draws()
+    _seed_globals(11)
+    full = cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives)
+    assert _global_draws() == expected, "a fresh run moved the caller's global RNG states"
+    _seed_globals(5)  # the interrupted run saves states that descend from another caller's states
+    expected_5 = _global_draws()
+    _seed_globals(5)
+    with monkeypatch.context() as patch:
+        _stop_after(patch, 2)
+        with pytest.raises(_Stop):
+            cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    assert _global_draws() == expected_5, "a run that raised moved the caller's global RNG states"
+    _seed_globals(11)
+    resumed = cls(**settings, seed=3, progress=False).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    assert _global_draws() == expected, "a resumed run left the checkpoint's RNG states behind"
+    _assert_same_points(full, resumed)
+
+
 def _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch) -> Path:
     with monkeypatch.context() as patch:
         _stop_after(patch, 2)
         with pytest.raises(_Stop):
-            NSGA2LastLayer(pop_size=6, n_gen=4, progress=False).run(digits_task, digits_objectives,
+            EvolutionaryLastLayer(pop_size=6, n_gen=4, progress=False).run(digits_task, digits_objectives,
                                                                    checkpoint=tmp_path)
     return tmp_path
 
 
 def _resume_last_layer(task, objectives, ckpt: Path) -> Front:
-    return NSGA2LastLayer(pop_size=6, n_gen=4, progress=False).run(task, objectives, checkpoint=ckpt)
+    return EvolutionaryLastLayer(pop_size=6, n_gen=4, progress=False).run(task, objectives, checkpoint=ckpt)
 
 
 def test_tampered_checkpoint_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
@@ -174,12 +237,12 @@ def test_checkpoint_whose_shapes_do_not_fit_is_refused(digits_task, digits_objec
 def test_checkpoint_of_other_settings_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
     ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
     with pytest.raises(RunDirError, match="other settings"):
-        NSGA2LastLayer(pop_size=6, n_gen=4, seed=1, progress=False).run(digits_task, digits_objectives,
+        EvolutionaryLastLayer(pop_size=6, n_gen=4, seed=1, progress=False).run(digits_task, digits_objectives,
                                                                         checkpoint=ckpt)
 
 
 def test_unit_store_refuses_other_settings_and_tampered_units(digits_task, digits_objectives, tmp_path):
-    front = NSGA2LastLayer(pop_size=4, n_gen=1, progress=False).run(digits_task, digits_objectives)
+    front = EvolutionaryLastLayer(pop_size=4, n_gen=1, progress=False).run(digits_task, digits_objectives)
     store = UnitStore(tmp_path, {"seed": 0})
     store.put("nsga2-last-layer", front)
     np.testing.assert_array_equal(store.get("nsga2-last-layer").F, front.F)
@@ -258,7 +321,7 @@ def test_ctrl_c_leaves_a_valid_incomplete_run_that_resumes(tmp_path, cache_dir, 
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(NSGA2LoRA, "_evaluate_population", interrupted)
+        patch.setattr(EvolutionaryLoRA, "_evaluate_population", interrupted)
         assert main(args) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "--resume" in err

@@ -43,7 +43,7 @@ def test_warm_search_levers_quick_restores_the_fine_tune():
     levers = _script("warm_search_levers")
     lines = levers.main(["--quick", "default (6 offspring, E=2)", "UPGrad steps (memetic)"])
     assert len(lines) == 2 and all("HV " in line and "cost" in line for line in lines)
-    import pareto_unlearn.spaces._ls_weights as ls_weights
+    import pareto_unlearn.solvers.evolutionary._ls_weights as ls_weights
 
     assert ls_weights._fine_tune is levers.LS_FINE_TUNE  # the memetic variant's patch is undone
     with pytest.raises(SystemExit):
@@ -62,6 +62,7 @@ def test_objective_families_quick():
     assert set(conflicts["pair"]) == {"forget_kl pair", "push-pull pair"}
 
 
+@pytest.mark.slow  # about 20 s
 def test_evolutionary_study_table_and_demo_docs(tmp_path: Path):
     out = tmp_path / "study"
     env = {**os.environ, "SEEDS": "0", "CASES": "r-uni", "SOLVERS": "jd,ls,nsga2-ls-warm", "QUICK": "1",

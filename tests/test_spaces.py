@@ -8,28 +8,32 @@ import numpy as np
 import pytest
 import torch
 
+from pareto_unlearn import rebuild_model
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import hv_reference_point
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import hv_reference_point, make_objectives
-from pareto_unlearn.solvers._rebuild import REBUILDERS
-from pareto_unlearn.spaces import (
-    LastLayerEvaluator,
-    LoRAEvaluator,
-    NSGA2LastLayer,
-    NSGA2LoRA,
-    NSGA2LSWarm,
-    NSGA2LSWeights,
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers.evolutionary import (
+    EvolutionaryLastLayer,
+    EvolutionaryLoRA,
+    EvolutionaryLSWarm,
+    EvolutionaryLSWeights,
     bench,
     benchmark_last_layer,
-    build_last_layer_model,
-    count_macs,
     decode_genome,
-    genome_from_model,
     individual_seed,
     ls_finetune,
 )
-from pareto_unlearn.spaces._nsga2 import PENALTY, rank_penalty
+from pareto_unlearn.solvers.evolutionary._solver import PENALTY, rank_penalty
+from pareto_unlearn.spaces import (
+    REBUILDERS,
+    LastLayerEvaluator,
+    LoRAEvaluator,
+    build_last_layer_model,
+    count_macs,
+    genome_from_model,
+)
 from pareto_unlearn.task import load_task, state_dict_hash
 
 ATOL = 1e-5
@@ -65,17 +69,17 @@ def evaluator(task):
 
 @pytest.fixture(scope="session")
 def last_layer_front(task, objectives, evaluator):
-    return NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    return EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
 
 
 @pytest.fixture(scope="session")
 def lora_front(task, objectives, evaluator):
-    return NSGA2LoRA(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    return EvolutionaryLoRA(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
 
 
 @pytest.fixture(scope="session")
 def lora_conv_front(task, objectives, evaluator):
-    return NSGA2LoRA(layers=["conv2.0", "fc"], seed=0, pop_size=6, n_gen=2, progress=False).run(
+    return EvolutionaryLoRA(layers=["conv2.0", "fc"], seed=0, pop_size=6, n_gen=2, progress=False).run(
         task, objectives, evaluator=evaluator)
 
 
@@ -84,20 +88,21 @@ LS_SETTINGS = {"pop_size": 4, "n_gen": 2, "max_epochs": 1, "progress": False}
 
 @pytest.fixture(scope="session")
 def ls_front(task, objectives, evaluator):
-    return NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
+    return EvolutionaryLSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=evaluator)
 
 
 @pytest.fixture(scope="session")
 def warm_front(task, objectives, evaluator):
-    return NSGA2LSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 3}).run(task, objectives, evaluator=evaluator)
+    solver = EvolutionaryLSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 3})
+    return solver.run(task, objectives, evaluator=evaluator)
 
 
 def test_warm_offspring_continue_from_survivors(warm_front, task, objectives, tmp_path):
     loaded = _reloaded(warm_front, task, tmp_path)
     for i in range(len(loaded)):  # the stored parameters are the point's model
-        F = objectives.evaluate(loaded.model(i), task)
+        F = objectives.evaluate(rebuild_model(None, loaded, i), task)
         np.testing.assert_allclose(F, warm_front.F[i], atol=ATOL, rtol=0)
-    solver = NSGA2LSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 1})
+    solver = EvolutionaryLSWarm(seed=0, **{**LS_SETTINGS, "n_gen": 1})
     solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_  # generation 1: an LS sweep over w at the largest lr
     np.testing.assert_allclose(X0[:, 0], [0.125, 0.375, 0.625, 0.875])
@@ -121,7 +126,7 @@ def test_population_matches_rebuilt_model(name, request, task, objectives, tmp_p
     front = request.getfixturevalue(name)
     loaded = _reloaded(front, task, tmp_path)
     for i in (0, 1, len(loaded) - 1):
-        model = loaded.model(i)
+        model = rebuild_model(None, loaded, i)
         assert isinstance(model, torch.nn.Module) and not model.training
         np.testing.assert_allclose(objectives.evaluate(model, task), front.F[i], atol=ATOL, rtol=0)
 
@@ -143,7 +148,7 @@ def test_lora_fast_and_vmap_agree(task, objectives):
 def test_ls_weights_model_reproduces_its_point(ls_front, task, objectives, tmp_path):
     loaded = _reloaded(ls_front, task, tmp_path)
     for i in (0, len(loaded) - 1):
-        F = objectives.evaluate(loaded.model(i), task)
+        F = objectives.evaluate(rebuild_model(None, loaded, i), task)
         np.testing.assert_allclose(F, ls_front.F[i], atol=ATOL, rtol=0)
 
 
@@ -169,7 +174,7 @@ def test_population_evaluation_equals_elementwise_models(task, objectives):
 
 
 # ---------------------------------------------------------------------------------- reproducibility
-@pytest.mark.parametrize("cls", [NSGA2LastLayer, NSGA2LoRA])
+@pytest.mark.parametrize("cls", [EvolutionaryLastLayer, EvolutionaryLoRA])
 def test_same_seed_same_front(cls, task, objectives):
     a = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
     b = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
@@ -180,12 +185,12 @@ def test_same_seed_same_front(cls, task, objectives):
 
 
 def test_ls_weights_same_seed_same_front(ls_front, task, objectives):
-    again = NSGA2LSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=FAST)
+    again = EvolutionaryLSWeights(seed=0, **LS_SETTINGS).run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(again.F, ls_front.F)
 
 
 def test_second_run_starts_clean(task, objectives):
-    solver = NSGA2LastLayer(seed=0, **TINY)
+    solver = EvolutionaryLastLayer(seed=0, **TINY)
     first = solver.run(task, objectives, evaluator=FAST)
     second = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(first.F, second.F)
@@ -194,7 +199,7 @@ def test_second_run_starts_clean(task, objectives):
 def test_theta0_untouched(task, last_layer_front, lora_front, lora_conv_front, ls_front):
     assert state_dict_hash(task.original) == task.theta0_hash
     for front in (last_layer_front, lora_front, ls_front):
-        front.model(0)
+        rebuild_model(None, front, 0)
     assert state_dict_hash(task.original) == task.theta0_hash
 
 
@@ -204,7 +209,7 @@ def test_initial_population_distinct_and_has_user_rows(task, objectives):
         task, objectives).unit)
     user = np.stack([genome_from_model(task, moved), np.linspace(-0.5, 0.5, 650)])
     np.testing.assert_allclose(user[0], 0.2, atol=1e-5)
-    solver = NSGA2LastLayer(seed=0, initial=user, **TINY)
+    solver = EvolutionaryLastLayer(seed=0, initial=user, **TINY)
     solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert X0.shape == (TINY["pop_size"], 650)
@@ -214,7 +219,7 @@ def test_initial_population_distinct_and_has_user_rows(task, objectives):
 
 
 def test_lora_initial_deltas_not_all_zero(task, objectives):
-    solver = NSGA2LoRA(seed=0, **TINY)
+    solver = EvolutionaryLoRA(seed=0, **TINY)
     solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert len(np.unique(X0, axis=0)) == len(X0)
@@ -225,7 +230,7 @@ def test_lora_initial_deltas_not_all_zero(task, objectives):
 
 def test_ls_weights_initial_rows(task, objectives):
     user = np.array([[0.5, -2.0, 1.0], [0.9, -1.5, 1.0]])
-    solver = NSGA2LSWeights(seed=1, initial=user, pop_size=3, n_gen=1, max_epochs=1, progress=False)
+    solver = EvolutionaryLSWeights(seed=1, initial=user, pop_size=3, n_gen=1, max_epochs=1, progress=False)
     front = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(solver.initial_population_[:2], user)
     assert len(front) == 3 and decode_genome(user[0], max_epochs=1) == (0.5, 0.01, 1)
@@ -233,16 +238,16 @@ def test_ls_weights_initial_rows(task, objectives):
 
 def test_initial_rows_are_checked(task, objectives):
     with pytest.raises(ConfigError, match="initial"):
-        NSGA2LastLayer(initial=np.zeros((2, 7)), **TINY).run(task, objectives)
+        EvolutionaryLastLayer(initial=np.zeros((2, 7)), **TINY).run(task, objectives)
     with pytest.raises(ConfigError, match="duplicate"):
-        NSGA2LastLayer(initial=np.zeros((2, 650)), **TINY).run(task, objectives)
+        EvolutionaryLastLayer(initial=np.zeros((2, 650)), **TINY).run(task, objectives)
 
 
 # ---------------------------------------------------------------------------------- NaN / inf
 def test_nan_objectives_are_infeasible_and_do_not_stop_the_run(task, objectives, monkeypatch, caplog):
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", lambda self, X: np.full((len(X), 2), np.nan))
-    with caplog.at_level(logging.WARNING, logger="pareto_unlearn.spaces._nsga2"):
-        front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    with caplog.at_level(logging.WARNING, logger="pareto_unlearn.solvers.evolutionary._solver"):
+        front = EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"]
     assert np.isnan(front.F).all() and not front.feasible.any() and not front.nondominated().any()
     assert all(row["hv"] == 0.0 for row in front.anytime)
@@ -258,7 +263,7 @@ def test_some_nan_objectives(task, objectives, monkeypatch):
         return F
 
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", half_nan)
-    front = NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    front = EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"] and front.feasible.any()
     X = np.stack([front.arrays[spec["array"]] for spec in front.rebuild])
     np.testing.assert_array_equal(front.feasible, X[:, 0] <= 0)
@@ -312,19 +317,19 @@ def test_cached_suffix_counts_as_its_flop_share(task, objectives, last_layer_fro
 
 def test_bad_settings_are_refused(task, objectives):
     with pytest.raises(ConfigError, match="pop_size"):
-        NSGA2LastLayer(pop_size=1).run(task, objectives)
+        EvolutionaryLastLayer(pop_size=1).run(task, objectives)
     with pytest.raises(ConfigError, match="scale"):
-        NSGA2LastLayer(scale=0.0).run(task, objectives)
+        EvolutionaryLastLayer(scale=0.0).run(task, objectives)
     with pytest.raises(ConfigError, match="rank"):
-        NSGA2LoRA(rank=0).run(task, objectives)
+        EvolutionaryLoRA(rank=0).run(task, objectives)
     with pytest.raises(ConfigError, match="layers"):
-        NSGA2LoRA(layers=["flatten"], **TINY).run(task, objectives)
+        EvolutionaryLoRA(layers=["flatten"], **TINY).run(task, objectives)
     with pytest.raises(ConfigError, match="lr_bounds"):
-        NSGA2LSWeights(lr_bounds=(-1.0, -3.0)).run(task, objectives)
+        EvolutionaryLSWeights(lr_bounds=(-1.0, -3.0)).run(task, objectives)
     with pytest.raises(ConfigError, match="ref_point"):
-        NSGA2LastLayer(**TINY).run(task, objectives, ref_point=[1.0])
+        EvolutionaryLastLayer(**TINY, ref_point=[1.0]).run(task, objectives)
     with pytest.raises(TypeError):
-        NSGA2LastLayer(popsize=10)
+        EvolutionaryLastLayer(popsize=10)
 
 
 def test_individual_seed_depends_on_genome_and_seed():
@@ -335,11 +340,12 @@ def test_individual_seed_depends_on_genome_and_seed():
 
 
 def test_silent_without_progress(task, objectives, capsys):
-    NSGA2LastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
+@pytest.mark.slow  # about 30 s: torch.compile's first compilation
 def test_compiled_fused_path_matches_eager(task, objectives):
     eager = LastLayerEvaluator(task, objectives)
     compiled = LastLayerEvaluator(task, objectives, compile=True)  # falls back to eager without a compiler
@@ -359,18 +365,17 @@ def test_benchmark_helpers_run(task, objectives):
 
 def test_global_random_state_untouched(task, objectives):
     torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
-    NSGA2LoRA(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    EvolutionaryLoRA(seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
 
 
 def test_warm_front_is_the_archive_of_nondominated_individuals(task, objectives):
     from pareto_unlearn.indicators import hypervolume
-    from pareto_unlearn.objectives import hv_reference_point
 
     settings = {**LS_SETTINGS, "n_gen": 3}
-    archived = NSGA2LSWarm(seed=0, **settings).run(task, objectives, evaluator=FAST)
-    population = NSGA2LSWarm(seed=0, archive=False, **settings).run(task, objectives, evaluator=FAST)
+    archived = EvolutionaryLSWarm(seed=0, **settings).run(task, objectives, evaluator=FAST)
+    population = EvolutionaryLSWarm(seed=0, archive=False, **settings).run(task, objectives, evaluator=FAST)
     hv = np.array([a["hv"] for a in archived.anytime])  # every row, within and after each generation
     assert (np.diff(hv) >= -1e-12).all(), "an archive never loses HV, so neither may its anytime log"
     assert len(population) == settings["pop_size"]
@@ -388,7 +393,7 @@ def test_warm_seed_sweep_is_the_ls_sweep_then_n_offsprings_a_generation(task, ob
 
     sweep = {"weights": [0.3, 0.8], "lr": 0.05, "epochs": 2}
     settings = {"seed": 3, "pop_size": 3, "max_epochs": 1, "seed_sweep": sweep, "progress": False}
-    first = NSGA2LSWarm(n_gen=1, archive=False, **settings)
+    first = EvolutionaryLSWarm(n_gen=1, archive=False, **settings)
     front = first.run(task, objectives, evaluator=FAST)
     for i, w in enumerate(sweep["weights"]):
         np.testing.assert_allclose(front.arrays[f"ls-warm.g{i}"], [w, np.log10(0.05), 1.0], rtol=1e-6)
@@ -396,7 +401,7 @@ def test_warm_seed_sweep_is_the_ls_sweep_then_n_offsprings_a_generation(task, ob
             task, objectives, evaluator=FAST)
         np.testing.assert_allclose(front.F[i], point.F[0], rtol=1e-6, atol=1e-8)
     assert front.provenance[0]["hyperparameters"]["seed_sweep"] == sweep
-    solver = NSGA2LSWarm(n_gen=3, n_offsprings=2, **settings)
+    solver = EvolutionaryLSWarm(n_gen=3, n_offsprings=2, **settings)
     solver.run(task, objectives, evaluator=FAST)
     assert solver.n_evaluated_ == 3 + 2 * 2
     assert [a["generation"] for a in solver.anytime_ if not a.get("partial")] == [1, 2, 3]
@@ -419,9 +424,9 @@ def test_warm_seed_front_continues_the_sweep_that_ran(task, objectives):
     ls = _ls_sweep(task, objectives, sweep["weights"])
     settings = {"seed": 3, "pop_size": 3, "n_gen": 2, "n_offsprings": 2, "max_epochs": 1,
                 "seed_sweep": sweep, "progress": False}
-    again = NSGA2LSWarm(**settings).run(task, objectives, evaluator=FAST)
-    solver = NSGA2LSWarm(**settings)
-    continued = solver.run(task, objectives, evaluator=FAST, seed_front=ls)
+    again = EvolutionaryLSWarm(**settings).run(task, objectives, evaluator=FAST)
+    solver = EvolutionaryLSWarm(**settings, seed_front=ls)
+    continued = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_allclose(continued.F, again.F, rtol=1e-5, atol=1e-7)
     assert solver.n_evaluated_ == 3 + 2  # the third row of generation 1 is fine-tuned here, as before
     keys = ("wall_s", "forward_passes", "backward_passes")
@@ -440,12 +445,12 @@ def test_warm_seed_front_must_be_the_seed_sweep(task, objectives):
     ls = _ls_sweep(task, objectives, sweep["weights"], epochs=1)
     settings = {"seed": 3, "pop_size": 3, "n_gen": 1, "max_epochs": 1, "progress": False}
     with pytest.raises(ConfigError, match="point 0 of `seed_front` is not the seed sweep's"):
-        NSGA2LSWarm(seed_sweep=sweep, **settings).run(task, objectives, evaluator=FAST, seed_front=ls)
+        EvolutionaryLSWarm(seed_sweep=sweep, seed_front=ls, **settings).run(task, objectives, evaluator=FAST)
     with pytest.raises(ConfigError, match="one point per seed weight \\(3\\)"):
-        NSGA2LSWarm(seed_sweep={**sweep, "weights": [0.3, 0.8, 0.5]}, **settings).run(
-            task, objectives, evaluator=FAST, seed_front=ls)
+        EvolutionaryLSWarm(seed_sweep={**sweep, "weights": [0.3, 0.8, 0.5]}, seed_front=ls, **settings).run(
+            task, objectives, evaluator=FAST)
     with pytest.raises(ConfigError, match="set `seed_sweep`"):
-        NSGA2LSWarm(**settings).run(task, objectives, evaluator=FAST, seed_front=ls)
+        EvolutionaryLSWarm(**settings, seed_front=ls).run(task, objectives, evaluator=FAST)
 
 
 @pytest.mark.parametrize("sweep, message", [
@@ -458,35 +463,35 @@ def test_warm_seed_front_must_be_the_seed_sweep(task, objectives):
 ])
 def test_warm_seed_sweep_rejects_bad_settings(task, objectives, sweep, message):
     with pytest.raises(ConfigError, match=message):
-        solver = NSGA2LSWarm(pop_size=4, n_gen=1, seed_sweep=sweep, progress=False)
+        solver = EvolutionaryLSWarm(pop_size=4, n_gen=1, seed_sweep=sweep, progress=False)
         solver.run(task, objectives, evaluator=FAST)
 
 
 def test_n_offsprings_must_be_a_positive_integer(task, objectives):
     with pytest.raises(ConfigError, match="`n_offsprings` must be an integer >= 1"):
-        NSGA2LastLayer(n_offsprings=0, **TINY).run(task, objectives, evaluator=FAST)
+        EvolutionaryLastLayer(n_offsprings=0, **TINY).run(task, objectives, evaluator=FAST)
 
 
 def test_sms_emoa_runs_the_same_space_under_its_own_name(task, objectives):
     """algorithm="sms-emoa": pymoo's SMS-EMOA survival, the same budget, a front named for it."""
     settings = {**LS_SETTINGS, "n_gen": 3, "seed": 0}
-    sms = NSGA2LSWarm(algorithm="sms-emoa", **settings)
+    sms = EvolutionaryLSWarm(algorithm="sms-emoa", **settings)
     front = sms.run(task, objectives, evaluator=FAST)
-    nsga2 = NSGA2LSWarm(**settings)
+    nsga2 = EvolutionaryLSWarm(**settings)
     nsga2.run(task, objectives, evaluator=FAST)
     assert sms.name == "sms-emoa-ls-warm" and set(front.solver) == {"sms-emoa-ls-warm"}
     assert front.provenance[0]["hyperparameters"]["algorithm"] == "sms-emoa"
     assert sms.n_evaluated_ == nsga2.n_evaluated_ == 3 * settings["pop_size"]
     assert type(sms.algorithm_).__name__ == "SMSEMOA" and type(nsga2.algorithm_).__name__ == "NSGA2"
     with pytest.raises(ConfigError, match="`algorithm` must be one of nsga2, sms-emoa, moead"):
-        NSGA2LSWarm(algorithm="moea/d", **settings).run(task, objectives, evaluator=FAST)
+        EvolutionaryLSWarm(algorithm="moea/d", **settings).run(task, objectives, evaluator=FAST)
 
 
 def test_moead_makes_one_offspring_per_subproblem_a_generation(task, objectives):
     """algorithm="moead": pymoo's MOEA/D, whose next() evaluates one offspring; a generation is still
     pop_size offspring, logged once, and the archive's anytime HV never drops within it."""
     settings = {**LS_SETTINGS, "n_gen": 3, "seed": 0}
-    moead = NSGA2LSWarm(algorithm="moead", **settings)
+    moead = EvolutionaryLSWarm(algorithm="moead", **settings)
     front = moead.run(task, objectives, evaluator=FAST)
     assert moead.name == "moead-ls-warm" and set(front.solver) == {"moead-ls-warm"}
     assert type(moead.algorithm_).__name__ == "MOEAD"
@@ -495,4 +500,5 @@ def test_moead_makes_one_offspring_per_subproblem_a_generation(task, objectives)
     hv = np.array([a["hv"] for a in moead.anytime_])
     assert (np.diff(hv) >= -1e-12).all()
     with pytest.raises(ConfigError, match="MOEA/D makes one offspring per subproblem"):
-        NSGA2LSWarm(algorithm="moead", n_offsprings=2, **settings).run(task, objectives, evaluator=FAST)
+        EvolutionaryLSWarm(algorithm="moead", n_offsprings=2, **settings).run(
+            task, objectives, evaluator=FAST)

@@ -28,6 +28,10 @@ import pandas as pd
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import HVAtUtility, anytime_hv, hypervolume, pareto_stationarity_gap
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.selection_export import _check_task, _rebuild_task
+from pareto_unlearn.solvers import rebuild_model
+from pareto_unlearn.solvers._registry import REGISTRY
 
 __all__ = ["is_gradient_solver", "anytime_curve", "convergence_time", "hv_within", "hv_utility_within",
            "hv_of_seeds", "hv_added_to", "spread_nondominated", "median_stationarity_gap",
@@ -40,14 +44,15 @@ _SLACK = 1e-9  # relative: a point logged at exactly the budget counts
 
 
 def is_gradient_solver(name: str) -> bool:
-    """``ls``, ``jd`` and every ``jd-<aggregator>``: the fronts issue 6 measures the others against.
+    """Whether ``name`` is a registered gradient family (``ls``, ``jd``, every ``jd-<aggregator>``): the
+    fronts the others are measured against.
 
     Examples
     --------
     >>> [is_gradient_solver(s) for s in ("jd", "jd-mgda", "ls", "nsga2-lora", "jdx")]
     [True, True, True, False, False]
     """
-    return name in ("ls", "jd") or name.startswith("jd-")
+    return name in REGISTRY and REGISTRY[name].family == "gradient"
 
 
 def _log(front: Front, name: str) -> list[dict[str, Any]]:
@@ -201,7 +206,7 @@ def median_stationarity_gap(part: Front, task: Any, objectives: Any, k: int = 10
     gaps = []
     for i in spread_nondominated(part, k):
         try:
-            model = part.model(int(i), task)
+            model = rebuild_model(task, part, int(i))
         except (CacheError, ConfigError, KeyError) as exc:
             logger.warning("stationarity gap: %s point %d cannot be rebuilt (%s); skipped",
                            part.solver[i], i, exc)
@@ -293,7 +298,6 @@ def against_gradient(fronts: Mapping[str, Front], frame: pd.DataFrame, ref: np.n
 
 def _objectives_of(summary: dict[str, Any], front: Front, label: str, task: Any) -> Any:
     """A run's objectives rebuilt on ``task``, from the names explore was given (``forget_kl:heldout``)."""
-    from pareto_unlearn.objectives import make_objectives
 
     config = summary.get("settings", {}).get("config", {}) or {}
     names = config.get("objectives") or summary.get("objectives") or list(front.objective_names)
@@ -309,7 +313,6 @@ def stationarity_task(summary: dict[str, Any], where: Path, task: Any = None, *,
                       device: str | None = None) -> Any:
     """The runs' task: ``task`` checked against ``summary`` (data fingerprint, θ0), else rebuilt by name
     from it as ``select`` does (``where`` names the run in messages)."""
-    from pareto_unlearn.selection_export import _check_task, _rebuild_task
 
     if task is None:
         return _rebuild_task(summary, where, cache_dir=cache_dir, device=device)

@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -54,14 +54,19 @@ from pareto_unlearn.experiments._runs import (
     _Run,
 )
 from pareto_unlearn.front import Front
-from pareto_unlearn.indicators import HVAtUtility, attainment_surface, hypervolume, igd_plus
+from pareto_unlearn.indicators import attainment_surface, hypervolume
+from pareto_unlearn.solvers._registry import solver_names
+from pareto_unlearn.summary import hv_gain as _theta0_gain
+from pareto_unlearn.summary import hv_utility as _hv_utility
+from pareto_unlearn.summary import solver_row
 
 __all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_COLUMNS", "markdown_table",
            "compare_markdown"]
 
 logger = logging.getLogger(__name__)
 
-_BASELINES = ("FT", "GA", "RL", "SalUn", "l1-sparse", "IU")  # one-point methods: never set the budget
+# one-point methods never set the budget: the registered baselines and IU (imported from other runs)
+_BASELINES = (*solver_names("baseline"), "IU")
 
 COMPARE_COLUMNS = (
     "run", "solver", "hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s",
@@ -109,11 +114,6 @@ _COLUMN_NOTES = {
 }
 
 
-def _finite_max(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    return float(values.max()) if len(values) else float("nan")
-
-
 def _gap_of_pick(part: Front, rule) -> float:
     if "gap" not in part.metrics:
         return float("nan")
@@ -129,35 +129,29 @@ def _oracle_free_gap(front: Front, name: str, summary: dict[str, Any]) -> float:
     return _gap_of_pick(front.take(candidates), _oracle_free_rule(summary))
 
 
+def _theta0(summary: dict[str, Any]) -> Any:
+    """θ0's objectives as the run recorded them (None when it did not)."""
+    return (summary.get("original") or {}).get("objectives")
+
+
 def _hv_gain(hv: float, summary: dict[str, Any], ref: np.ndarray) -> float:
-    """HV of the front minus HV of θ0 alone (definitions §4); NaN when the run did not record θ0's
-    objectives."""
-    theta0 = summary.get("original", {}).get("objectives")
-    if theta0 is None or len(theta0) != len(ref):
-        return float("nan")
-    return float(hv - hypervolume(np.asarray([theta0], dtype=float), ref))
+    """HV of the front minus HV of θ0 alone (definitions §4); NaN as in :mod:`pareto_unlearn.summary`."""
+    return _theta0_gain(hv, _theta0(summary), ref)
 
 
 def _solver_row(run: _Run, name: str, ref: np.ndarray, union: np.ndarray) -> dict[str, Any]:
+    """The row of summary.json (:func:`pareto_unlearn.summary.solver_row`, IGD+ to ``union``: every run's)
+    and what compare adds: sample-passes, the best gap on the non-dominated points, the oracle-free gap."""
     part = run.front.only(name)
-    feasible = part.F[part.feasible]
-    nd = part.nondominated()
-    gaps = part.metrics.get("gap", np.full(len(part), np.nan))[nd]
-    forward, backward = _finite_max(part.cost["forward_passes"]), _finite_max(part.cost["backward_passes"])
-    hv = hypervolume(feasible, ref)
+    ra_min = _ra_min(run.summary) if "RA" in part.metrics else None  # without RA: NaN, whatever ra_min
+    row = solver_row(run.front, name, ref_point=ref, union_F=union, ra_min=ra_min,
+                     theta0=_theta0(run.summary))
+    gaps = part.metrics.get("gap", np.full(len(part), np.nan))[part.nondominated()]
     return {
         "run": run.label,
         "solver": name,
-        "hv": hv,
-        "hv_gain": _hv_gain(hv, run.summary, ref),
-        "hv_utility": HVAtUtility(ref, _ra_min(run.summary))(part) if "RA" in part.metrics else float("nan"),
-        "igd_plus": igd_plus(feasible, union, ref) if len(feasible) else float("nan"),
-        "n_points": len(part),
-        "n_nondominated": int(nd.sum()),
-        "wall_s": _finite_max(part.cost["wall_s"]),
-        "forward_passes": forward,
-        "backward_passes": backward,
-        "sample_passes": forward + backward,
+        **row,
+        "sample_passes": row["forward_passes"] + row["backward_passes"],
         "best_gap_nd": float(np.nanmin(gaps)) if np.isfinite(gaps).any() else float("nan"),
         "oracle_free_gap": _oracle_free_gap(run.front, name, run.summary),
     }
@@ -204,7 +198,9 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | str | None =
     ----------
     runs : sequence of run directories, ExploreResults or (summary, Front) pairs
         Runs of the same task (name, forget set, data fingerprint, model), objectives, reference, KL
-        direction and θ0; anything else is refused.
+        direction and θ0; anything else is refused. In memory or on disk alike: ``explore(cfg)`` without
+        ``out`` returns the summary :func:`pareto_unlearn.summary.summarize` computes, and each row's
+        indicators are :func:`~pareto_unlearn.summary.solver_row`'s, as in ``summary.json``.
     budget_s : float or {"cheapest", "gradient"}, optional
         The equal wall-clock budget of ``hv_at_budget_s``. Default ``"cheapest"``: the wall-clock seconds of
         the cheapest front solver (the one-point baselines FT, GA, RL, SalUn, l1-sparse never set it, unless
@@ -269,7 +265,7 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | str | None =
     budget_rule = budget_s if isinstance(budget_s, str) else "cheapest" if budget_s is None else "given"
     if budget_rule == "cheapest":
         budget_s = cheapest("wall_s")
-    budget_s = reference.budget_s if budget_rule == "gradient" else float(budget_s)
+    budget_s = reference.budget_s if budget_rule == "gradient" else float(cast(float, budget_s))
     budget_passes = cheapest("sample_passes") if budget_passes is None else float(budget_passes)
     by_label = {run.label: run for run in loaded}
     frame["budget_s"] = budget_s
@@ -456,8 +452,7 @@ def seed_summary(run_dirs: Sequence[RunLike], *, level: float = 50.0) -> SeedSum
             hv.append(hypervolume(F, ref))
             hv_gain.append(_hv_gain(hv[-1], run.summary, ref))
             hv_norm.append(hypervolume(F / ref, np.ones_like(ref)))
-            hv_utility.append(HVAtUtility(ref, _ra_min(run.summary))(part)
-                              if "RA" in part.metrics else np.nan)
+            hv_utility.append(_hv_utility(part, ref, _ra_min(run.summary) if "RA" in part.metrics else None))
             gaps.append(_oracle_free_gap(run.front, name, run.summary))
             normalised.append(F / ref)
         mean, half = _t_interval(np.array(hv))

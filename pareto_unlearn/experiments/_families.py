@@ -4,9 +4,20 @@ increases one objective to first order on real mini-batches, at what cost per ag
 
 Examples
 --------
->>> # from pareto_unlearn.experiments._families import compare_families, aggregator_conflicts
->>> # compare_families(task, lrs=[0.05, 0.1, 0.2], epochs=3)        # one row per family
->>> # aggregator_conflicts(task, make_objectives(task, names=("push_pull", "distill_retain")))
+A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+
+>>> import tempfile, numpy as np, torch
+>>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
+>>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+>>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
+...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
+...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+>>> table = compare_families(task, lrs=[0.05, 0.1], epochs=2)  # one row per family
+>>> list(table["family"]), list(table["n_points"])
+(['forget_kl-uniform', 'forget_kl-heldout', 'push-pull'], [4, 4, 4])
+>>> conflicts = aggregator_conflicts(task, make_objectives(task, names=("push_pull", "distill_retain")))
+>>> list(conflicts["aggregator"]), bool((conflicts["steps"] > 0).all())
+(['pama', 'upgrad', 'mgda'], True)
 """
 
 from __future__ import annotations
@@ -80,7 +91,8 @@ def compare_families(
     rows = []
     for family, spec in families.items():
         objectives = make_objectives(task, **spec)
-        common = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "progress": progress}
+        common: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+                                  "progress": progress}
         fronts = [
             JacobianDescent(aggregator=aggregator, lr=lr, **common).run(task, objectives, evaluator=evaluator)
             for lr in lrs

@@ -29,6 +29,19 @@ from pareto_unlearn._io import atomic_write_text, to_jsonable
 from pareto_unlearn.exceptions import CacheError, ConfigError, MissingDependencyError, RunDirError
 from pareto_unlearn.experiments._compare import _oracle_free_rule, compare, markdown_table
 from pareto_unlearn.front import METRIC_NAMES, Front
+from pareto_unlearn.plotting import (
+    plot_anytime,
+    plot_fronts,
+    plot_metric_space,
+    plot_parallel_metrics,
+    plot_trajectories,
+    prepare_explorer_data,
+    save_figure,
+    write_explorer_html,
+)
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection import Knee
+from pareto_unlearn.solvers._registry import REGISTRY
 
 __all__ = ["write_report", "write_report_html", "REPORT_FIGURES", "REPORT_HTML"]
 
@@ -48,13 +61,6 @@ REPORT_FIGURES = {
 
 
 def _figures(front: Front, summary: dict[str, Any]) -> dict[str, Any]:
-    from pareto_unlearn.plotting import (
-        plot_anytime,
-        plot_fronts,
-        plot_metric_space,
-        plot_parallel_metrics,
-        plot_trajectories,
-    )
 
     original, retrain = summary.get("original", {}), summary.get("retrain", {})
     solvers = front.take(front.solver != "Original") if (front.solver != "Original").any() else front
@@ -82,7 +88,6 @@ def write_report_html(run_dir: str | os.PathLike) -> Path:
     MissingDependencyError
         plotly is not installed (``pip install -e ".[jupyter]"``).
     """
-    from pareto_unlearn.plotting import prepare_explorer_data, write_explorer_html
 
     run_dir = Path(run_dir)
     path = run_dir / "summary.json"
@@ -99,7 +104,7 @@ def _reference_table(summary: dict[str, Any], objective_names: list[str]) -> str
     for name in ("original", "retrain"):
         entry = summary.get(name, {})
         metrics, values = entry.get("metrics", {}), entry.get("objectives", [])
-        row = {"model": "Original (θ0)" if name == "original" else "Retrain"}
+        row: dict[str, Any] = {"model": "Original (θ0)" if name == "original" else "Retrain"}
         row.update({k: float(v) if v is not None else np.nan
                     for k, v in zip(objective_names, values, strict=False)})
         row.update({k: float(metrics[k]) if metrics.get(k) is not None else np.nan for k in METRIC_NAMES})
@@ -109,7 +114,6 @@ def _reference_table(summary: dict[str, Any], objective_names: list[str]) -> str
 
 def _operating_points(front: Front, summary: dict[str, Any]) -> str:
     """Oracle-free and knee picks among every solver's points (Original excepted)."""
-    from pareto_unlearn.selection import Knee
 
     candidates = np.flatnonzero(front.solver != "Original")
     if len(candidates) == 0:
@@ -123,7 +127,8 @@ def _operating_points(front: Front, summary: dict[str, Any]) -> str:
             rows.append({"rule": label, "solver": f"none ({exc})"})
             continue
         same = np.flatnonzero(front.solver == front.solver[i])
-        row = {"rule": label, "solver": str(front.solver[i]), "point": int(np.searchsorted(same, i))}
+        row: dict[str, Any] = {"rule": label, "solver": str(front.solver[i]),
+                               "point": int(np.searchsorted(same, i))}
         row.update({name: float(front.F[i, j]) for j, name in enumerate(front.objective_names)})
         row.update({k: float(front.metrics[k][i]) if k in front.metrics else np.nan for k in METRIC_NAMES})
         row["hyperparameters"] = json.dumps(front.provenance[i].get("hyperparameters", {}), sort_keys=True)
@@ -151,8 +156,6 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
     RunDirError
         ``run_dir`` is not a run directory, or its front is missing or damaged.
     """
-    from pareto_unlearn.plotting import save_figure
-    from pareto_unlearn.rundir import load_run
 
     run_dir = Path(run_dir)
     try:
@@ -216,7 +219,7 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
     per_solver = settings.get("solver_settings", {})
     lines += ["## Settings", "", f"Quick settings: {bool(settings.get('quick'))}.", ""]
     for name in settings.get("solvers", []):
-        key = "jd" if name.startswith("jd") else name
+        key = REGISTRY[name].settings if name in REGISTRY else name
         if key in per_solver:
             lines.append(f"- `{name}`: `{json.dumps(to_jsonable(per_solver[key]), sort_keys=True)}`")
     lines += [

@@ -13,6 +13,9 @@ import numpy as np
 
 from pareto_unlearn.exceptions import CacheError, ConfigError, IncompatibleRunsError, RunDirError
 from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import UTILITY_MARGIN
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection import OracleFree
 
 __all__ = ["RunLike"]
 
@@ -42,8 +45,6 @@ RunLike = Any  # a run directory (str / PathLike), an ExploreResult, or a (summa
 
 def _as_run(item: RunLike, k: int) -> _Run:
     """A run from a directory, an ``ExploreResult`` or a ``(summary, Front)`` pair."""
-    from pareto_unlearn.rundir import load_run
-
     if isinstance(item, (str, os.PathLike)):
         try:
             summary, front = load_run(item)
@@ -52,8 +53,8 @@ def _as_run(item: RunLike, k: int) -> _Run:
         return _Run(Path(item).name or str(item), summary, front, Path(item))
     if hasattr(item, "summary") and hasattr(item, "front"):
         if not item.summary:
-            raise ConfigError(f"compare: run {k} is an ExploreResult without a summary; "
-                              "run explore with out=")
+            raise ConfigError(f"compare: run {k} is an ExploreResult without a summary; give explore's "
+                              "own result (it carries its summary) or a run directory")
         out = getattr(item, "out", None)
         return _Run(Path(out).name if out else f"run{k}", item.summary, item.front,
                     Path(out) if out else None)
@@ -123,14 +124,10 @@ def _check_compatible(runs: list[_Run], *, same_theta0: bool) -> None:
 
 def _oracle_free_rule(summary: dict[str, Any]):
     """The oracle-free rule (docs/definitions.md §6) of a run, from its summary's forget kind."""
-    from pareto_unlearn.selection import OracleFree
-
     return OracleFree.for_summary(summary)
 
 
 def _ra_min(summary: dict[str, Any]) -> float:
-    from pareto_unlearn.rundir import UTILITY_MARGIN
-
     if summary.get("hv_utility_ra_min") is not None:
         return float(summary["hv_utility_ra_min"])
     return float(summary["original"]["metrics"]["RA"]) - UTILITY_MARGIN

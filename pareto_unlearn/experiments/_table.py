@@ -8,7 +8,6 @@ recorded in ``results.json``.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,22 +17,17 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pareto_unlearn._io import atomic_write_json, atomic_write_text
+from pareto_unlearn.checkpoint import UnitStore
 from pareto_unlearn.config import RunConfig, task_from_config
+from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.selection import OracleFree
-from pareto_unlearn.solvers import (
-    FineTune,
-    GradientAscent,
-    JacobianDescent,
-    L1Sparse,
-    LinearScalarization,
-    RandomLabel,
-    SalUn,
-)
+from pareto_unlearn.solvers import JacobianDescent, LinearScalarization, rebuild_model
+from pareto_unlearn.solvers._registry import baseline_candidates, solver_names
 
 __all__ = ["run_table", "TABLE_ROWS", "format_table", "grid_choice"]
 
@@ -42,28 +36,19 @@ logger = logging.getLogger(__name__)
 TABLE_ROWS = (
     "Retrain",
     "Original",
-    "FT",
-    "GA",
-    "RL",
-    "SalUn",
-    "l1-sparse",
+    *solver_names("baseline"),
     "UniDist-RAUL-LS",
     "UniDist-RAUL-UPGrad",
     "HeldDist-RAUL-LS",
     "HeldDist-RAUL-UPGrad",
 )
 _METHOD_OF_ROW = {
-    "FT": "FT",
-    "GA": "GA",
-    "RL": "RL",
-    "SalUn": "SalUn",
-    "l1-sparse": "l1-sparse",
+    **{name: name for name in solver_names("baseline")},
     "UniDist-RAUL-LS": "RAUL-LS",
     "UniDist-RAUL-UPGrad": "RAUL-UPGrad",
     "HeldDist-RAUL-LS": "RAUL-LS",
     "HeldDist-RAUL-UPGrad": "RAUL-UPGrad",
 }
-_SOLVERS = {"FT": FineTune, "GA": GradientAscent, "RL": RandomLabel, "SalUn": SalUn, "l1-sparse": L1Sparse}
 
 
 def grid_candidates(row: str, spec, batch_size: int, seed: int):
@@ -80,9 +65,8 @@ def grid_candidates(row: str, spec, batch_size: int, seed: int):
         return [LinearScalarization(weight=0.5, lr=lr, name=row, **common) for lr in spec.lr]
     if method == "RAUL-UPGrad":
         return [JacobianDescent(aggregator="upgrad", lr=lr, name=row, **common) for lr in spec.lr]
-    if method == "l1-sparse":
-        return [L1Sparse(lr=lr, alpha=a, **common) for lr, a in itertools.product(spec.lr, spec.alpha)]
-    return [_SOLVERS[method](lr=lr, **common) for lr in spec.lr]
+    return baseline_candidates(method, epochs=spec.epochs, lr=spec.lr, alpha=spec.alpha,
+                               batch_size=batch_size, seed=seed)
 
 
 def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
@@ -120,8 +104,6 @@ def run_table(
     given, and checkpointed under ``out/checkpoints`` as it finishes, so calling ``run_table`` again on
     the same ``out`` with the same settings continues from the finished candidates.
     """
-    from pareto_unlearn.checkpoint import UnitStore
-    from pareto_unlearn.distributed import make_executor
 
     out = Path(out)
     specs = cfg.method_specs()
@@ -180,7 +162,7 @@ def run_table(
         results.extend(_seed_rows(seed, task, evaluator, cfg, rows, units, fronts))
     tasks_info = [task.describe() for _, task, *_ in per_seed]
     frame = summarize(results, rows)
-    payload = {
+    payload: dict[str, Any] = {
         "complete": True,
         "task": {**tasks_info[0], "seeds": list(cfg.seeds), "per_seed": tasks_info},
         "rows": results,
@@ -212,7 +194,7 @@ def _seed_rows(seed, task, evaluator, cfg, rows, units, fronts) -> list[dict[str
         hp = grid_choice(rule, front, [f.provenance[0]["hyperparameters"] for f in grid_fronts])
         chosen = hp["chosen_index"]
         hp["grid_wall_s"] = float(sum(f.cost["wall_s"][-1] for f in grid_fronts))
-        model = front.model(chosen, task)
+        model = rebuild_model(task, front, chosen)
         metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap", "TA_forgotten")
                    if k in front.metrics}
         results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task),

@@ -10,9 +10,9 @@ Examples
 >>> import math
 >>> import numpy as np
 >>> from pareto_unlearn.front import Front
->>> from pareto_unlearn.indicators import HV, hv_reference_point, igd_plus
+>>> from pareto_unlearn.indicators import HV, hv_reference_point_from_values, igd_plus
 >>> front = Front.from_points(np.array([[0.1, 1.5], [0.4, 0.6], [0.8, 0.2], [np.nan, 0.1]]))
->>> ref = hv_reference_point([0.9, 0.05], [0.0, math.log(10)])  # 1.01 × (f_F(θ0), log C)
+>>> ref = hv_reference_point_from_values([0.9, 0.05], [0.0, math.log(10)])  # 1.01 × (f_F(θ0), log C)
 >>> round(HV(ref)(front), 4)
 1.1696
 >>> round(igd_plus(front, front.F[front.nondominated_union()], ref), 4)
@@ -21,17 +21,26 @@ Examples
 
 from __future__ import annotations
 
-from pareto_unlearn.indicators._hv import HV, HVAtUtility, anytime_hv, attainment_surface, hypervolume
+from pareto_unlearn.indicators._hv import (
+    HV,
+    UTILITY_MARGIN,
+    HVAtUtility,
+    anytime_hv,
+    attainment_surface,
+    hypervolume,
+)
 from pareto_unlearn.indicators._igd import igd_plus
-from pareto_unlearn.indicators._reference_point import hv_reference_point
+from pareto_unlearn.indicators._reference_point import hv_reference_point, hv_reference_point_from_values
 from pareto_unlearn.indicators._stationarity import pareto_stationarity_gap
 
 __all__ = [
     "HV",
+    "UTILITY_MARGIN",
     "HVAtUtility",
     "hypervolume",
     "igd_plus",
     "hv_reference_point",
+    "hv_reference_point_from_values",
     "pareto_stationarity_gap",
     "anytime_hv",
     "attainment_surface",

@@ -13,7 +13,7 @@ from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators._reference_point import _as_vector
 
-__all__ = ["hypervolume", "HV", "HVAtUtility", "anytime_hv", "attainment_surface"]
+__all__ = ["UTILITY_MARGIN", "hypervolume", "HV", "HVAtUtility", "anytime_hv", "attainment_surface"]
 
 
 def _objectives(points: Any, owner: str, n_obj: int | None = None) -> np.ndarray:
@@ -108,6 +108,9 @@ class HV:
         return f"HV(ref_point={self.ref_point.tolist()})"
 
 
+UTILITY_MARGIN = 5.0  # HV@utility counts points with RA >= RA(θ0) − this many points (definitions §4)
+
+
 class HVAtUtility:
     """HV@utility (docs/definitions.md §4): the hypervolume of the points with retain accuracy
     ``RA >= ra_min``.
@@ -138,7 +141,7 @@ class HVAtUtility:
         self.ref_point = _as_vector(ref_point, "ref_point", "HVAtUtility")
         if not isinstance(ra_min, numbers.Real) or not math.isfinite(ra_min):
             raise ConfigError(f"HVAtUtility: `ra_min` must be a finite number (percent). Got {ra_min!r}.")
-        self.ra_min = float(ra_min)
+        self.ra_min: float = float(ra_min)
 
     def __call__(self, front: Front | Any, /, *, ra: Any = None) -> float:
         """HV of the points with ``RA >= ra_min``; ``ra`` [n] is needed only when ``front`` is an array."""

@@ -1,4 +1,5 @@
-"""The hypervolume reference point of a task (docs/definitions.md §4)."""
+"""The hypervolume reference point of a task (docs/definitions.md §4): :func:`hv_reference_point` from a
+task and its objectives, :func:`hv_reference_point_from_values` from the two bounding vectors."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
 
-__all__ = ["hv_reference_point"]
+__all__ = ["hv_reference_point", "hv_reference_point_from_values"]
 
 
 def _as_vector(value: Any, name: str, owner: str) -> np.ndarray:
@@ -26,7 +27,48 @@ def _as_vector(value: Any, name: str, owner: str) -> np.ndarray:
     return array
 
 
-def hv_reference_point(at_theta0: Any, at_uniform: Any, /, *, factor: float = 1.01) -> np.ndarray:
+def hv_reference_point(task: Any, objectives: Any, factor: float = 1.01) -> np.ndarray:
+    """One HV reference point per task and objective list, the same for every solver
+    (docs/definitions.md §4): ``factor`` × the worse of the value at θ0 and at a uniform predictor, per
+    objective (:func:`hv_reference_point_from_values`). For (forget_kl, retain_ce) with ``model-ref`` and
+    the uniform reference this is 1.01 × (f_F(θ0), log C).
+
+    Parameters
+    ----------
+    task : UnlearningTask
+        Its original model θ0 (``task.original``) is evaluated.
+    objectives : Objectives
+        Anything with ``evaluate(model, task)`` and ``at_uniform_predictor(task)`` (both [m]).
+    factor : float, default 1.01
+
+    Examples
+    --------
+    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+
+    >>> import tempfile, numpy as np, torch
+    >>> from pareto_unlearn.objectives import make_objectives
+    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
+    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
+    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
+    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> objectives = make_objectives(task)
+    >>> r = hv_reference_point(task, objectives)
+    >>> bool(np.array_equal(r, hv_reference_point_from_values(objectives.evaluate(task.original, task),
+    ...                                                         objectives.at_uniform_predictor(task))))
+    True
+    """
+    if not (hasattr(objectives, "evaluate") and hasattr(objectives, "at_uniform_predictor")):
+        raise ConfigError(
+            "hv_reference_point(task, objectives): `objectives` must be an Objectives (make_objectives). "
+            f"Got {type(objectives).__name__}; for two vectors of values use hv_reference_point_from_values."
+        )
+    return hv_reference_point_from_values(
+        objectives.evaluate(task.original, task), objectives.at_uniform_predictor(task), factor=factor
+    )
+
+
+def hv_reference_point_from_values(at_theta0: Any, at_uniform: Any, /, *, factor: float = 1.01) -> np.ndarray:
     """Reference point for HV and IGD+: per objective ``factor × max(value at θ0, value at uniform)``.
 
     docs/definitions.md §4 fixes ``r = 1.01 × (f_F(θ0), log C)`` for (forget_kl, retain_ce) with the
@@ -58,23 +100,23 @@ def hv_reference_point(at_theta0: Any, at_uniform: Any, /, *, factor: float = 1.
     Examples
     --------
     >>> import math
-    >>> r = hv_reference_point([0.9, 0.05], [0.0, math.log(10)])
+    >>> r = hv_reference_point_from_values([0.9, 0.05], [0.0, math.log(10)])
     >>> r.round(4).tolist()
     [0.909, 2.3256]
     """
-    theta0 = _as_vector(at_theta0, "at_theta0", "hv_reference_point")
-    uniform = _as_vector(at_uniform, "at_uniform", "hv_reference_point")
+    theta0 = _as_vector(at_theta0, "at_theta0", "hv_reference_point_from_values")
+    uniform = _as_vector(at_uniform, "at_uniform", "hv_reference_point_from_values")
     if theta0.shape != uniform.shape:
         raise ConfigError(
-            f"hv_reference_point: `at_theta0` and `at_uniform` must have the same length. "
+            f"hv_reference_point_from_values: `at_theta0` and `at_uniform` must have the same length. "
             f"Found {theta0.size} and {uniform.size}."
         )
     if not (np.isfinite(factor) and factor >= 1.0):
-        raise ConfigError(f"hv_reference_point: `factor` must be a float >= 1. Got {factor!r}.")
+        raise ConfigError(f"hv_reference_point_from_values: `factor` must be a float >= 1. Got {factor!r}.")
     worst = np.maximum(theta0, uniform)
     if (worst <= 0).any():
         raise ConfigError(
-            f"hv_reference_point: every objective needs a positive bound; got max(θ0, uniform) = "
+            f"hv_reference_point_from_values: every objective needs a positive bound; got max(θ0, uniform) = "
             f"{worst.tolist()}. Give the reference point explicitly for objectives that can be <= 0."
         )
     return factor * worst

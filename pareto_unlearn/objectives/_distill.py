@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F_nn
 
 from pareto_unlearn.exceptions import ConfigError
-from pareto_unlearn.objectives._objectives import Objective
+from pareto_unlearn.objectives._base import Objective, batched_logits
 from pareto_unlearn.objectives._reference import make_reference
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 DISTILL_OBJECTIVES = ("push_pull", "distill_retain")
+DEFAULT_PUSH_K = 3  # what make_objectives' push_pull uses (with the full-KL pull, K = C, and weight 1)
+DEFAULT_PUSH_WEIGHT = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,9 +80,7 @@ class Teacher:
 
 @torch.no_grad()
 def _theta0_logits(task, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    model = task.original
-    model.eval()
-    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    return batched_logits(task.original, x, batch_size=batch_size)
 
 
 @torch.no_grad()
@@ -199,6 +199,7 @@ class _TeacherObjective(Objective):
     """An objective whose per-sample target is a row of a :class:`Teacher` aligned with its split."""
 
     teacher: Teacher
+    _pull: _TopKTarget
 
     def _target(self, idx: torch.Tensor | None) -> tuple[_TopKTarget, torch.Tensor]:
         if idx is None:
@@ -250,10 +251,24 @@ class DistillRetain(_TeacherObjective):
 
     Examples
     --------
-    >>> # objective = DistillRetain.from_task(task, top_k=3)
+    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one; at θ0, the
+    teacher itself, the pull is zero:
+
+    >>> import tempfile, numpy as np
+    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
+    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
+    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
+    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> objective = DistillRetain.from_task(task, top_k=3)
+    >>> objective.subset, objective.describe()["top_k"]
+    ('retain', 3)
+    >>> abs(float(objective(task.original(task.retain.x), task.retain.y))) < 1e-5
+    True
     """
 
     subset = "retain"
+    kind = "distill_retain"
 
     def __init__(self, teacher: Teacher, *, top_k: int | None = None, name: str = "distill_retain") -> None:
         n_classes = teacher.probs.shape[-1]
@@ -288,18 +303,34 @@ class PushPull(_TeacherObjective):
 
     Examples
     --------
-    >>> # objective = PushPull.from_task(task, push_k=3, push_weight=0.5)
+    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one. Under random
+    forgetting the teacher is the held-out reference; a student that equals it has zero pull and push:
+
+    >>> import tempfile, numpy as np
+    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
+    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
+    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
+    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> objective = PushPull.from_task(task, push_k=3, push_weight=0.5)
+    >>> objective.subset, objective.push_k, objective.push_weight
+    ('forget', 3, 0.5)
+    >>> objective.teacher.kind
+    'heldout'
+    >>> abs(float(objective(objective.teacher.probs.log(), task.forget.y))) < 1e-5
+    True
     """
 
     subset = "forget"
+    kind = "push_pull"
 
     def __init__(
         self,
         teacher: Teacher,
         *,
         top_k: int | None = None,
-        push_k: int = 3,
-        push_weight: float = 1.0,
+        push_k: int = DEFAULT_PUSH_K,
+        push_weight: float = DEFAULT_PUSH_WEIGHT,
         name: str = "push_pull",
     ) -> None:
         n_classes = teacher.probs.shape[-1]
@@ -319,8 +350,8 @@ class PushPull(_TeacherObjective):
         task,
         *,
         top_k: int | None = None,
-        push_k: int = 3,
-        push_weight: float = 1.0,
+        push_k: int = DEFAULT_PUSH_K,
+        push_weight: float = DEFAULT_PUSH_WEIGHT,
         name: str = "push_pull",
     ) -> PushPull:
         """Built on θ0 of ``task`` (:func:`forget_teacher`)."""

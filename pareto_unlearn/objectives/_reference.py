@@ -8,7 +8,7 @@ import torch
 
 from pareto_unlearn.exceptions import ConfigError
 
-__all__ = ["Reference", "make_reference", "REFERENCES"]
+__all__ = ["Reference", "make_reference", "effective_reference", "REFERENCES"]
 
 REFERENCES = ("uniform", "heldout", "heldout-marginal")
 
@@ -20,16 +20,26 @@ class Reference:
     Attributes
     ----------
     name : str
+        The reference asked for (what ``make_reference`` was given; ``describe()`` reports it).
     table : Tensor [C, C]
         Row y is q for forget samples of label y (all rows equal for ``uniform`` and ``heldout-marginal``).
         No gradient flows into it.
     l1_from_uniform : float
         Mean over rows of ‖q_y − U‖₁ (docs/definitions.md §1 asks to report it for the marginal reference).
+    effective : str
+        The reference ``table`` actually is: ``name``, except ``heldout`` under class-wise forgetting, which
+        falls back to ``heldout-marginal`` (the same table as asking for ``heldout-marginal``). Defaults to
+        ``name``.
     """
 
     name: str
     table: torch.Tensor
     l1_from_uniform: float
+    effective: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.effective:
+            object.__setattr__(self, "effective", self.name)
 
     def for_labels(self, y: torch.Tensor) -> torch.Tensor:
         """q for each sample, shape [n, C]."""
@@ -75,4 +85,10 @@ def make_reference(name: str, task) -> Reference:
     table = table.detach().clamp_min(1e-12)
     table = table / table.sum(dim=1, keepdim=True)
     l1 = float((table - uniform).abs().sum(dim=1).mean())
-    return Reference(name, table, l1)
+    return Reference(name, table, l1, effective_reference(name, task))
+
+
+def effective_reference(name: str, task) -> str:
+    """The reference that ``make_reference(name, task)`` builds: ``heldout`` falls back to
+    ``heldout-marginal`` under class-wise forgetting (``task.forgotten_classes`` not empty)."""
+    return "heldout-marginal" if name == "heldout" and task.forgotten_classes else name

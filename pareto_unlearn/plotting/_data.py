@@ -33,9 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
 from pareto_unlearn.front import METRIC_NAMES, Front
 from pareto_unlearn.plotting._palette import is_baseline
+from pareto_unlearn.rundir import load_run
+from pareto_unlearn.selection import Constrained, Knee, OracleFree
 
 __all__ = ["ExplorerData", "prepare_explorer_data", "visible_mask", "near_theta0_box", "EVALUATION_ONLY"]
 
@@ -151,9 +153,6 @@ def _load(source: Any) -> tuple[str | None, dict[str, Any], Front, Path | None]:
     if isinstance(source, Front):
         return None, {}, source, None
     if isinstance(source, (str, os.PathLike)):
-        from pareto_unlearn.exceptions import CacheError, RunDirError
-        from pareto_unlearn.rundir import load_run
-
         path = Path(source)
         if not path.is_dir():
             raise RunDirError(f"{path} is not a directory; give the --out of an explore or demo run, "
@@ -169,8 +168,6 @@ def _load(source: Any) -> tuple[str | None, dict[str, Any], Front, Path | None]:
 def _oracle_free(front: Front, summary: dict[str, Any],
                  kind: str | None) -> tuple[dict | None, pd.DataFrame | None, str]:
     """The oracle-free pick and its band (definitions §6) among every point of the run, θ0 included."""
-    from pareto_unlearn.selection import OracleFree
-
     if summary:
         rule = OracleFree.for_summary(summary)
     elif kind is not None:
@@ -188,8 +185,6 @@ def _oracle_free(front: Front, summary: dict[str, Any],
 
 
 def _knee(front: Front) -> int | None:
-    from pareto_unlearn.selection import Knee
-
     rows = np.flatnonzero((front.solver != "Original") & front.feasible)
     if len(rows) == 0:
         return None
@@ -217,6 +212,7 @@ def _run_frame(label: str, front: Front, summary: dict[str, Any], kind: str | No
     frame["predicted_gap"] = np.nan
     frame["oracle_free_pick"] = False
     if table is not None:
+        assert pick is not None  # _oracle_free returns both or neither
         frame.loc[table["index"].to_numpy(), "in_band"] = table["in_band"].to_numpy(dtype=bool)
         frame.loc[table["index"].to_numpy(), "predicted_gap"] = table["predicted_gap"].to_numpy(dtype=float)
         frame.loc[int(pick["index"]), "oracle_free_pick"] = True
@@ -334,8 +330,6 @@ def visible_mask(data: ExplorerData, *, solvers: Sequence[str] | None = None, co
     nondominated : bool
         Keep only the points non-dominated within their solver.
     """
-    from pareto_unlearn.selection import Constrained, Knee
-
     points = data.points
     keep = points["feasible"].to_numpy(dtype=bool).copy()
     if solvers is not None:

@@ -1,4 +1,6 @@
-"""Figures of fronts. Plotting never computes: it draws arrays that are already finished.
+"""Figures of fronts. Plotting never trains, solves or evaluates a model: it draws a finished Front,
+deriving from its arrays only cheap summaries (non-dominated masks, the HV per solver when a reference
+point is given, the near-θ0 box, per-solver medians and axis ranges).
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no global style, safe under Agg). A
 solver has the same colour in every figure, static or interactive (the fixed palette of
@@ -21,6 +23,7 @@ from matplotlib.figure import Figure
 from pareto_unlearn._io import atomic_write_bytes
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
+from pareto_unlearn.indicators import HV
 from pareto_unlearn.plotting._data import near_theta0_box
 from pareto_unlearn.plotting._palette import BASELINE_MARKERS, ORIGINAL_COLOR, RETRAIN_COLOR, is_baseline
 from pareto_unlearn.plotting._palette import solver_colors as solver_colors
@@ -32,10 +35,10 @@ OBJECTIVE_LABELS = {"forget_kl": "forget_kl: f_F = KL to the reference on D_f  (
                     "retain_ce": "retain_ce: f_R = cross-entropy on D_r  (lower = more retained)"}
 METRIC_LABELS = {"UA": "UA (%) = 100 − acc(D_f)", "RA": "RA (%) = acc(D_r)", "TA": "TA (%) = acc(test)",
                  "MIA": "MIA-efficacy (%)", "gap": "Avg. Gap to Retrain (pp)"}
-ORIGINAL = {"marker": "*", "s": 230, "color": ORIGINAL_COLOR, "edgecolor": "white", "linewidths": 0.6,
-            "zorder": 5, "label": "Original (θ0)"}
-RETRAIN = {"marker": "D", "s": 80, "facecolor": "white", "edgecolor": RETRAIN_COLOR, "linewidths": 2.0,
-           "zorder": 5, "label": "Retrain"}
+ORIGINAL: dict[str, Any] = {"marker": "*", "s": 230, "color": ORIGINAL_COLOR, "edgecolor": "white",
+                            "linewidths": 0.6, "zorder": 5, "label": "Original (θ0)"}
+RETRAIN: dict[str, Any] = {"marker": "D", "s": 80, "facecolor": "white", "edgecolor": RETRAIN_COLOR,
+                           "linewidths": 2.0, "zorder": 5, "label": "Retrain"}
 
 
 def objective_label(name: str) -> str:
@@ -158,8 +161,6 @@ class FrontDisplay:
     def from_front(cls, front: Front, *, ref_point: Any = None, original: Any = None, retrain: Any = None,
                    labels: Sequence[str] | None = None, log_scale: Sequence[str] = ()) -> FrontDisplay:
         """Derive the arrays from ``front`` (and HV per solver if ``ref_point`` is given)."""
-        from pareto_unlearn.indicators import HV
-
         if not isinstance(front, Front):
             raise ConfigError(f"FrontDisplay.from_front: expected a Front. Got {type(front).__name__}.")
         if original is None and (front.solver == "Original").any():
@@ -203,6 +204,7 @@ class FrontDisplay:
             box = near_theta0_box(np.vstack([F for F in self.F.values()] or [np.zeros((0, m))]),
                                   self.original, self.retrain)
             if box is not None:
+                assert self.original is not None and self.retrain is not None  # box is None without them
                 for axis, k in (("x", i), ("y", j)):
                     low, high = float(box[0][k]), float(box[1][k])
                     if self.objective_names[k] in self.log_scale and low <= 0:
@@ -453,9 +455,10 @@ def plot_parallel_metrics(front: Front, *,
     table = np.column_stack([_metric(front, m)[nd] for m in metrics]).reshape(-1, len(metrics))
     shown = [k for k in range(len(metrics)) if np.isfinite(table[:, k]).any()]
     names, table, solver = [metrics[k] for k in shown], table[:, shown], front.solver[nd]
-    refs = [(np.array([float(r.get(n, np.nan)) for n in names]), style)
-            for r, style in ((original, {"color": ORIGINAL_COLOR, "ls": "--", "label": "Original (θ0)"}),
-                             (retrain, {"color": RETRAIN_COLOR, "ls": "--", "label": "Retrain"})) if r]
+    refs: list[tuple[np.ndarray, dict[str, Any]]] = [
+        (np.array([float(r.get(n, np.nan)) for n in names]), style)
+        for r, style in ((original, {"color": ORIGINAL_COLOR, "linestyle": "--", "label": "Original (θ0)"}),
+                         (retrain, {"color": RETRAIN_COLOR, "linestyle": "--", "label": "Retrain"})) if r]
     every = np.vstack([table, *[v for v, _ in refs]]) if refs else table
     low, high = np.nanmin(every, axis=0, initial=np.inf), np.nanmax(every, axis=0, initial=-np.inf)
     span = np.where(high > low, high - low, 1.0)
@@ -481,7 +484,7 @@ def plot_parallel_metrics(front: Front, *,
                 zorder=4)
     for values, style in refs:
         ax.plot(x, scale(values), lw=2.0, zorder=6, **style)
-    for k in x:
+    for k in range(len(x)):  # the positions x = 0, 1, ...
         ax.axvline(k, color="0.3", lw=0.8)
         ax.text(k, -0.04, f"{low[k]:.3g}", ha="center", va="top", fontsize="small")
         ax.text(k, 1.04, f"{high[k]:.3g}", ha="center", va="bottom", fontsize="small")

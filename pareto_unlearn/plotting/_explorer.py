@@ -37,6 +37,7 @@ from pareto_unlearn.exceptions import ConfigError, MissingDependencyError
 from pareto_unlearn.plotting._data import ExplorerData, prepare_explorer_data, visible_mask
 from pareto_unlearn.plotting._html import TABLE_COLUMNS, write_explorer_html
 from pareto_unlearn.plotting._views import INSTALL_HINT, build_figure
+from pareto_unlearn.selection_export import select_and_export
 
 __all__ = ["FrontExplorer", "export_point"]
 
@@ -54,8 +55,6 @@ def export_point(run_dir: str | os.PathLike, index: int, path: str | os.PathLike
     dict
         What :func:`~pareto_unlearn.selection_export.select_and_export` returns.
     """
-    from pareto_unlearn.selection_export import select_and_export
-
     return select_and_export(run_dir, index=int(index), export=path, task=task, cache_dir=cache_dir,
                              device=device)
 

@@ -9,10 +9,18 @@ only" and a constraint (``RA >= 99``) filter the points.
 
 Examples
 --------
+A run directory (``prepare_explorer_data("runs/demo")``) or, as here, a Front; needs plotly (the
+``jupyter`` extra; pytest skips the example without it):
+
+>>> import numpy as np, pytest
+>>> _ = pytest.importorskip("plotly")
+>>> from pareto_unlearn.front import Front
 >>> from pareto_unlearn.plotting._data import prepare_explorer_data
->>> html = explorer_html(prepare_explorer_data("runs/demo"), title="demo")  # doctest: +SKIP
->>> "<script src=" in html  # doctest: +SKIP
-False
+>>> m = {"UA": [1.0, 9.0], "RA": [99.0, 97.0], "TA": [95.0, 93.0], "MIA": [10.0, 20.0]}
+>>> front = Front.from_points(np.array([[0.1, 1.0], [0.5, 0.3]]), metrics=m)
+>>> html = explorer_html(prepare_explorer_data(front), title="demo")
+>>> html.startswith("<!DOCTYPE html>"), "<script src=" in html
+(True, False)
 """
 
 from __future__ import annotations

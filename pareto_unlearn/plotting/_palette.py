@@ -25,42 +25,23 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from pareto_unlearn.solvers._registry import REGISTRY, palette
+
 __all__ = ["SOLVER_PALETTE", "BASELINE_MARKERS", "RESERVE", "ORIGINAL_COLOR", "RETRAIN_COLOR", "solver_color",
            "solver_colors", "color_distance", "is_baseline"]
 
 ORIGINAL_COLOR = "#000000"
 RETRAIN_COLOR = "#7a7a7a"
 
-SOLVER_PALETTE: dict[str, str] = {
-    # NSGA-II / SMS-EMOA in their search spaces: blues, purple, pink, brown
-    "nsga2-last-layer": "#1f5fbf",
-    "nsga2-lora": "#00b4d8",
-    "nsga2-ls-weights": "#7b3fa0",
-    "nsga2-ls-warm": "#e75fb0",
-    "sms-emoa-ls-warm": "#8b5a2b",
-    # gradient solvers
-    "jd": "#d62728",
-    "ls": "#2ca02c",
-    "jd-mgda": "#ff8c00",
-    "jd-pcgrad": "#c8c800",
-    "jd-cagrad": "#006d6d",
-    "jd-nash-mtl": "#a0a0ff",
-    "jd-pama": "#ff9e9e",
-    # one-point baselines
-    "FT": "#556b2f",
-    "GA": "#b8860b",
-    "RL": "#800020",
-    "SalUn": "#ff00ff",
-    "l1-sparse": "#00d0a0",
-    "IU": "#e0c080",
-    # the two references
-    "Original": ORIGINAL_COLOR,
-    "Retrain": RETRAIN_COLOR,
-}
+IU_COLOR = "#e0c080"  # influence unlearning, a baseline imported from other runs
+
+# Every registered solver's colour (the registry holds them), then the imported baseline and the two
+# references.
+SOLVER_PALETTE: dict[str, str] = {**palette(), "IU": IU_COLOR, "Original": ORIGINAL_COLOR,
+                                  "Retrain": RETRAIN_COLOR}
 
 # Marker of each baseline (matplotlib names; plotly names in _views.PLOTLY_MARKERS).
-BASELINE_MARKERS: dict[str, str] = {"FT": "P", "GA": "X", "RL": "^", "SalUn": "v", "l1-sparse": "s",
-                                    "IU": "p"}
+BASELINE_MARKERS: dict[str, str] = {**{n: e.marker for n, e in REGISTRY.items() if e.marker}, "IU": "p"}
 
 # For names the palette does not know (the other jd-* aggregators, bring-your-own solvers).
 RESERVE: tuple[str, ...] = ("#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#377eb8", "#e41a1c",

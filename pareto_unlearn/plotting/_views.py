@@ -22,6 +22,7 @@ import numpy as np
 
 from pareto_unlearn.exceptions import MissingDependencyError
 from pareto_unlearn.plotting._data import EVALUATION_ONLY, ExplorerData
+from pareto_unlearn.plotting._displays import objective_label
 from pareto_unlearn.plotting._palette import (
     BASELINE_MARKERS,
     ORIGINAL_COLOR,
@@ -53,8 +54,6 @@ def require_plotly() -> Any:
 
 
 def _axis_label(name: str) -> str:
-    from pareto_unlearn.plotting._displays import objective_label
-
     return objective_label(name).split("  (")[0]
 
 
@@ -85,13 +84,16 @@ def build_figure(data: ExplorerData, *, pair: tuple[int, int] = (0, 1), visible:
 
     Examples
     --------
-    >>> import numpy as np
+    Needs plotly (the ``jupyter`` extra; pytest skips the example without it):
+
+    >>> import numpy as np, pytest
+    >>> _ = pytest.importorskip("plotly")
     >>> from pareto_unlearn.front import Front
     >>> from pareto_unlearn.plotting._data import prepare_explorer_data
     >>> m = {"UA": [1.0, 9.0], "RA": [99.0, 97.0], "TA": [95.0, 93.0], "MIA": [10.0, 20.0]}
     >>> data = prepare_explorer_data(Front.from_points(np.array([[0.1, 1.0], [0.5, 0.3]]), metrics=m))
-    >>> fig = build_figure(data, selected=[1])  # doctest: +SKIP
-    >>> [t.selectedpoints for t in fig.data if t.meta["role"] == "points"]  # doctest: +SKIP
+    >>> fig = build_figure(data, selected=[1])
+    >>> [t.selectedpoints for t in fig.data if t.meta["role"] == "points"]
     [(1,), (1,), (1,), (1,)]
     """
     go = require_plotly()

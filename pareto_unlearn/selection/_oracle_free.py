@@ -23,6 +23,7 @@ import pandas as pd
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics._samples import PREFIX, unpack_bits
+from pareto_unlearn.selection._feasible import _feasible_rows
 
 __all__ = ["OracleFree", "OracleFreeData", "GapEstimate", "OracleFreePick", "estimate_gaps",
            "INDISTINGUISHABLE"]
@@ -156,6 +157,7 @@ def _terms(data: OracleFreeData, w_f: np.ndarray, w_s: np.ndarray) -> dict[str, 
     terms = {"UA": np.abs(ua - ua_target), "RA": np.broadcast_to(np.abs(data.RA - data.target_RA), ua.shape),
              "TA": np.abs(ta - ta_target)}
     if data.kind == "random":
+        assert data.forget_nonmember is not None and data.target_sel_nonmember is not None  # __post_init__
         mia = _rates(w_f, data.forget_nonmember)
         terms["MIA"] = np.abs(mia - _rates(w_s, data.target_sel_nonmember)[:, None])
     return terms
@@ -311,8 +313,6 @@ class OracleFree:
         return cls("class" if forget.startswith("class") else "random", **kwargs)
 
     def _candidates(self, front: Front) -> np.ndarray:
-        from pareto_unlearn.selection._rules import _feasible_rows
-
         rows = _feasible_rows(front, "OracleFree")
         if "retain_ce" not in front.objective_names:
             raise ConfigError(f"OracleFree: the pick is the lowest 'retain_ce' objective in the band; this "

@@ -17,22 +17,12 @@ import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front, nondominated_mask
+from pareto_unlearn.selection._feasible import _feasible_rows
 from pareto_unlearn.selection._oracle_free import OracleFree
 
 __all__ = ["OracleFree", "Knee", "Preference", "Constrained", "ClosestToRetrain", "make_rule"]
 
 Rule = Callable[[Front], int]
-
-
-def _feasible_rows(front: Any, owner: str) -> np.ndarray:
-    """Indices of the feasible points of ``front``; ConfigError when there is none."""
-    if not isinstance(front, Front):
-        raise ConfigError(f"{owner}: expected a Front. Got {type(front).__name__}.")
-    rows = np.flatnonzero(front.feasible)
-    if len(rows) == 0:
-        what = "is empty" if len(front) == 0 else f"has {len(front)} points, none with finite objectives"
-        raise ConfigError(f"{owner}: there is no feasible point to choose from; the front {what}")
-    return rows
 
 
 def _nondominated_rows(front: Front, owner: str) -> np.ndarray:

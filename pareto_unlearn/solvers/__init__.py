@@ -1,8 +1,25 @@
-"""Gradient solvers: Jacobian descent (any torchjd aggregator), linear scalarisation, baselines.
+"""Solvers: every one honours one contract (:class:`Solver`: configuration in the constructor, one
+``run(task, objectives, ...) -> Front``) and is registered by name (:mod:`._registry`).
 
-Each is configured in its constructor and run by ``run(task, objectives)``, which returns a Front.
+- gradient: Jacobian descent with any torchjd aggregator (:class:`JacobianDescent`), linear
+  scalarisation (:class:`LinearScalarization`);
+- evolutionary: a pymoo algorithm over a search space (:class:`EvolutionarySolver` and its spaces:
+  :class:`EvolutionaryLastLayer`, :class:`EvolutionaryLoRA`, :class:`EvolutionaryLSWeights`,
+  :class:`EvolutionaryLSWarm`);
+- baselines: FT, GA, RL, SalUn, ℓ1-sparse.
+
+:func:`rebuild_model` rebuilds the model of any point of any of their Fronts.
+
+Examples
+--------
+>>> from pareto_unlearn.solvers import JacobianDescent, get_entry
+>>> JacobianDescent(aggregator="mgda").name
+'jd-mgda'
+>>> get_entry("jd-mgda").family
+'gradient'
 """
 
+from pareto_unlearn.solvers._base import FAMILIES, Solver
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
@@ -14,22 +31,56 @@ from pareto_unlearn.solvers._jd import (
     make_aggregator,
 )
 from pareto_unlearn.solvers._pama import PAMA, PAMAWeighting, pama_weights
+from pareto_unlearn.solvers._rebuild import rebuild_model
+from pareto_unlearn.solvers._registry import (
+    REGISTRY,
+    SolverEntry,
+    default_settings,
+    default_solvers,
+    get_entry,
+    solver_names,
+    spread_first,
+    sweep_units,
+)
+from pareto_unlearn.solvers.evolutionary import (
+    EvolutionaryLastLayer,
+    EvolutionaryLoRA,
+    EvolutionaryLSWarm,
+    EvolutionaryLSWeights,
+    EvolutionarySolver,
+)
 
 __all__ = [
     "AGGREGATORS",
+    "FAMILIES",
+    "PAMA",
+    "REGISTRY",
     "CostMeter",
+    "EvolutionaryLSWarm",
+    "EvolutionaryLSWeights",
+    "EvolutionaryLastLayer",
+    "EvolutionaryLoRA",
+    "EvolutionarySolver",
     "FineTune",
     "GradientAscent",
     "GradientSolver",
     "JacobianDescent",
     "L1Sparse",
     "LinearScalarization",
-    "PAMA",
     "PAMAWeighting",
     "RandomLabel",
     "SalUn",
+    "Solver",
+    "SolverEntry",
+    "default_settings",
+    "default_solvers",
+    "get_entry",
     "jd_direction",
     "make_aggregator",
-    "paired_batches",
     "pama_weights",
+    "paired_batches",
+    "rebuild_model",
+    "solver_names",
+    "spread_first",
+    "sweep_units",
 ]

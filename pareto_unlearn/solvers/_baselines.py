@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F_nn
 
 from pareto_unlearn.solvers._gradient import GradientSolver, forward_loss, paired_batches
+from pareto_unlearn.solvers._names import FT, GA, L1_SPARSE, RL, SALUN
 
 __all__ = ["FineTune", "GradientAscent", "RandomLabel", "SalUn", "L1Sparse"]
 
@@ -31,7 +32,8 @@ def _sgd_step(optimizer, loss, meter, n_backward: int, masks=None, params=None) 
 class FineTune(GradientSolver):
     """FT: retain cross-entropy only (10 epochs)."""
 
-    name = "FT"
+    family = "baseline"
+    name = FT
     space = "all-parameters"
 
     def __init__(self, *, epochs: int = 10, **kwargs: Any) -> None:
@@ -45,7 +47,8 @@ class FineTune(GradientSolver):
 class GradientAscent(GradientSolver):
     """GA: gradient ascent on the forget cross-entropy (2 epochs)."""
 
-    name = "GA"
+    family = "baseline"
+    name = GA
 
     def __init__(self, *, epochs: int = 2, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
@@ -67,7 +70,8 @@ def _random_wrong_labels(y: torch.Tensor, n_classes: int, generator: torch.Gener
 class RandomLabel(GradientSolver):
     """RL: each epoch one pass over D_f with random wrong labels, then one pass over D_r (10 epochs)."""
 
-    name = "RL"
+    family = "baseline"
+    name = RL
 
     def __init__(self, *, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
@@ -95,7 +99,7 @@ class RandomLabel(GradientSolver):
 class SalUn(RandomLabel):
     """SalUn: RL restricted to the salient weights, the top ``sparsity`` share of |∇ forget-CE| at θ0."""
 
-    name = "SalUn"
+    name = SALUN
 
     def __init__(self, *, sparsity: float = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -121,7 +125,8 @@ class SalUn(RandomLabel):
 class L1Sparse(GradientSolver):
     """ℓ1-sparse: retain cross-entropy + α_t‖θ‖₁ with α_t decaying linearly to 0 over the run."""
 
-    name = "l1-sparse"
+    family = "baseline"
+    name = L1_SPARSE
 
     def __init__(self, *, alpha: float = 5e-4, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from typing import Any
@@ -14,8 +15,10 @@ from tqdm.auto import tqdm
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator, predict
+from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
-from pareto_unlearn.solvers._rebuild import flat_params, set_flat_params
+from pareto_unlearn.spaces._rebuild import flat_params, set_flat_params
 
 __all__ = ["GradientSolver", "paired_batches"]
 
@@ -33,7 +36,7 @@ def paired_batches(n_forget: int, n_retain: int, batch_size: int, generator: tor
         yield f_chunks[s], r_order[s * batch_size : (s + 1) * batch_size]
 
 
-class GradientSolver:
+class GradientSolver(Solver):
     """Base of every gradient solver. Configure in the constructor, call :meth:`run`.
 
     Parameters
@@ -51,9 +54,11 @@ class GradientSolver:
         Show a tqdm bar.
     record : {"epoch", "last"}
         Keep a point after every epoch (a trajectory) or only the last.
+    start : array [n_params], optional
+        Start from this flat parameter vector (a warm start) instead of θ0.
     """
 
-    name = "gradient"
+    family = "gradient"
     space = "all-parameters"
 
     def __init__(
@@ -67,6 +72,7 @@ class GradientSolver:
         seed: int = 0,
         progress: bool = True,
         record: str = "epoch",
+        start: np.ndarray | None = None,
     ) -> None:
         self.lr = lr
         self.epochs = epochs
@@ -76,6 +82,7 @@ class GradientSolver:
         self.seed = seed
         self.progress = progress
         self.record = record
+        self.start = start
 
     # -- what subclasses change -------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
@@ -104,19 +111,20 @@ class GradientSolver:
             raise ConfigError(f"{self.name}: record must be 'epoch' or 'last', got {self.record!r}")
 
     def run(
-        self, task, objectives, *, evaluator: MetricEvaluator | None = None, run_id: str | None = None,
-        start: np.ndarray | None = None,
+        self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
+        checkpoint: Any = None, progress: bool | None = None,
     ) -> Front:
-        """Unlearn from θ0 (or from the flat parameter vector ``start``, a warm start) and return the
-        trajectory as a Front (θ0 itself is never modified)."""
+        """Unlearn from θ0 (or from ``start``) and return the trajectory as a Front (θ0 itself is never
+        modified). One run is one unit of work: it runs here whatever ``executor`` is, and is short enough
+        not to checkpoint (``explore`` checkpoints each finished run)."""
         self._validate()
         _warm_up_optimizer()
         self._warm_up(task)
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
         model = task.copy_original()
-        if start is not None:
-            set_flat_params(model, start)
+        if self.start is not None:
+            set_flat_params(model, self.start)
         generator = torch.Generator().manual_seed(self.seed)
         optimizer = torch.optim.SGD(
             model.parameters(), lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
@@ -124,8 +132,9 @@ class GradientSolver:
         self._setup(model, task, objectives, meter)
         rows: list[dict[str, Any]] = []
         arrays: dict[str, np.ndarray] = {}
-        run_id = run_id or f"{self.name}:{self.hyperparameters()}"
-        bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not self.progress, leave=False)
+        run_id = f"{self.name}:{self.hyperparameters()}"
+        show = self.progress if progress is None else progress
+        bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not show, leave=False)
         for epoch in bar:
             model.eval()  # BatchNorm statistics stay frozen at θ0's (docs/definitions.md §1)
             self._epoch(model, task, objectives, optimizer, generator, meter, epoch)
@@ -158,8 +167,8 @@ class GradientSolver:
             provenance=[
                 {
                     "space": self.space,
-                    "reference": _reference_name(objectives),
-                    "hyperparameters": hp,
+                    "reference": reference_label(objectives),
+                    "hyperparameters": copy.deepcopy(hp),  # each point its own record
                     "seed": self.seed,
                     "epoch": r["epoch"],
                     "run": r["run"],
@@ -172,9 +181,6 @@ class GradientSolver:
         )
         return front
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({args}, seed={self.seed})"
 
 
 def _warm_up_optimizer() -> None:
@@ -182,11 +188,6 @@ def _warm_up_optimizer() -> None:
     ``torch._dynamo`` (over a second on a laptop CPU), a one-time cost that would otherwise be charged to
     whichever gradient solver happens to run first."""
     torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
-
-
-def _reference_name(objectives) -> str:
-    refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
-    return "+".join(refs) if refs else "none"
 
 
 def forward_loss(model: nn.Module, objective, subset, idx: torch.Tensor, meter: CostMeter) -> torch.Tensor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torchjd.aggregation as tja
@@ -11,6 +11,8 @@ from torch import nn
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
+from pareto_unlearn.solvers._names import JD, LS, jd_name
+from pareto_unlearn.solvers._pama import PAMA
 
 __all__ = ["JacobianDescent", "LinearScalarization", "make_aggregator", "AGGREGATORS", "jd_direction"]
 
@@ -53,15 +55,13 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
     key = name.lower()
     if key not in AGGREGATORS:
         raise ConfigError(f"unknown aggregator {name!r}; choose one of {', '.join(sorted(AGGREGATORS))}")
-    cls = None if key == "pama" else getattr(tja, AGGREGATORS[key])
+    cls: Any = None if key == "pama" else getattr(tja, AGGREGATORS[key])
     kwargs: dict[str, Any] = {}
     if pref_vector is not None:
         if AGGREGATORS[key] not in _TAKES_PREF:
             raise ConfigError(f"aggregator {name!r} takes no preference vector; use upgrad or dualproj")
         kwargs["pref_vector"] = torch.as_tensor(pref_vector, dtype=torch.float32)
     if key == "pama":
-        from pareto_unlearn.solvers._pama import PAMA
-
         return PAMA()
     if key in ("cagrad",):
         kwargs.setdefault("c", 0.5)
@@ -134,11 +134,20 @@ class JacobianDescent(GradientSolver):
 
     Examples
     --------
+    >>> import tempfile, numpy as np, torch
+    >>> from pareto_unlearn.objectives import make_objectives
+    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
+    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
+    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
+    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
+    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
     >>> solver = JacobianDescent(lr=0.05, epochs=3, seed=0, progress=False)
-    >>> # front = solver.run(task, objectives)   # one point per epoch
+    >>> front = solver.run(task, make_objectives(task))
+    >>> len(front), [p["epoch"] for p in front.provenance]  # one point per epoch
+    (3, [1, 2, 3])
     """
 
-    name = "jd"
+    name = JD
 
     def __init__(
         self,
@@ -151,7 +160,7 @@ class JacobianDescent(GradientSolver):
         super().__init__(**kwargs)
         self.aggregator = aggregator
         self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
-        self.name = name or ("jd" if aggregator == "upgrad" else f"jd-{aggregator}")
+        self.name = name or jd_name(aggregator)
 
     def hyperparameters(self) -> dict[str, Any]:
         hp = {**super().hyperparameters(), "aggregator": self.aggregator}
@@ -209,7 +218,7 @@ class LinearScalarization(GradientSolver):
     point of the simplex.
     """
 
-    name = "ls"
+    name = LS
 
     def __init__(
         self,
@@ -247,7 +256,7 @@ class LinearScalarization(GradientSolver):
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
             losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
-            loss = sum(w * loss for w, loss in zip(self.weights_, losses))
+            loss = cast(torch.Tensor, sum(w * loss for w, loss in zip(self.weights_, losses)))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             meter.add(backward=len(f_idx) + len(r_idx))

@@ -1,55 +1,36 @@
-"""Rebuild a point's model from θ0 and its rebuild spec (used by ``Front.model``)."""
+"""``rebuild_model(task, front, i)``: the ``nn.Module`` of any point of any solver's Front."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import torch
 from torch import nn
 
-from pareto_unlearn.exceptions import CacheError
+# Imported for their ``@rebuilder`` registrations: every space a solver of this package searches.
+import pareto_unlearn.solvers.evolutionary._ls_weights  # noqa: F401
+import pareto_unlearn.spaces  # noqa: F401
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.front import Front
+from pareto_unlearn.spaces._rebuild import rebuild_from_spec
 
-__all__ = ["rebuild_model", "flat_params", "set_flat_params", "REBUILDERS"]
-
-
-def flat_params(model: nn.Module) -> np.ndarray:
-    return torch.nn.utils.parameters_to_vector(model.parameters()).detach().cpu().numpy().astype(np.float32)
-
-
-def set_flat_params(model: nn.Module, vector: np.ndarray) -> nn.Module:
-    params = list(model.parameters())
-    expected = sum(p.numel() for p in params)
-    if vector.size != expected:
-        raise CacheError(f"a stored parameter vector has {vector.size} values but the model has {expected}")
-    device = params[0].device
-    # A copy: vector_to_parameters makes the parameters views of the vector, and training the model
-    # must not write into the caller's array (a survivor's stored parameters, a front's arrays).
-    values = torch.tensor(np.asarray(vector), dtype=torch.float32, device=device)
-    torch.nn.utils.vector_to_parameters(values, params)
-    return model
+__all__ = ["rebuild_model"]
 
 
-def _from_params(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
-    return set_flat_params(task.copy_original(), np.asarray(arrays[spec["array"]]))
+def rebuild_model(task: Any, front: Front, i: int) -> nn.Module:
+    """The model of point ``i`` of ``front``, rebuilt from θ0 of ``task`` (None: the task the front was
+    made on or loaded with), in eval mode.
 
-
-def _original(task, spec, arrays) -> nn.Module:
-    return task.copy_original()
-
-
-REBUILDERS = {"params": _from_params, "original": _original}
-
-
-def rebuild_model(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
-    """The model of one point, in eval mode."""
-    kind = spec.get("kind")
-    if kind not in REBUILDERS:
-        # Subspace solvers register their rebuilders when imported.
-        import pareto_unlearn.spaces  # noqa: F401
-
-    if kind not in REBUILDERS:
-        raise CacheError(f"this point cannot be rebuilt: unknown rebuild kind {kind!r}")
-    model = REBUILDERS[kind](task, spec, arrays)
-    model.eval()
-    return model
+    Examples
+    --------
+    >>> from pareto_unlearn import Front
+    >>> rebuild_model(None, Front.from_points([[1.0, 2.0]]), 0)
+    Traceback (most recent call last):
+    ...
+    pareto_unlearn.exceptions.ConfigError: rebuild_model needs the task: pass it, or Front.load(dir, task)
+    """
+    task = task if task is not None else front.task
+    if task is None:
+        raise ConfigError("rebuild_model needs the task: pass it, or Front.load(dir, task)")
+    if not 0 <= int(i) < len(front):
+        raise ConfigError(f"point {i} does not exist; this front has points 0..{len(front) - 1}")
+    return rebuild_from_spec(task, front.rebuild[int(i)], front.arrays)

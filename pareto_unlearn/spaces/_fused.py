@@ -143,6 +143,7 @@ class FusedPlan:
         for j, term in enumerate(self.terms):
             out[:, j] = values[j] + term.const
             if term.kind == "lse-linear":  # minus the linear part's change from θ0: unit·(xW·G + xb·g)
+                assert term.G is not None and term.g is not None  # _lse_linear sets both
                 linear = xW[:P].reshape(P, C * d) @ term.G.reshape(C * d)
                 if xb is not None:
                     linear += xb[:P] @ term.g

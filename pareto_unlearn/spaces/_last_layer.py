@@ -1,4 +1,4 @@
-"""``nsga2-last-layer``: NSGA-II over Δ of the final linear layer, on cached penultimate features.
+"""The last-layer space: Δ of the final linear layer, a whole population evaluated on cached features.
 
 Genome and operators
 --------------------
@@ -40,17 +40,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from pymoo.core.problem import ElementwiseProblem
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
 from pareto_unlearn.spaces._fused import fused_plan
-from pareto_unlearn.spaces._nsga2 import CachedFeatureSolver, SpaceMeter, count_macs
+from pareto_unlearn.spaces._macs import count_macs
+from pareto_unlearn.spaces._rebuild import rebuilder
 from pareto_unlearn.task import last_linear
 
-__all__ = ["NSGA2LastLayer", "LastLayerEvaluator", "LastLayerElementwiseProblem", "genome_from_model",
-           "build_last_layer_model", "DEFAULT_SCALE"]
+__all__ = ["LastLayerEvaluator", "genome_from_model", "build_last_layer_model", "DEFAULT_SCALE"]
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +211,7 @@ def build_last_layer_model(task, genome: np.ndarray, *, layer: str, unit: float)
     return model
 
 
+@rebuilder("last_layer")
 def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return build_last_layer_model(task, arrays[spec["array"]], layer=spec["layer"], unit=float(spec["unit"]))
 
@@ -224,8 +224,8 @@ def genome_from_model(task, model: nn.Module, *, scale: float = DEFAULT_SCALE) -
 
     Examples
     --------
-    >>> x = genome_from_model(task, ls_front.model(0))  # an LS solution as a genome  # doctest: +SKIP
-    >>> front = NSGA2LastLayer(initial=x[None]).run(task, objectives)  # doctest: +SKIP
+    >>> x = genome_from_model(task, rebuild_model(task, ls_front, 0))  # an LS point  # doctest: +SKIP
+    >>> front = EvolutionaryLastLayer(initial=x[None]).run(task, objectives)  # doctest: +SKIP
     """
     name, layer0 = last_linear(task.original)
     layer = dict(model.named_modules()).get(name)
@@ -236,73 +236,3 @@ def genome_from_model(task, model: nn.Module, *, scale: float = DEFAULT_SCALE) -
     if layer0.bias is not None:
         parts.append(layer.bias.detach() - layer0.bias.detach())
     return (torch.cat(parts) / unit).double().cpu().numpy()
-
-
-class LastLayerElementwiseProblem(ElementwiseProblem):
-    """The per-individual twin of the vectorised problem (for timing): each genome builds the full model
-    and runs it on the raw inputs of the objectives' splits."""
-
-    def __init__(self, task, objectives, *, layer: str, unit: float, n_var: int) -> None:
-        super().__init__(n_var=n_var, n_obj=len(objectives), xl=-np.ones(n_var), xu=np.ones(n_var))
-        self.task, self.objectives, self.layer, self.unit = task, objectives, layer, unit
-
-    def _evaluate(self, x, out, *args, **kwargs):
-        model = build_last_layer_model(self.task, x, layer=self.layer, unit=self.unit)
-        out["F"] = self.objectives.evaluate(model, self.task)
-
-
-class NSGA2LastLayer(CachedFeatureSolver):
-    """NSGA-II over Δ of the final linear layer, whole population in one batched call per generation.
-
-    Parameters
-    ----------
-    scale : float
-        Genome unit relative to the std of θ0's final weight (default 4.0, chosen by HV on digits).
-    init_sigma : float
-        Standard deviation of the perturbed initial rows (default 0.3, chosen with ``scale``).
-    chunk_size : int, optional
-        Individuals per GEMM (memory / cache trade-off; results do not depend on it beyond rounding).
-    compile : bool
-        Run the fused objectives through ``torch.compile`` (eager fallback); see :class:`LastLayerEvaluator`.
-    **kwargs
-        ``pop_size``, ``n_gen``, ``seed``, ``progress``, ``initial``, ``init_sigma``, operator settings:
-        see :class:`NSGA2Solver`.
-
-    Examples
-    --------
-    >>> solver = NSGA2LastLayer(pop_size=20, n_gen=5, seed=0, progress=False)
-    >>> front = solver.run(task, objectives)  # doctest: +SKIP
-    >>> model = front.model(0)  # θ0 with the point's last layer  # doctest: +SKIP
-    """
-
-    name = "nsga2-last-layer"
-    space = "last-layer"
-    rebuild_kind = "last_layer"
-
-    def __init__(self, *, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3,
-                 chunk_size: int | None = None, compile: bool = False, **kwargs: Any) -> None:
-        super().__init__(init_sigma=init_sigma, **kwargs)
-        self.scale = scale
-        self.chunk_size = chunk_size
-        self.compile = compile
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "scale": self.scale}
-
-    def _validate_space(self) -> None:
-        super()._validate_space()
-        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
-            raise ConfigError(f"NSGA2LastLayer: `scale` must be a positive number. Got {self.scale!r}.")
-        if self.chunk_size is not None and not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):
-            raise ConfigError(f"NSGA2LastLayer: `chunk_size` must be None or an integer >= 1. "
-                              f"Got {self.chunk_size!r}.")
-
-    def _setup(self, task, objectives, meter: SpaceMeter) -> None:
-        self.evaluator_ = LastLayerEvaluator(task, objectives, scale=self.scale, chunk_size=self.chunk_size,
-                                             compile=self.compile)
-        meter.add(forward=self.evaluator_.n_rows)  # one full pass per cached sample
-        self.n_var_ = self.evaluator_.n_var
-        self.xl_, self.xu_ = -np.ones(self.n_var_), np.ones(self.n_var_)
-
-    def _rebuild_fields(self) -> dict[str, Any]:
-        return {"layer": self.evaluator_.layer_name, "unit": self.evaluator_.unit, "scale": float(self.scale)}

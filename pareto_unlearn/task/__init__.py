@@ -4,10 +4,14 @@ from pareto_unlearn.task._cache import ModelCache, default_cache_dir, load_state
 from pareto_unlearn.task._datasets import DATASETS, RawDataset, load_dataset
 from pareto_unlearn.task._models import MODELS, build_model, last_linear, resnet18_cifar
 from pareto_unlearn.task._splits import SPLIT_KEYS, ForgetSpec, Splits, make_splits, parse_forget
+from pareto_unlearn.task._synthetic import write_synthetic_cifar10
 from pareto_unlearn.task._task import Subset, UnlearningTask, load_task, resolve_device
+from pareto_unlearn.task._torchvision import load_torchvision
 from pareto_unlearn.task._training import CIFAR_RECIPE, DIGITS_RECIPE, TrainRecipe, train_model
 
 __all__ = [
+    "load_torchvision",
+    "write_synthetic_cifar10",
     "CIFAR_RECIPE",
     "DATASETS",
     "DIGITS_RECIPE",

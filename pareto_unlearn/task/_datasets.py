@@ -8,41 +8,16 @@ torchvision sets, ``x_train`` / ``x_test`` are the official train / test splits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
+
+# _torchvision is read at call time (``_torchvision.load_torchvision``), so that a test can replace it.
+import pareto_unlearn.task._torchvision as _torchvision
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.task._raw import RawDataset
 
 __all__ = ["RawDataset", "load_dataset", "DATASETS"]
 
 DATASETS = ("digits", "cifar10", "cifar100", "mnist", "fashion-mnist")
-
-
-@dataclass(frozen=True)
-class RawDataset:
-    """Images and labels of one data set, before any forget / retain split.
-
-    Attributes
-    ----------
-    name : str
-    x_train : Tensor [n_train, *input_shape] float32, normalised
-    y_train : Tensor [n_train] int64
-    x_test : Tensor [n_test, *input_shape] float32 (empty for digits: the test split is drawn from x_train)
-    y_test : Tensor [n_test] int64
-    n_classes : int
-    separate_test : bool  (True for torchvision sets, whose test split is fixed)
-    """
-
-    name: str
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    n_classes: int
-    separate_test: bool
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
 
 
 def _load_digits() -> RawDataset:
@@ -74,12 +49,8 @@ def load_dataset(name: str, *, data_root: str | None = None, download: bool = Fa
     >>> raw.x_train.shape, raw.n_classes
     (torch.Size([1797, 1, 8, 8]), 10)
     """
-    from pareto_unlearn.exceptions import ConfigError
-
     if name == "digits":
         return _load_digits()
     if name in DATASETS:
-        from pareto_unlearn.task._torchvision import load_torchvision
-
-        return load_torchvision(name, data_root=data_root, download=download)
+        return _torchvision.load_torchvision(name, data_root=data_root, download=download)
     raise ConfigError(f"unknown task {name!r}; choose one of {', '.join(DATASETS)}")

@@ -101,6 +101,7 @@ def build_model(name: str, *, n_classes: int, input_shape: tuple[int, ...], seed
     torch.Size([2, 10])
     """
     generator_state = torch.random.get_rng_state()
+    model: nn.Sequential
     torch.manual_seed(seed)  # init draws from the global generator; restore it so no global state leaks
     try:
         if name == "mlp":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -236,7 +236,7 @@ def make_splits(
     if fixed_forget is not None:
         f_idx, r_idx = fixed_forget, train
     elif forget.kind == "random":
-        f_idx, r_idx = _stratified_take(rng, train, y_train, float(forget.ratio))
+        f_idx, r_idx = _stratified_take(rng, train, y_train, float(cast(float, forget.ratio)))
     else:
         mask = np.isin(y_train[train], forget.classes)
         f_idx, r_idx = train[mask], train[~mask]

@@ -7,7 +7,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -237,7 +237,7 @@ def _reinit(model: nn.Module, seed: int) -> nn.Module:
     try:
         for module in model.modules():
             if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+                cast(Any, module).reset_parameters()
     finally:
         torch.random.set_rng_state(state)
     return model

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from pareto_unlearn.exceptions import ConfigError, DataError
-from pareto_unlearn.task._datasets import RawDataset
+from pareto_unlearn.task._raw import RawDataset
 
 if TYPE_CHECKING:
     from torchvision.datasets import VisionDataset

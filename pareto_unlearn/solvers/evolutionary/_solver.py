@@ -9,32 +9,34 @@ objective values [P, m] (``_evaluate_population``), draws its perturbed initial 
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from pymoo.core.callback import Callback
 from pymoo.core.problem import Problem
-from torch import nn
 from tqdm.auto import tqdm
 
 from pareto_unlearn._io import sha256_bytes
-from pareto_unlearn.checkpoint import StateCheckpoint, restore_rng_states, rng_states
+from pareto_unlearn.checkpoint import StateCheckpoint, preserved_rng_states, restore_rng_states, rng_states
+from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
+from pareto_unlearn.indicators import UTILITY_MARGIN, hv_reference_point
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.metrics._metrics import _accuracy
-from pareto_unlearn.objectives import hv_reference_point
-from pareto_unlearn.rundir import UTILITY_MARGIN
+from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
 
-__all__ = ["CachedFeatureSolver", "NSGA2Solver", "SpaceMeter", "SpaceProblem", "count_macs", "population_hv",
+__all__ = ["CachedFeatureSolver", "EvolutionarySolver", "SpaceMeter", "SpaceProblem", "population_hv",
            "rank_penalty", "PENALTY"]
 
 logger = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ class _GenerationLog(Callback):
     or its archive) and its HV@utility (points with RA >= ``ra_min``) when the space can tell RA cheaply
     (``front.anytime``)."""
 
-    def __init__(self, solver: NSGA2Solver, meter: SpaceMeter, ref_point: np.ndarray, bar,
+    def __init__(self, solver: EvolutionarySolver, meter: SpaceMeter, ref_point: np.ndarray, bar,
                  ra_min: float | None = None) -> None:
         super().__init__()
         self.solver = solver
@@ -156,45 +158,6 @@ class _GenerationLog(Callback):
             self.bar.set_postfix(hv=f"{hv:.4g}")
 
 
-@torch.no_grad()
-def count_macs(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Multiply-accumulates per sample of every ``nn.Linear`` and ``nn.Conv2d`` of ``model``.
-
-    One forward of ``x[:1]`` in eval mode with forward hooks; keys are qualified module names, in
-    execution order. A pass through a cached suffix counts as the suffix's share of the total.
-
-    Examples
-    --------
-    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    >>> count_macs(net, torch.zeros(5, 4))
-    {'0': 12.0, '2': 6.0}
-    """
-    macs: dict[str, float] = {}
-    handles = []
-
-    def hook(name: str):
-        def record(module: nn.Module, inputs, output) -> None:
-            if isinstance(module, nn.Linear):
-                macs[name] = macs.get(name, 0.0) + float(output.numel() * module.in_features)
-            else:
-                per_output = module.in_channels // module.groups * math.prod(module.kernel_size)
-                macs[name] = macs.get(name, 0.0) + float(output.numel() * per_output)
-        return record
-
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Linear, nn.Conv2d)):
-            handles.append(module.register_forward_hook(hook(name)))
-    was_training = model.training
-    model.eval()
-    try:
-        model(x[:1])
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
-    return macs
-
-
 def _missing(values: np.ndarray, fill: float) -> np.ndarray:
     """``values`` (a population attribute, object dtype when unset) with None replaced by ``fill``."""
     values = np.asarray(values)
@@ -222,16 +185,11 @@ def _restore_normalization(algorithm, state: dict[str, Any]) -> None:
     survival.opt = algorithm.pop[np.flatnonzero(rank == 0)]
 
 
-def _reference_name(objectives) -> str:
-    refs = [o.reference.name for o in objectives if hasattr(o, "reference")]
-    return "+".join(refs) if refs else "none"
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-class NSGA2Solver:
+class EvolutionarySolver(Solver):
     """Base of the NSGA-II solvers: configure in the constructor, call :meth:`run`.
 
     Parameters
@@ -259,23 +217,28 @@ class NSGA2Solver:
         direction, one offspring per subproblem a generation, so ``n_offsprings`` does not apply) or
         NSGA-III (rank, then niches along at most ``pop_size`` reference directions in place of
         crowding: made for three objectives and more), with the same operators (directions: see
-        ``_directions``); the solver's name starts with the algorithm (``sms-emoa-``, ``moead-``, ``nsga3-``)
-        instead of ``nsga2-``.
+        ``_directions``); the solver's name is ``{algorithm}-{space}`` (``nsga2-lora``, ``sms-emoa-ls-warm``).
+    ref_point : array-like [m], optional
+        HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
     """
 
-    name = "nsga2"
+    family = "evolutionary"
     space = "none"
     rebuild_kind = "none"
+    # set by _setup (annotations only: no class attribute)
+    n_var_: int
+    xl_: np.ndarray
+    xu_: np.ndarray
 
     def __init__(self, *, pop_size: int = 40, n_gen: int = 30, seed: int = 0, progress: bool = True,
                  initial: Any = None, init_sigma: float = 0.05, crossover_eta: float = 15.0,
                  crossover_prob: float = 0.9, mutation_eta: float = 20.0,
-                 n_offsprings: int | None = None, algorithm: str = "nsga2") -> None:
+                 n_offsprings: int | None = None, algorithm: str = "nsga2",
+                 ref_point: Sequence[float] | np.ndarray | None = None) -> None:
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
         self.algorithm = algorithm
-        if algorithm != "nsga2" and algorithm in ALGORITHMS and self.name.startswith("nsga2-"):
-            self.name = f"{algorithm}-" + self.name[len("nsga2-"):]  # the front says which algorithm made it
+        self.ref_point = ref_point
         self.n_gen = n_gen
         self.seed = seed
         self.progress = progress
@@ -285,9 +248,14 @@ class NSGA2Solver:
         self.crossover_prob = crossover_prob
         self.mutation_eta = mutation_eta
 
+    @property
+    def name(self) -> str:  # type: ignore[override]  # read-only here; Solver.name is a plain attribute
+        """``{algorithm}-{space}``: the front says which algorithm searched which space."""
+        return f"{self.algorithm}-{self.space}"
+
     # -- what subclasses provide ------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
-        hp = {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
+        hp: dict[str, Any] = {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
               "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
               "mutation_eta": self.mutation_eta}
         if self.n_offsprings is not None:
@@ -360,10 +328,10 @@ class NSGA2Solver:
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"{owner}: `seed` must be a non-negative integer. Got {self.seed!r}.")
         for key in ("init_sigma", "crossover_eta", "mutation_eta"):
-            value = getattr(self, key)
+            value: float = getattr(self, key)
             if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{owner}: `{key}` must be a finite number >= 0. Got {value!r}.")
-        if not (isinstance(self.crossover_prob, numbers.Real) and 0 <= self.crossover_prob <= 1):
+        if not (isinstance(self.crossover_prob, numbers.Real) and 0 <= cast(float, self.crossover_prob) <= 1):
             raise ConfigError(f"{owner}: `crossover_prob` must be in [0, 1]. Got {self.crossover_prob!r}.")
         self._validate_space()
 
@@ -409,9 +377,20 @@ class NSGA2Solver:
         return X
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None,
-            ref_point: Sequence[float] | np.ndarray | None = None, client: Any = None,
-            checkpoint: str | os.PathLike | None = None) -> Front:
+    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
+            checkpoint: str | os.PathLike | None = None, progress: bool | None = None) -> Front:
+        """Run the search from θ0 and return the final population as a Front (θ0 is never modified).
+
+        The caller's global RNG states (``random``, NumPy's, torch's) are given back on return, also after
+        a resumed run that put a checkpoint's states in place (:func:`preserved_rng_states`). See
+        :meth:`_run` for the parameters.
+        """
+        with preserved_rng_states():
+            return self._run(task, objectives, evaluator=evaluator, executor=executor, checkpoint=checkpoint,
+                             progress=progress)
+
+    def _run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
+             checkpoint: str | os.PathLike | None = None, progress: bool | None = None) -> Front:
         """Run NSGA-II from θ0 and return the final population as a Front (θ0 is never modified).
 
         Parameters
@@ -420,9 +399,7 @@ class NSGA2Solver:
         objectives : Objectives
         evaluator : MetricEvaluator, optional
             Scores the final points; built from ``task`` when not given.
-        ref_point : array-like [m], optional
-            HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
-        client : dask.distributed.Client, optional
+        executor : dask.distributed.Client or executor, optional
             Runs the space's independent units (per-individual fine-tunes, population chunks) on the
             cluster; the front is the one a serial run with the same torch thread count gives.
         checkpoint : path, optional
@@ -438,16 +415,14 @@ class NSGA2Solver:
         from pymoo.operators.crossover.sbx import SBX
         from pymoo.operators.mutation.pm import PM
 
-        from pareto_unlearn.distributed import make_executor
-
         self._validate()
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)  # a second run starts clean
         meter = SpaceMeter()
         with meter.paused():
             evaluator = evaluator or MetricEvaluator(task)
-            ref = self._ref_point(task, objectives, ref_point)
-        self.executor_ = make_executor(client)
+            ref = self._ref_point(task, objectives, self.ref_point)
+        self.executor_ = make_executor(executor)
         self._setup(task, objectives, meter)
         rng = np.random.default_rng([self.seed, 20250])
         X0 = self.initial_population(rng)
@@ -481,7 +456,8 @@ class NSGA2Solver:
         else:
             algorithm = NSGA2(**operators)
         self.algorithm_ = algorithm
-        bar = tqdm(total=self.n_gen, desc=self.name, disable=not self.progress, leave=False)
+        show = self.progress if progress is None else progress
+        bar = tqdm(total=self.n_gen, desc=self.name, disable=not show, leave=False)
         with meter.paused():  # HV@utility's RA bar; evaluators that compute no metrics have no θ0 RA
             original = getattr(evaluator, "original_", None)
             ra_min = None if original is None else float(original["RA"]) - UTILITY_MARGIN
@@ -539,7 +515,7 @@ class NSGA2Solver:
     def _fingerprint(self, task, objectives, X0: np.ndarray) -> dict[str, Any]:
         return {"solver": self.name, "hyperparameters": self.hyperparameters(), "seed": self.seed,
                 "theta0_sha256": getattr(task, "theta0_hash", None), "objectives": list(objectives.names),
-                "references": _reference_name(objectives), "n_var": int(self.n_var_),
+                "references": reference_label(objectives), "n_var": int(self.n_var_),
                 "initial_population_sha256": sha256_bytes(np.asarray(X0, dtype=np.float64).tobytes())}
 
     def _checkpoint_arrays(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -630,7 +606,7 @@ class NSGA2Solver:
         n = len(X)
         metric_keys = sorted({k for row in metrics for k in row})
         hp = self.hyperparameters()
-        reference = _reference_name(objectives)
+        reference = reference_label(objectives)
         arrays, rebuild, provenance = {}, [], []
         shared = self._rebuild_fields()
         for i in range(n):
@@ -638,7 +614,8 @@ class NSGA2Solver:
             arrays[key] = X[i].astype(np.float32)
             rebuild.append({"kind": self.rebuild_kind, "array": key, **shared,
                             **self._point_rebuild_fields(arrays[key])})
-            provenance.append({"space": self.space, "reference": reference, "hyperparameters": hp,
+            provenance.append({"space": self.space, "reference": reference,
+                               "hyperparameters": copy.deepcopy(hp),  # each point its own record
                                "seed": self.seed, "generation": int(born[i]),
                                # a resumed run says where it started and how many genomes it evaluated
                                "resumed_from_generation": int(getattr(self, "resumed_from_", 0)),
@@ -650,17 +627,13 @@ class NSGA2Solver:
             provenance=provenance, rebuild=rebuild, arrays=arrays, anytime=list(anytime), task=task,
         )
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
-        return f"{type(self).__name__}({args}, seed={self.seed})"
-
 
 def _evaluate_piece(evaluator, X: np.ndarray) -> np.ndarray:
     """Objectives of one piece of a population: the unit a Dask worker runs."""
     return evaluator.evaluate(X)
 
 
-class CachedFeatureSolver(NSGA2Solver):
+class CachedFeatureSolver(EvolutionarySolver):
     """A space evaluated on cached activations by an ``evaluator_`` (last layer, LoRA): the population in
     one batched call, charged as passes through the uncached suffix; metrics from the cached logits.
 
@@ -669,6 +642,8 @@ class CachedFeatureSolver(NSGA2Solver):
     serial and a Dask run agree exactly; a different number of pieces can move objectives by float32
     rounding (about 1e-6), since the batched products change shape.
     """
+
+    evaluator_: Any  # set by the subclass's _setup
 
     def __init__(self, *, population_chunks: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)

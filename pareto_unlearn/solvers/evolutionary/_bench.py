@@ -9,11 +9,26 @@ from typing import Any
 
 import numpy as np
 import torch
+from pymoo.core.problem import ElementwiseProblem
 
-from pareto_unlearn.spaces._last_layer import DEFAULT_SCALE, LastLayerElementwiseProblem, LastLayerEvaluator
-from pareto_unlearn.spaces._nsga2 import SpaceProblem
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers.evolutionary._solver import SpaceProblem
+from pareto_unlearn.spaces._last_layer import DEFAULT_SCALE, LastLayerEvaluator, build_last_layer_model
 
-__all__ = ["bench", "benchmark_last_layer"]
+__all__ = ["LastLayerElementwiseProblem", "bench", "benchmark_last_layer"]
+
+
+class LastLayerElementwiseProblem(ElementwiseProblem):
+    """The per-individual twin of the vectorised problem (for timing): each genome builds the full model
+    and runs it on the raw inputs of the objectives' splits."""
+
+    def __init__(self, task, objectives, *, layer: str, unit: float, n_var: int) -> None:
+        super().__init__(n_var=n_var, n_obj=len(objectives), xl=-np.ones(n_var), xu=np.ones(n_var))
+        self.task, self.objectives, self.layer, self.unit = task, objectives, layer, unit
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        model = build_last_layer_model(self.task, x, layer=self.layer, unit=self.unit)
+        out["F"] = self.objectives.evaluate(model, self.task)
 
 
 def _best_times(fns: dict[str, Any], repeats: int) -> dict[str, float]:
@@ -78,8 +93,6 @@ def bench(task, *, repeat: int = 10, pop_size: int = 200, compile: bool = False)
 
     Times are the best of ``repeat`` interleaved runs (one run for the slow elementwise twin).
     """
-    from pareto_unlearn.objectives import make_objectives
-
     result = benchmark_last_layer(task, make_objectives(task, reference="uniform"), pop_size=pop_size,
                                   repeats=repeat, compile=compile)
     extra = {"pop_size": pop_size, "threads": result["threads"], "max_abs_diff": result["max_abs_diff"],

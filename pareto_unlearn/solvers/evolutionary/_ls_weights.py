@@ -29,10 +29,17 @@ from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
-from pareto_unlearn.objectives import ForgetKL, RetainCE, make_objectives
-from pareto_unlearn.spaces._nsga2 import NSGA2Solver, SpaceMeter, population_hv, retain_accuracy
+from pareto_unlearn.objectives import objectives_from_spec
+from pareto_unlearn.solvers._jd import LinearScalarization
+from pareto_unlearn.solvers.evolutionary._solver import (
+    EvolutionarySolver,
+    SpaceMeter,
+    population_hv,
+    retain_accuracy,
+)
+from pareto_unlearn.spaces._rebuild import rebuild_from_spec, rebuilder
 
-__all__ = ["NSGA2LSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls_finetune", "individual_seed",
+__all__ = ["EvolutionaryLSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls_finetune", "individual_seed",
            "decode_genome", "DEFAULT_LR_BOUNDS"]
 
 logger = logging.getLogger(__name__)
@@ -100,17 +107,15 @@ class FineTuneOutcome:
 
 def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay, start=None,
                lr=None, epochs=None):
-    from pareto_unlearn.solvers import LinearScalarization
-
     w, genome_lr, genome_epochs = decode_genome(genome, max_epochs=max_epochs)
     # a seed sweep's point trains at the sweep's own lr and epochs (its genome only places it in the box)
     lr = genome_lr if lr is None else float(lr)
     epochs = genome_epochs if epochs is None else int(epochs)
     solver = LinearScalarization(weight=w, lr=lr, epochs=epochs, seed=int(seed), record="last",
                                  progress=False, batch_size=batch_size, momentum=momentum,
-                                 weight_decay=weight_decay)
+                                 weight_decay=weight_decay, start=start)
     capture = _Capture()
-    return solver.run(task, objectives, evaluator=capture, start=start), capture
+    return solver.run(task, objectives, evaluator=capture), capture
 
 
 def _fine_tune_from(task, objectives, genome, seed, *, start=None, override=None,
@@ -147,45 +152,21 @@ def _individual_on_worker(task, objectives, settings: dict[str, Any], item) -> F
 def replay_ls_finetune(task, objectives, genome: np.ndarray, seed: int, **settings: Any) -> nn.Module:
     """The model of an individual, by running its fine-tune again (same genome, same seed)."""
     front, _ = _fine_tune(task, objectives, genome, seed, **settings)
-    return front.model(0, task)
+    return rebuild_from_spec(task, front.rebuild[0], front.arrays)
 
 
-def _objectives_spec(objectives) -> dict[str, Any] | None:
-    """How to rebuild the objectives by :func:`make_objectives`; None when they are not expressible."""
-    names, reference, directions = [], "uniform", set()
-    for o in objectives:
-        if isinstance(o, RetainCE):
-            names.append("retain_ce")
-        elif isinstance(o, ForgetKL):
-            directions.add(o.direction)
-            if o.name == "forget_kl":
-                names.append("forget_kl")
-                reference = o.reference.name
-            else:
-                names.append(f"forget_kl:{o.reference.name}")
-        elif o.name in ("push_pull", "distill_retain"):
-            names.append(o.name)  # replayed with make_objectives' default K and push weight
-        else:
-            return None
-    if len(directions) > 1:
-        return None
-    direction = directions.pop() if directions else "model-ref"
-    return {"names": names, "reference": reference, "kl_direction": direction}
-
-
+@rebuilder("ls_finetune")
 def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     if not spec.get("objectives"):
         raise CacheError("ls_finetune rebuild: the point's objectives were not recorded; it cannot be "
                          "replayed")
-    o = spec["objectives"]
-    objectives = make_objectives(task, reference=o["reference"], kl_direction=o["kl_direction"],
-                                 names=o["names"])
+    objectives = objectives_from_spec(task, spec["objectives"])
     return replay_ls_finetune(task, objectives, arrays[spec["array"]], int(spec["seed"]),
                               max_epochs=int(spec["max_epochs"]), batch_size=int(spec["batch_size"]),
                               momentum=float(spec["momentum"]), weight_decay=float(spec["weight_decay"]))
 
 
-class NSGA2LSWeights(NSGA2Solver):
+class EvolutionaryLSWeights(EvolutionarySolver):
     """NSGA-II over (w, log10 lr, epochs) of a linear-scalarisation fine-tune from θ0.
 
     Parameters
@@ -197,16 +178,15 @@ class NSGA2LSWeights(NSGA2Solver):
     batch_size, momentum, weight_decay
         Fixed settings of every fine-tune (docs/definitions.md §2's SGD).
     **kwargs
-        See :class:`NSGA2Solver`; ``initial`` rows are (w, log10 lr, epochs).
+        See :class:`EvolutionarySolver`; ``initial`` rows are (w, log10 lr, epochs).
 
     Examples
     --------
-    >>> solver = NSGA2LSWeights(pop_size=8, n_gen=3, max_epochs=2, seed=0, progress=False)
+    >>> solver = EvolutionaryLSWeights(pop_size=8, n_gen=3, max_epochs=2, seed=0, progress=False)
     >>> front = solver.run(task, objectives)  # doctest: +SKIP
-    >>> model = front.model(0)  # replays the point's fine-tune  # doctest: +SKIP
+    >>> model = rebuild_model(None, front, 0)  # replays the point's fine-tune  # doctest: +SKIP
     """
 
-    name = "nsga2-ls-weights"
     space = "ls-weights"
     rebuild_kind = "ls_finetune"
 
@@ -230,16 +210,18 @@ class NSGA2LSWeights(NSGA2Solver):
         numbers_ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2 and all(
             isinstance(v, (int, float)) and math.isfinite(v) for v in bounds)
         if not (numbers_ok and bounds[0] < bounds[1]):
-            raise ConfigError(f"NSGA2LSWeights: `lr_bounds` must be two finite numbers lo < hi (log10 lr). "
+            raise ConfigError("EvolutionaryLSWeights: `lr_bounds` must be two finite numbers lo < hi "
+                              "(log10 lr). "
                               f"Got {bounds!r}.")
         for key in ("max_epochs", "batch_size"):
             value = getattr(self, key)
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-                raise ConfigError(f"NSGA2LSWeights: `{key}` must be an integer >= 1. Got {value!r}.")
+                raise ConfigError(f"EvolutionaryLSWeights: `{key}` must be an integer >= 1. Got {value!r}.")
 
     def _setup(self, task, objectives, meter: SpaceMeter) -> None:
         self.task_, self.objectives_ = task, objectives
-        self.objectives_spec_ = _objectives_spec(objectives)
+        spec = objectives.spec()
+        self.objectives_spec_ = spec if spec["rebuildable"] else None
         if self.objectives_spec_ is None:
             logger.warning("nsga2-ls-weights: these objectives cannot be rebuilt by name; points will not be "
                            "rebuildable by Front.model")

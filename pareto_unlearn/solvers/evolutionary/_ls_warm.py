@@ -2,11 +2,11 @@
 
 Genome and evaluation
 ---------------------
-The genome is that of :mod:`~pareto_unlearn.spaces._ls_weights` (w, log10 lr, epochs), with few epochs
+The genome is that of :class:`EvolutionaryLSWeights` (w, log10 lr, epochs), with few epochs
 (default E = 1). Generation 1 fine-tunes from θ0: an E-epoch sweep over w, uniform draws, or — with
 ``seed_sweep`` — exactly the LS sweep a user would run (its weights, lr, epochs and the run seed, so its
 points are those of :class:`~pareto_unlearn.solvers.LinearScalarization` with the same settings), charged
-to this solver like every other generation. When that sweep already ran (``run(..., seed_front=...)``,
+to this solver like every other generation. When that sweep already ran (``seed_front=``,
 as ``explore`` does with its ``ls`` front), generation 1 takes its points at their recorded cost instead
 of running it again: the same models, charged what they cost once. From generation 2 on, an offspring's
 fine-tune starts from the model of the survivor of the previous generation nearest to it in the genome
@@ -28,16 +28,20 @@ import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
-from pareto_unlearn.spaces._ls_weights import (
+from pareto_unlearn.metrics import Predictions, predict
+from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.solvers._jd import LinearScalarization
+from pareto_unlearn.solvers.evolutionary._ls_weights import (
     _PREDICTION_SPLITS,
+    EvolutionaryLSWeights,
     FineTuneOutcome,
-    NSGA2LSWeights,
     _fine_tune_from,
     individual_seed,
 )
-from pareto_unlearn.spaces._nsga2 import SpaceMeter, _reference_name
+from pareto_unlearn.solvers.evolutionary._solver import SpaceMeter
+from pareto_unlearn.spaces._rebuild import rebuild_from_spec
 
-__all__ = ["NSGA2LSWarm"]
+__all__ = ["EvolutionaryLSWarm"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def _warm_individual_on_worker(task, objectives, settings: dict[str, Any], item)
     return outcome, params
 
 
-class NSGA2LSWarm(NSGA2LSWeights):
+class EvolutionaryLSWarm(EvolutionaryLSWeights):
     """NSGA-II over (w, log10 lr, epochs) of short LS fine-tunes that continue from survivors' models.
 
     Parameters
@@ -70,22 +74,29 @@ class NSGA2LSWarm(NSGA2LSWeights):
         Keep every non-dominated individual ever evaluated (default); the Front is that archive, and the
         anytime HV within a generation is the archive's with the offspring so far. Otherwise the Front
         is the final population.
+    seed_front : Front, optional
+        The ``seed_sweep`` run before, as a sweep Front: one LS point per weight, in order, with
+        cumulative cost columns (``explore`` passes its ``ls`` front). Generation 1 takes its points
+        (the same models the sweep would give again) at their recorded cost instead of running the
+        sweep a second time; this run's set-up is charged after them. Its settings must be the
+        seed sweep's, else :class:`~pareto_unlearn.exceptions.ConfigError`.
     **kwargs
-        See :class:`NSGA2LSWeights`.
+        See :class:`EvolutionaryLSWeights`.
 
     Examples
     --------
-    >>> solver = NSGA2LSWarm(pop_size=10, n_gen=5, seed=0, progress=False)
+    >>> solver = EvolutionaryLSWarm(pop_size=10, n_gen=5, seed=0, progress=False)
     >>> front = solver.run(task, objectives)  # doctest: +SKIP
     """
 
-    name = "nsga2-ls-warm"
     space = "ls-warm"
     rebuild_kind = "params"
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
-                 seed_sweep: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+                 seed_sweep: Mapping[str, Any] | None = None, seed_front: Front | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(max_epochs=max_epochs, **kwargs)
+        self.seed_front = seed_front
         self.sweep_start = sweep_start
         self.archive = archive
         self.seed_sweep = seed_sweep
@@ -103,7 +114,7 @@ class NSGA2LSWarm(NSGA2LSWeights):
         sweep = self.seed_sweep
         if sweep is None:
             return
-        owner = "NSGA2LSWarm"
+        owner = "EvolutionaryLSWarm"
         if not isinstance(sweep, Mapping) or set(sweep) != {"weights", "lr", "epochs"}:
             raise ConfigError(f"{owner}: `seed_sweep` must be a mapping with exactly the keys 'weights', "
                               f"'lr' and 'epochs'. Got {sweep!r}.")
@@ -129,6 +140,7 @@ class NSGA2LSWarm(NSGA2LSWeights):
     def _seed_rows(self) -> np.ndarray:
         """Genomes of the seed sweep's points: (w, log10 lr clipped to the bounds, E)."""
         sweep = self.seed_sweep
+        assert sweep is not None  # called only with a seed sweep
         w = np.asarray(sweep["weights"], dtype=float)
         log_lr = float(np.clip(math.log10(float(sweep["lr"])), self.xl_[1], self.xu_[1]))
         return np.stack([w, np.full(len(w), log_lr), np.full(len(w), float(self.max_epochs))], axis=1)
@@ -138,33 +150,10 @@ class NSGA2LSWarm(NSGA2LSWeights):
             return super()._initial_rows()
         return self._seed_rows()
 
-    def run(self, task, objectives, *, seed_front: Front | None = None, **kwargs: Any) -> Front:
-        """:meth:`NSGA2Solver.run <pareto_unlearn.spaces.NSGA2Solver.run>`, optionally continuing a seed
-        sweep that already ran.
-
-        Parameters
-        ----------
-        seed_front : Front, optional
-            The ``seed_sweep`` run before, as a sweep Front: one LS point per weight, in order, with
-            cumulative cost columns (``explore`` passes its ``ls`` front). Generation 1 takes its points
-            (the same models the sweep would give again) at their recorded cost instead of running the
-            sweep a second time; this run's set-up is charged after them. Its settings must be the
-            seed sweep's, else :class:`~pareto_unlearn.exceptions.ConfigError`.
-        **kwargs
-            ``evaluator``, ``ref_point``, ``client``, ``checkpoint``.
-        """
-        self._seed_front = seed_front
-        try:
-            return super().run(task, objectives, **kwargs)
-        finally:
-            self._seed_front = None
-
     def _seed_points(self, front: Front, objectives) -> dict[bytes, int]:
         """Genome bytes of each seed row -> its point in ``front``, after checking the front is the seed
         sweep of these settings."""
-        from pareto_unlearn.solvers import LinearScalarization
-
-        owner = "NSGA2LSWarm"
+        owner = "EvolutionaryLSWarm"
         sweep = self.seed_sweep
         if sweep is None:
             raise ConfigError(f"{owner}: `seed_front` continues a seed sweep; set `seed_sweep` to its "
@@ -180,7 +169,7 @@ class NSGA2LSWarm(NSGA2LSWeights):
             raise ConfigError(f"{owner}: `seed_front` holds LS points with momentum {ls.momentum} and "
                               f"weight_decay {ls.weight_decay}; this search uses {self.momentum} and "
                               f"{self.weight_decay}. Run the seed sweep instead (no seed_front).")
-        reference = _reference_name(objectives)
+        reference = reference_label(objectives)
         wall = np.asarray(front.cost["wall_s"], dtype=float)
         for k, w in enumerate(sweep["weights"]):
             provenance, hp = front.provenance[k], front.provenance[k].get("hyperparameters", {})
@@ -200,20 +189,20 @@ class NSGA2LSWarm(NSGA2LSWeights):
 
     def _ready_seed(self, k: int) -> tuple[tuple[FineTuneOutcome, np.ndarray], dict[str, float]]:
         """Seed point ``k`` of ``seed_front`` as this space's result of a fine-tune, and its recorded cost."""
-        from pareto_unlearn.metrics import predict
-
-        front = self._seed_front
+        front = self.seed_front
+        assert front is not None  # seed_points_ is empty without seed_front
         cost = {name: float(front.cost[name][k]) for name in COST_NAMES}
         before = {name: float(front.cost[name][k - 1]) if k else 0.0 for name in COST_NAMES}
         spent = {name: cost[name] - before[name] for name in COST_NAMES}
         outcome = FineTuneOutcome(
-            np.asarray(front.F[k], dtype=float).copy(), predict(front.model(k, self.task_), self.task_),
+            np.asarray(front.F[k], dtype=float).copy(),
+            predict(rebuild_from_spec(self.task_, front.rebuild[k], front.arrays), self.task_),
             spent["forward_passes"], spent["backward_passes"], spent["wall_s"], None)
         return (outcome, np.asarray(front.arrays[front.rebuild[k]["array"]], dtype=np.float32).copy()), cost
 
     def _setup(self, task, objectives, meter: SpaceMeter) -> None:
         super()._setup(task, objectives, meter)
-        front = getattr(self, "_seed_front", None)
+        front = self.seed_front
         # genome bytes -> the point of seed_front that generation 1 takes instead of fine-tuning again
         self.seed_points_: dict[bytes, int] = {} if front is None else self._seed_points(front, objectives)
         # genome bytes -> the sweep's own lr and epochs, for the seed points of generation 1
@@ -321,8 +310,6 @@ class NSGA2LSWarm(NSGA2LSWeights):
 
     def _restore_checkpoint_arrays(self, X: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
         import torch
-
-        from pareto_unlearn.metrics import Predictions
 
         for i, row in enumerate(arrays["held_X"]):
             key = row.astype(np.float32).tobytes()

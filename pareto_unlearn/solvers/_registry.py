@@ -1,0 +1,280 @@
+"""The registry: the one place that maps a solver's name to its class, its family, its default settings
+and its colour. ``explore``, ``table``, ``compare``, ``report``, the config loader, the CLI and the plots
+read it; nothing else dispatches on solver names.
+
+Examples
+--------
+>>> entry = get_entry("nsga2-lora")
+>>> entry.family, entry.cls.__name__
+('evolutionary', 'EvolutionaryLoRA')
+>>> [n for n in solver_names("gradient")][:3]
+['jd', 'ls', 'jd-mgda']
+>>> get_entry("nsga2-lorra")
+Traceback (most recent call last):
+...
+pareto_unlearn.exceptions.ConfigError: unknown solver 'nsga2-lorra'; did you mean 'nsga2-lora'? ...
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+
+from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn.solvers._base import FAMILIES, Solver
+from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
+from pareto_unlearn.solvers._jd import AGGREGATORS, JacobianDescent, LinearScalarization
+from pareto_unlearn.solvers._names import FT, GA, JD, L1_SPARSE, LS, RL, SALUN, jd_name
+from pareto_unlearn.solvers.evolutionary import (
+    EvolutionaryLastLayer,
+    EvolutionaryLoRA,
+    EvolutionaryLSWarm,
+    EvolutionaryLSWeights,
+    EvolutionarySolver,
+)
+
+__all__ = ["REGISTRY", "SolverEntry", "baseline_candidates", "baseline_grid", "build_search",
+           "default_settings", "default_solvers", "get_entry", "palette", "resolve_settings", "solver_names",
+           "spread_first", "sweep_units", "warm_seed_settings"]
+
+
+@dataclass(frozen=True)
+class SolverEntry:
+    """What the registry knows of one solver.
+
+    ``fixed`` are the constructor arguments that make the class this solver (``aggregator="mgda"``,
+    ``algorithm="sms-emoa"``); ``settings`` names the ``[explore.<table>]`` its settings come from (every
+    ``jd-*`` shares ``jd``'s); ``seeded_by`` is the sweep a warm search continues; ``default`` puts it in
+    ``explore``'s default list.
+    """
+
+    name: str
+    family: str
+    cls: type[Solver]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    settings: str = ""
+    color: str | None = None
+    marker: str | None = None
+    default: bool = False
+    seeded_by: str | None = None
+
+
+def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
+                  seeded_by: str | None = None) -> SolverEntry:
+    name = f"{algorithm}-{cls.space}"  # as the solver names itself
+    fixed = {} if algorithm == "nsga2" else {"algorithm": algorithm}
+    return SolverEntry(name, "evolutionary", cls, fixed, name, color, default=True, seeded_by=seeded_by)
+
+
+# Colours: no two nearer than CIELAB ΔE76 25, Original and Retrain included (tests/test_plotting.py).
+_JD_COLORS = {"mgda": "#ff8c00", "pcgrad": "#c8c800", "cagrad": "#006d6d", "nash-mtl": "#a0a0ff",
+              "pama": "#ff9e9e"}
+_ENTRIES = [
+    _evolutionary(EvolutionaryLastLayer, "nsga2", "#1f5fbf"),
+    _evolutionary(EvolutionaryLoRA, "nsga2", "#00b4d8"),
+    _evolutionary(EvolutionaryLSWeights, "nsga2", "#7b3fa0"),
+    _evolutionary(EvolutionaryLSWarm, "nsga2", "#e75fb0", seeded_by=LS),
+    _evolutionary(EvolutionaryLSWarm, "sms-emoa", "#8b5a2b", seeded_by=LS),
+    SolverEntry(JD, "gradient", JacobianDescent, {"aggregator": "upgrad"}, JD, "#d62728", default=True),
+    SolverEntry(LS, "gradient", LinearScalarization, {}, LS, "#2ca02c", default=True),
+    *(SolverEntry(jd_name(a), "gradient", JacobianDescent, {"aggregator": a}, JD, _JD_COLORS.get(a))
+      for a in AGGREGATORS if a != "upgrad"),
+    SolverEntry(FT, "baseline", FineTune, color="#556b2f", marker="P"),
+    SolverEntry(GA, "baseline", GradientAscent, color="#b8860b", marker="X"),
+    SolverEntry(RL, "baseline", RandomLabel, color="#800020", marker="^"),
+    SolverEntry(SALUN, "baseline", SalUn, color="#ff00ff", marker="v"),
+    SolverEntry(L1_SPARSE, "baseline", L1Sparse, color="#00d0a0", marker="s"),
+]
+REGISTRY: dict[str, SolverEntry] = {e.name: e for e in _ENTRIES}
+assert all(e.family in FAMILIES for e in _ENTRIES)
+
+
+def solver_names(family: str | None = None) -> tuple[str, ...]:
+    """Registered names, in registry order (of one family when given)."""
+    return tuple(n for n, e in REGISTRY.items() if family is None or e.family == family)
+
+
+def default_solvers() -> tuple[str, ...]:
+    """What ``explore`` runs when no solvers are named: the evolutionary searches, ``jd`` and ``ls``."""
+    return tuple(n for n, e in REGISTRY.items() if e.default)
+
+
+def get_entry(name: str) -> SolverEntry:
+    """The entry of ``name``; :class:`ConfigError` naming the closest registered name otherwise."""
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(str(name), list(REGISTRY), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"unknown solver {name!r}; {hint}Registered: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def palette() -> dict[str, str]:
+    """The fixed colour of every registered solver that has one."""
+    return {n: e.color for n, e in REGISTRY.items() if e.color}
+
+
+def spread_first(weights: Any) -> list[float]:
+    """``weights`` (in [0, 1]) in the order a sweep should run them so that every prefix spans the front:
+    each next weight is the one farthest from 0, 1 and the weights before it (ties: the smaller). An
+    extreme weight alone gives a corner of the front, a middle one most of its hypervolume, so a sweep
+    read at any cost (``compare``'s budget, a user who stops it) holds the most it can.
+
+    Examples
+    --------
+    >>> spread_first([0.1, 0.3, 0.5, 0.7, 0.9])
+    [0.5, 0.3, 0.7, 0.1, 0.9]
+    """
+    left = sorted(float(w) for w in weights)
+    chosen: list[float] = []
+    while left:
+        covered = np.array([0.0, 1.0, *chosen])
+        spread = [round(float(np.abs(covered - w).min()), 9) for w in left]  # 0.55 − 0.45 ties 0.25 − 0.15
+        chosen.append(left.pop(int(np.argmax(spread))))
+    return chosen
+
+
+def _warm_settings(ls: dict[str, Any], *, n_gen: int) -> dict[str, Any]:
+    # generation 1 is the ls sweep itself (seeding, charged to it); then 6 offspring a generation, each 2
+    # epochs on from the nearest survivor's model
+    return {"pop_size": len(ls["weights"]), "n_offsprings": 6, "n_gen": n_gen, "max_epochs": 2,
+            "lr_bounds": [-1.2, -0.4],
+            "seed_sweep": {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}}
+
+
+def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, Any]]:
+    """Settings of each settings table (``jd`` for every ``jd-*``) for ``task``. ``quick`` keeps every
+    solver with at least 5 non-dominated points on digits."""
+    lrs = [0.05, 0.1, 0.15, 0.2, 0.3] if task == "digits" else [1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2]
+    last_layer, lora, ls_weights, warm, warm_sms = (
+        get_entry(f"{a}-{c.space}").name for c, a in (
+            (EvolutionaryLastLayer, "nsga2"), (EvolutionaryLoRA, "nsga2"), (EvolutionaryLSWeights, "nsga2"),
+            (EvolutionaryLSWarm, "nsga2"), (EvolutionaryLSWarm, "sms-emoa")))
+    settings: dict[str, dict[str, Any]] = {
+        JD: {"lrs": lrs, "epochs": 5, "pref_vectors": None},
+        # middle weights first: the sweep's anytime front spans the trade-off from its first point on
+        LS: {"weights": spread_first(np.round(np.linspace(0.05, 0.95, 10), 2)), "lr": lrs[-2], "epochs": 5},
+        # population_chunks > 1: pieces of each population evaluated on the Dask workers (large models)
+        last_layer: {"pop_size": 100, "n_gen": 100, "population_chunks": 1},
+        lora: {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
+        ls_weights: {"pop_size": 16, "n_gen": 8, "max_epochs": 5},
+    }
+    if quick:
+        settings[JD].update(lrs=lrs[1::2], epochs=5)
+        settings[LS].update(weights=spread_first([0.1, 0.3, 0.5, 0.7, 0.9]))
+        settings[last_layer].update(pop_size=40, n_gen=25)
+        settings[lora].update(pop_size=30, n_gen=15)
+        settings[ls_weights].update(pop_size=8, n_gen=3)
+    settings[warm] = _warm_settings(settings[LS], n_gen=5 if quick else 12)
+    # the same search with SMS-EMOA's survival
+    settings[warm_sms] = {**settings[warm], **REGISTRY[warm_sms].fixed}
+    return settings
+
+
+def warm_seed_settings(settings: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
+    """The ``seed_sweep`` and ``pop_size`` a warm search takes from the sweep it is seeded by."""
+    entry = get_entry(name)
+    seeded = _warm_settings(settings[entry.seeded_by or LS], n_gen=settings[name]["n_gen"])
+    return {"seed_sweep": seeded["seed_sweep"], "pop_size": seeded["pop_size"]}
+
+
+def sweep_units(name: str, settings: dict[str, dict[str, Any]], *, seed: int,
+                batch_size: int) -> list[Solver]:
+    """The independent runs of a gradient family's sweep, in the order they run (``ls``: one run per
+    weight; ``jd*``: one per learning rate and preference vector)."""
+    entry = get_entry(name)
+    if entry.family != "gradient":
+        raise ConfigError(f"{name} is not a gradient sweep")
+    s = settings[entry.settings]
+    common: dict[str, Any] = {"batch_size": batch_size, "seed": seed, "progress": False}
+    if entry.cls is LinearScalarization:
+        return [LinearScalarization(weight=w, lr=s["lr"], epochs=s["epochs"], record="last", **common)
+                for w in s["weights"]]
+    return [JacobianDescent(**entry.fixed, pref_vector=p, lr=lr, epochs=s["epochs"], name=name,
+                            record="epoch", **common)
+            for lr in s["lrs"] for p in (s.get("pref_vectors") or [None])]
+
+
+def build_search(name: str, settings: dict[str, dict[str, Any]], *, seed: int, progress: bool,
+                 batch_size: int | None = None, seed_front: Any = None) -> Solver:
+    """The evolutionary solver ``name`` with its settings (``batch_size``: the task's unlearning batch, for
+    searches over LS fine-tunes, as the ``ls`` sweep uses; ``seed_front``: the sweep a warm search
+    continues)."""
+    entry = get_entry(name)
+    if entry.family != "evolutionary":
+        raise ConfigError(f"{name} is not an evolutionary solver")
+    kwargs = {**settings[entry.settings], **entry.fixed}
+    if issubclass(entry.cls, EvolutionaryLSWeights) and batch_size is not None:
+        kwargs.setdefault("batch_size", batch_size)
+    if seed_front is not None:
+        kwargs["seed_front"] = seed_front
+    return cast(Any, entry.cls)(**kwargs, seed=seed, progress=progress)
+
+
+def baseline_grid(name: str, task: str) -> dict[str, Any]:
+    """A baseline's default grid for ``task``: epochs, learning rates and (ℓ1-sparse) α. CIFAR: the
+    paper's. Digits (batch 64): scaled by a scan of each method's lr from 'barely leaves θ0' to 'retain
+    accuracy collapses' on random 50 % forgetting (docs/definitions.md §2)."""
+    get_entry(name)
+    digits = {FT: (10, (0.2, 0.1, 0.05, 0.02)), GA: (2, (1.0, 0.5, 0.2, 0.1)),
+              RL: (10, (0.01, 0.003, 0.001, 0.0003)), SALUN: (10, (0.01, 0.003, 0.001, 0.0003)),
+              L1_SPARSE: (10, (0.1, 0.03), (5e-4, 2e-3, 5e-3))}
+    other = {FT: (10, (1e-1, 5e-2, 1e-2, 5e-3)), GA: (2, (2e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
+             RL: (10, (1e-1, 5e-2, 1e-2, 5e-3, 1e-3)), SALUN: (10, (5e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
+             L1_SPARSE: (10, (1e-2, 1e-3, 1e-4), (1e-4, 1e-5, 1e-6))}
+    grid = (digits if task == "digits" else other)[name]
+    return {"epochs": grid[0], "lr": grid[1], "alpha": grid[2] if len(grid) > 2 else ()}
+
+
+def baseline_candidates(name: str, *, epochs: int, lr: tuple[float, ...], alpha: tuple[float, ...],
+                        batch_size: int, seed: int) -> list[Solver]:
+    """The solvers of a baseline's grid (record='last': a baseline is its last epoch)."""
+    entry = get_entry(name)
+    common: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "progress": False,
+                              "record": "last"}
+    if entry.cls is L1Sparse:
+        return [L1Sparse(lr=r, alpha=a, **common) for r in lr for a in alpha]
+    return [cast(Any, entry.cls)(lr=r, **common) for r in lr]
+
+
+def resolve_settings(task: str, tables: Mapping[str, Any], solvers: Any = (), *,
+                     quick: bool = False) -> dict[str, dict[str, Any]]:
+    """The settings a run uses: :func:`default_settings` with the config's ``[explore.<table>]`` tables
+    over them, every name and key checked (:class:`ConfigError` naming the first wrong one)."""
+    for name in solvers:
+        get_entry(name)
+    settings = default_settings(task, quick=quick)
+    for name, values in tables.items():
+        key = REGISTRY[name].settings if name in REGISTRY else name
+        if key not in settings or not isinstance(values, dict):
+            raise ConfigError(f"[explore.{name}] is not a solver's settings table; "
+                              f"valid: {', '.join(settings)}")
+        bad = sorted(set(values) - set(settings[key]))
+        if bad:
+            raise ConfigError(f"[explore.{name}] has unknown key {bad[0]!r}; "
+                              f"valid: {', '.join(settings[key])}")
+        for item, value in values.items():
+            default = settings[key][item]
+            if isinstance(default, list) and not isinstance(value, list):
+                raise ConfigError(f"[explore.{name}] {item} must be a list like {default!r}, got {value!r}")
+            if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+                raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
+        settings[key] = {**settings[key], **values}
+    for name, entry in REGISTRY.items():
+        if entry.seeded_by is None:
+            continue
+        algorithm = entry.fixed.get("algorithm", "nsga2")
+        if settings[name].get("algorithm", "nsga2") != algorithm:
+            others = [n for n, e in REGISTRY.items() if e.cls is entry.cls and n != name]
+            raise ConfigError(f"[explore.{name}] algorithm = {settings[name]['algorithm']!r} contradicts the "
+                              f"solver's name; leave it out (or run one of {', '.join(others)})")
+        warm = tables.get(name, {})
+        if entry.seeded_by in tables and "seed_sweep" not in warm:  # the seed stays the sweep the user set
+            seeded = warm_seed_settings(settings, name)
+            settings[name]["seed_sweep"] = seeded["seed_sweep"]
+            if "pop_size" not in warm:
+                settings[name]["pop_size"] = seeded["pop_size"]
+    return settings

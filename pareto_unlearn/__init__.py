@@ -32,8 +32,6 @@ from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.selection import ClosestToRetrain, Constrained, Knee, OracleFree, Preference
 from pareto_unlearn.solvers import (
-    EvolutionaryLastLayer,
-    EvolutionaryLoRA,
     EvolutionaryLSWarm,
     EvolutionaryLSWeights,
     EvolutionarySolver,
@@ -49,6 +47,7 @@ from pareto_unlearn.solvers import (
     rebuild_model,
     solver_names,
 )
+from pareto_unlearn.spaces import LastLayerSpace, LoRASpace, SearchSpace
 from pareto_unlearn.task import UnlearningTask, load_task
 
 __version__ = "0.1.0"
@@ -62,10 +61,10 @@ __all__ = [
     "DataError",
     "EvolutionaryLSWarm",
     "EvolutionaryLSWeights",
-    "EvolutionaryLastLayer",
-    "EvolutionaryLoRA",
     "EvolutionarySolver",
     "FineTune",
+    "LastLayerSpace",
+    "LoRASpace",
     "Front",
     "GradientAscent",
     "HVAtUtility",
@@ -81,6 +80,7 @@ __all__ = [
     "RandomLabel",
     "RunConfig",
     "RunDirError",
+    "SearchSpace",
     "SalUn",
     "Solver",
     "UnlearningTask",

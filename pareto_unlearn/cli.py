@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", help="model cache holding θ0 (with --stationarity)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda (with --stationarity)")
+    p.add_argument(
+        "--budgets",
+        help="also write budgets.csv and budgets.md: each space's best evolutionary and gradient fronts "
+        "within these multiples of the base cost (the cheapest full-space gradient front's), e.g. 1,2,5,10",
+    )
+    p.add_argument(
+        "--budget-axis",
+        choices=("wall_s", "passes"),
+        default=None,
+        help="count --budgets in wall-clock seconds (wall_s, default) or forward + backward sample-passes",
+    )
 
     p = sub.add_parser(
         "report",
@@ -384,14 +395,26 @@ def _cmd_select(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from pareto_unlearn.experiments import compare, write_compare
+    from pareto_unlearn.exceptions import ConfigError
+    from pareto_unlearn.experiments import budget_table, compare, parse_budgets, write_budgets, write_compare
 
+    if args.budgets is None and args.budget_axis is not None:
+        raise ConfigError("--budget-axis counts --budgets; give --budgets too, e.g. --budgets 1,2,5,10")
+    budgets = None if args.budgets is None else parse_budgets(args.budgets)  # before anything is written
     frame = compare(args.run_dirs, budget_s=args.budget, stationarity=args.stationarity,
                     cache_dir=args.cache_dir, device=args.device)
+    axis = args.budget_axis or "wall_s"
+    table = None if budgets is None else budget_table(args.run_dirs, budgets, axis=axis)
     paths = write_compare(frame, args.out)
     shown = frame.drop(columns=[c for c in ("budget_s", "budget_passes") if c in frame.columns])
     print(shown.to_string(float_format=lambda v: f"{v:.4g}"))
     print(f"wrote {paths['csv']} and {paths['md']}")
+    if table is not None:
+        written = write_budgets(table, args.out)
+        columns = ["run", "budget_multiple", "space", "evolutionary_solver", "evolutionary_hv",
+                   "gradient_solver", "gradient_hv", "ratio", "vs_full_gradient", "space_vs_full"]
+        print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"wrote {written['csv']} and {written['md']}")
     return 0
 
 

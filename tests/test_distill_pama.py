@@ -250,9 +250,10 @@ def test_gradient_solvers_run_on_the_distillation_objectives(
 
 
 def test_nsga2_last_layer_runs_on_the_distillation_objectives(digits_task, distill_objectives) -> None:
-    from pareto_unlearn.solvers import EvolutionaryLastLayer
+    from pareto_unlearn.solvers import EvolutionarySolver
+    from pareto_unlearn.spaces import LastLayerSpace
 
-    solver = EvolutionaryLastLayer(pop_size=10, n_gen=2, seed=0, progress=False)
+    solver = EvolutionarySolver(space=LastLayerSpace(), pop_size=10, n_gen=2, seed=0, progress=False)
     front = solver.run(digits_task, distill_objectives)
     assert front.F.shape[1] == 2
     assert np.isfinite(front.F).all()

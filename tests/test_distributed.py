@@ -25,7 +25,8 @@ from pareto_unlearn.distributed import (
 )
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.experiments import explore
-from pareto_unlearn.solvers import EvolutionaryLastLayer, EvolutionaryLSWarm, EvolutionaryLSWeights
+from pareto_unlearn.solvers import EvolutionaryLSWarm, EvolutionaryLSWeights, EvolutionarySolver
+from pareto_unlearn.spaces import LastLayerSpace
 
 SEARCH = {"pop_size": 6, "n_gen": 3, "max_epochs": 2, "seed": 0, "progress": False}
 
@@ -95,8 +96,8 @@ def test_warm_search_on_two_workers_gives_the_serial_front(client, digits_task, 
 
 def test_population_pieces_on_workers_give_the_serial_front(client, digits_task, digits_objectives):
     settings = {"pop_size": 12, "n_gen": 3, "population_chunks": 3, "seed": 0, "progress": False}
-    serial = EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives)
-    solver = EvolutionaryLastLayer(**settings)
+    serial = EvolutionarySolver(space=LastLayerSpace(), **settings).run(digits_task, digits_objectives)
+    solver = EvolutionarySolver(space=LastLayerSpace(), **settings)
     _same_front(serial, solver.run(digits_task, digits_objectives, executor=client))
     assert len(solver.executor_.workers_) >= 2
 

@@ -129,10 +129,12 @@ def test_the_palette_has_no_near_identical_pair():
     from pareto_unlearn.solvers import solver_names
 
     names = [*solver_names("evolutionary"), "jd", "ls", "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl",
-             "jd-pama", *solver_names("baseline"), "IU", "Original", "Retrain"]
+             "jd-pama", "jd-last-layer", "ls-last-layer", "jd-lora", "ls-lora", *solver_names("baseline"), "IU",
+             "Original", "Retrain"]
     assert set(names) <= set(SOLVER_PALETTE)
+    # every registered solver but the rarer jd-* aggregators (reserve colours) has its own colour
     assert set(solver_names()) - set(SOLVER_PALETTE) == {n for n in solver_names() if n.startswith("jd-")} - {
-        "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl", "jd-pama"}  # the other aggregators: reserve
+        "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl", "jd-pama", "jd-last-layer", "jd-lora"}
     colors = solver_colors(names)
     worst = min(color_distance(colors[a], colors[b]) for a, b in combinations(names, 2))
     assert worst >= 25.0, worst

@@ -21,16 +21,22 @@ from pareto_unlearn.checkpoint import StateCheckpoint, UnitStore, restore_rng_st
 from pareto_unlearn.cli import main
 from pareto_unlearn.exceptions import CacheError, RunDirError
 from pareto_unlearn.front import Front
-from pareto_unlearn.solvers import (
-    EvolutionaryLastLayer,
-    EvolutionaryLoRA,
-    EvolutionaryLSWarm,
-    EvolutionaryLSWeights,
-)
+from pareto_unlearn.solvers import EvolutionaryLSWarm, EvolutionaryLSWeights, EvolutionarySolver
 from pareto_unlearn.solvers.evolutionary import _solver as _nsga2
+from pareto_unlearn.spaces import LastLayerSpace, LoRASpace
 
 REPO = Path(__file__).resolve().parents[1]
 VALIDATOR = REPO.parent / "shared" / "tools" / "validate_run_dir.py"
+
+
+def EvolutionaryLastLayer(**kwargs):  # noqa: N802  # stands in for a solver class in the tables below
+    return EvolutionarySolver(space=LastLayerSpace(), **kwargs)
+
+
+def EvolutionaryLoRA(**kwargs):  # noqa: N802
+    return EvolutionarySolver(space=LoRASpace(), **kwargs)
+
+
 SPACES = [
     (EvolutionaryLastLayer, {"pop_size": 8, "n_gen": 5}),
     (EvolutionaryLoRA, {"pop_size": 8, "n_gen": 4}),
@@ -103,7 +109,8 @@ def test_nsga3_resumes_with_its_normalisation(digits_task, digits_objectives, tm
     with monkeypatch.context() as patch:
         patch.setattr(_nsga2.EvolutionarySolver, "_save_checkpoint", save_then_stop)
         with pytest.raises(_Stop):
-            EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+            EvolutionarySolver(space=LastLayerSpace(), **settings).run(
+                digits_task, digits_objectives, checkpoint=tmp_path)
     restored = {}
     resume = _nsga2.EvolutionarySolver._resume
 
@@ -113,7 +120,8 @@ def test_nsga3_resumes_with_its_normalisation(digits_task, digits_objectives, tm
         return done
 
     monkeypatch.setattr(_nsga2.EvolutionarySolver, "_resume", resume_and_record)
-    EvolutionaryLastLayer(**settings).run(digits_task, digits_objectives, checkpoint=tmp_path)
+    EvolutionarySolver(space=LastLayerSpace(), **settings).run(
+        digits_task, digits_objectives, checkpoint=tmp_path)
     assert np.isfinite(saved["ideal_point"]).all()
     for key in norm_keys:
         np.testing.assert_array_equal(restored[key], saved[key])
@@ -191,13 +199,15 @@ def _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch) -
     with monkeypatch.context() as patch:
         _stop_after(patch, 2)
         with pytest.raises(_Stop):
-            EvolutionaryLastLayer(pop_size=6, n_gen=4, progress=False).run(digits_task, digits_objectives,
+            EvolutionarySolver(space=LastLayerSpace(), pop_size=6, n_gen=4, progress=False).run(
+                digits_task, digits_objectives,
                                                                    checkpoint=tmp_path)
     return tmp_path
 
 
 def _resume_last_layer(task, objectives, ckpt: Path) -> Front:
-    return EvolutionaryLastLayer(pop_size=6, n_gen=4, progress=False).run(task, objectives, checkpoint=ckpt)
+    return EvolutionarySolver(space=LastLayerSpace(), pop_size=6, n_gen=4, progress=False).run(
+        task, objectives, checkpoint=ckpt)
 
 
 def test_tampered_checkpoint_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
@@ -237,12 +247,14 @@ def test_checkpoint_whose_shapes_do_not_fit_is_refused(digits_task, digits_objec
 def test_checkpoint_of_other_settings_is_refused(digits_task, digits_objectives, tmp_path, monkeypatch):
     ckpt = _stopped_checkpoint(digits_task, digits_objectives, tmp_path, monkeypatch)
     with pytest.raises(RunDirError, match="other settings"):
-        EvolutionaryLastLayer(pop_size=6, n_gen=4, seed=1, progress=False).run(digits_task, digits_objectives,
+        EvolutionarySolver(space=LastLayerSpace(), pop_size=6, n_gen=4, seed=1, progress=False).run(
+            digits_task, digits_objectives,
                                                                         checkpoint=ckpt)
 
 
 def test_unit_store_refuses_other_settings_and_tampered_units(digits_task, digits_objectives, tmp_path):
-    front = EvolutionaryLastLayer(pop_size=4, n_gen=1, progress=False).run(digits_task, digits_objectives)
+    front = EvolutionarySolver(space=LastLayerSpace(), pop_size=4, n_gen=1, progress=False).run(
+        digits_task, digits_objectives)
     store = UnitStore(tmp_path, {"seed": 0})
     store.put("nsga2-last-layer", front)
     np.testing.assert_array_equal(store.get("nsga2-last-layer").F, front.F)
@@ -321,7 +333,12 @@ def test_ctrl_c_leaves_a_valid_incomplete_run_that_resumes(tmp_path, cache_dir, 
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(EvolutionaryLoRA, "_evaluate_population", interrupted)
+        evaluate = EvolutionarySolver._evaluate_population
+
+        def interrupted_in_lora(self, X, meter):
+            return interrupted(self, X, meter) if self.space_name == "lora" else evaluate(self, X, meter)
+
+        patch.setattr(EvolutionarySolver, "_evaluate_population", interrupted_in_lora)
         assert main(args) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "--resume" in err

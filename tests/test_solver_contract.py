@@ -35,6 +35,9 @@ TINY = {
                       "seed_sweep": {"weights": [0.5, 0.2], "lr": 0.1, "epochs": 1}},
 }
 TINY["sms-emoa-ls-warm"] = TINY["nsga2-ls-warm"]
+for _space in ("last-layer", "lora"):
+    TINY[f"ls-{_space}"] = {"weights": [0.5, 0.2], "lr": 0.1, "epochs": 4, "record_every": 2}
+    TINY[f"jd-{_space}"] = {"lrs": [0.3], "epochs": 4, "record_every": 2, "pref_vectors": [None, [0.5, 0.5]]}
 
 
 def _settings() -> dict:
@@ -147,10 +150,11 @@ def test_unknown_solver_is_refused_with_the_closest_name():
 
 def test_each_point_has_its_own_hyperparameters_record(digits_task, digits_objectives, digits_evaluator):
     """Provenance records are values: changing one point's never changes another's."""
-    from pareto_unlearn.solvers import EvolutionaryLastLayer, JacobianDescent
+    from pareto_unlearn.solvers import EvolutionarySolver, JacobianDescent
+    from pareto_unlearn.spaces import LastLayerSpace
 
     for solver in (JacobianDescent(lr=0.1, epochs=2, seed=0, progress=False),
-                   EvolutionaryLastLayer(pop_size=4, n_gen=1, seed=0, progress=False)):
+                   EvolutionarySolver(space=LastLayerSpace(), pop_size=4, n_gen=1, seed=0, progress=False)):
         front = solver.run(digits_task, digits_objectives, evaluator=digits_evaluator)
         assert len(front) >= 2
         front.provenance[0]["hyperparameters"]["lr"] = "changed"

@@ -15,10 +15,9 @@ from pareto_unlearn.indicators import hv_reference_point
 from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.solvers.evolutionary import (
-    EvolutionaryLastLayer,
-    EvolutionaryLoRA,
     EvolutionaryLSWarm,
     EvolutionaryLSWeights,
+    EvolutionarySolver,
     bench,
     benchmark_last_layer,
     decode_genome,
@@ -29,7 +28,9 @@ from pareto_unlearn.solvers.evolutionary._solver import PENALTY, rank_penalty
 from pareto_unlearn.spaces import (
     REBUILDERS,
     LastLayerEvaluator,
+    LastLayerSpace,
     LoRAEvaluator,
+    LoRASpace,
     build_last_layer_model,
     count_macs,
     genome_from_model,
@@ -69,18 +70,20 @@ def evaluator(task):
 
 @pytest.fixture(scope="session")
 def last_layer_front(task, objectives, evaluator):
-    return EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    return EvolutionarySolver(space=LastLayerSpace(), seed=0, **TINY).run(
+        task, objectives, evaluator=evaluator)
 
 
 @pytest.fixture(scope="session")
 def lora_front(task, objectives, evaluator):
-    return EvolutionaryLoRA(seed=0, **TINY).run(task, objectives, evaluator=evaluator)
+    return EvolutionarySolver(space=LoRASpace(), seed=0, **TINY).run(task, objectives, evaluator=evaluator)
 
 
 @pytest.fixture(scope="session")
 def lora_conv_front(task, objectives, evaluator):
-    return EvolutionaryLoRA(layers=["conv2.0", "fc"], seed=0, pop_size=6, n_gen=2, progress=False).run(
-        task, objectives, evaluator=evaluator)
+    solver = EvolutionarySolver(space=LoRASpace(layers=["conv2.0", "fc"]), seed=0, pop_size=6, n_gen=2,
+                                progress=False)
+    return solver.run(task, objectives, evaluator=evaluator)
 
 
 LS_SETTINGS = {"pop_size": 4, "n_gen": 2, "max_epochs": 1, "progress": False}
@@ -174,8 +177,11 @@ def test_population_evaluation_equals_elementwise_models(task, objectives):
 
 
 # ---------------------------------------------------------------------------------- reproducibility
-@pytest.mark.parametrize("cls", [EvolutionaryLastLayer, EvolutionaryLoRA])
-def test_same_seed_same_front(cls, task, objectives):
+@pytest.mark.parametrize("space", [LastLayerSpace, LoRASpace])
+def test_same_seed_same_front(space, task, objectives):
+    def cls(**kwargs):
+        return EvolutionarySolver(space=space(), **kwargs)
+
     a = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
     b = cls(seed=3, **TINY).run(task, objectives, evaluator=FAST)
     c = cls(seed=4, **TINY).run(task, objectives, evaluator=FAST)
@@ -190,7 +196,7 @@ def test_ls_weights_same_seed_same_front(ls_front, task, objectives):
 
 
 def test_second_run_starts_clean(task, objectives):
-    solver = EvolutionaryLastLayer(seed=0, **TINY)
+    solver = EvolutionarySolver(space=LastLayerSpace(), seed=0, **TINY)
     first = solver.run(task, objectives, evaluator=FAST)
     second = solver.run(task, objectives, evaluator=FAST)
     np.testing.assert_array_equal(first.F, second.F)
@@ -209,7 +215,7 @@ def test_initial_population_distinct_and_has_user_rows(task, objectives):
         task, objectives).unit)
     user = np.stack([genome_from_model(task, moved), np.linspace(-0.5, 0.5, 650)])
     np.testing.assert_allclose(user[0], 0.2, atol=1e-5)
-    solver = EvolutionaryLastLayer(seed=0, initial=user, **TINY)
+    solver = EvolutionarySolver(space=LastLayerSpace(), seed=0, initial=user, **TINY)
     solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert X0.shape == (TINY["pop_size"], 650)
@@ -219,7 +225,7 @@ def test_initial_population_distinct_and_has_user_rows(task, objectives):
 
 
 def test_lora_initial_deltas_not_all_zero(task, objectives):
-    solver = EvolutionaryLoRA(seed=0, **TINY)
+    solver = EvolutionarySolver(space=LoRASpace(), seed=0, **TINY)
     solver.run(task, objectives, evaluator=FAST)
     X0 = solver.initial_population_
     assert len(np.unique(X0, axis=0)) == len(X0)
@@ -238,16 +244,17 @@ def test_ls_weights_initial_rows(task, objectives):
 
 def test_initial_rows_are_checked(task, objectives):
     with pytest.raises(ConfigError, match="initial"):
-        EvolutionaryLastLayer(initial=np.zeros((2, 7)), **TINY).run(task, objectives)
+        EvolutionarySolver(space=LastLayerSpace(), initial=np.zeros((2, 7)), **TINY).run(task, objectives)
     with pytest.raises(ConfigError, match="duplicate"):
-        EvolutionaryLastLayer(initial=np.zeros((2, 650)), **TINY).run(task, objectives)
+        EvolutionarySolver(space=LastLayerSpace(), initial=np.zeros((2, 650)), **TINY).run(task, objectives)
 
 
 # ---------------------------------------------------------------------------------- NaN / inf
 def test_nan_objectives_are_infeasible_and_do_not_stop_the_run(task, objectives, monkeypatch, caplog):
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", lambda self, X: np.full((len(X), 2), np.nan))
     with caplog.at_level(logging.WARNING, logger="pareto_unlearn.solvers.evolutionary._solver"):
-        front = EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+        front = EvolutionarySolver(space=LastLayerSpace(), seed=0, **TINY).run(
+            task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"]
     assert np.isnan(front.F).all() and not front.feasible.any() and not front.nondominated().any()
     assert all(row["hv"] == 0.0 for row in front.anytime)
@@ -263,7 +270,7 @@ def test_some_nan_objectives(task, objectives, monkeypatch):
         return F
 
     monkeypatch.setattr(LastLayerEvaluator, "evaluate", half_nan)
-    front = EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    front = EvolutionarySolver(space=LastLayerSpace(), seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert len(front.anytime) == TINY["n_gen"] and front.feasible.any()
     X = np.stack([front.arrays[spec["array"]] for spec in front.rebuild])
     np.testing.assert_array_equal(front.feasible, X[:, 0] <= 0)
@@ -317,19 +324,19 @@ def test_cached_suffix_counts_as_its_flop_share(task, objectives, last_layer_fro
 
 def test_bad_settings_are_refused(task, objectives):
     with pytest.raises(ConfigError, match="pop_size"):
-        EvolutionaryLastLayer(pop_size=1).run(task, objectives)
+        EvolutionarySolver(space=LastLayerSpace(), pop_size=1).run(task, objectives)
     with pytest.raises(ConfigError, match="scale"):
-        EvolutionaryLastLayer(scale=0.0).run(task, objectives)
+        EvolutionarySolver(space=LastLayerSpace(scale=0.0)).run(task, objectives)
     with pytest.raises(ConfigError, match="rank"):
-        EvolutionaryLoRA(rank=0).run(task, objectives)
+        EvolutionarySolver(space=LoRASpace(rank=0)).run(task, objectives)
     with pytest.raises(ConfigError, match="layers"):
-        EvolutionaryLoRA(layers=["flatten"], **TINY).run(task, objectives)
+        EvolutionarySolver(space=LoRASpace(layers=["flatten"]), **TINY).run(task, objectives)
     with pytest.raises(ConfigError, match="lr_bounds"):
         EvolutionaryLSWeights(lr_bounds=(-1.0, -3.0)).run(task, objectives)
     with pytest.raises(ConfigError, match="ref_point"):
-        EvolutionaryLastLayer(**TINY, ref_point=[1.0]).run(task, objectives)
+        EvolutionarySolver(space=LastLayerSpace(), **TINY, ref_point=[1.0]).run(task, objectives)
     with pytest.raises(TypeError):
-        EvolutionaryLastLayer(popsize=10)
+        EvolutionarySolver(space=LastLayerSpace(), popsize=10)
 
 
 def test_individual_seed_depends_on_genome_and_seed():
@@ -340,7 +347,7 @@ def test_individual_seed_depends_on_genome_and_seed():
 
 
 def test_silent_without_progress(task, objectives, capsys):
-    EvolutionaryLastLayer(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    EvolutionarySolver(space=LastLayerSpace(), seed=0, **TINY).run(task, objectives, evaluator=FAST)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
@@ -365,7 +372,7 @@ def test_benchmark_helpers_run(task, objectives):
 
 def test_global_random_state_untouched(task, objectives):
     torch_state, numpy_state = torch.random.get_rng_state(), np.random.get_state()
-    EvolutionaryLoRA(seed=0, **TINY).run(task, objectives, evaluator=FAST)
+    EvolutionarySolver(space=LoRASpace(), seed=0, **TINY).run(task, objectives, evaluator=FAST)
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_state, strict=True))
 
@@ -469,7 +476,8 @@ def test_warm_seed_sweep_rejects_bad_settings(task, objectives, sweep, message):
 
 def test_n_offsprings_must_be_a_positive_integer(task, objectives):
     with pytest.raises(ConfigError, match="`n_offsprings` must be an integer >= 1"):
-        EvolutionaryLastLayer(n_offsprings=0, **TINY).run(task, objectives, evaluator=FAST)
+        EvolutionarySolver(space=LastLayerSpace(), n_offsprings=0, **TINY).run(
+            task, objectives, evaluator=FAST)
 
 
 def test_sms_emoa_runs_the_same_space_under_its_own_name(task, objectives):

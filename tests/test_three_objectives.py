@@ -18,8 +18,9 @@ from pareto_unlearn.indicators import pareto_stationarity_gap
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.rundir import load_run
 from pareto_unlearn.selection_export import select_and_export
-from pareto_unlearn.solvers import EvolutionaryLastLayer, JacobianDescent, LinearScalarization, jd_direction
+from pareto_unlearn.solvers import EvolutionarySolver, JacobianDescent, LinearScalarization, jd_direction
 from pareto_unlearn.solvers._jd import split_weight
+from pareto_unlearn.spaces import LastLayerSpace
 
 NAMES = ("forget_kl:uniform", "forget_kl:heldout", "retain_ce")
 COLUMNS = ("forget_kl_uniform", "forget_kl_heldout", "retain_ce")
@@ -101,7 +102,8 @@ def test_nsga3_searches_three_objectives_with_one_reference_direction_per_indivi
         digits_task, three_objectives) -> None:
     """algorithm="nsga3": pymoo's NSGA-III (niches along reference directions instead of crowding) on the
     three objectives, under its own name, pop_size offspring a generation, a non-dominated front."""
-    solver = EvolutionaryLastLayer(algorithm="nsga3", pop_size=8, n_gen=3, seed=0, progress=False)
+    solver = EvolutionarySolver(space=LastLayerSpace(), algorithm="nsga3", pop_size=8, n_gen=3, seed=0,
+                                progress=False)
     front = solver.run(digits_task, three_objectives)
     assert solver.name == "nsga3-last-layer" and set(front.solver) == {"nsga3-last-layer"}
     assert type(solver.algorithm_).__name__ == "NSGA3"
@@ -111,8 +113,8 @@ def test_nsga3_searches_three_objectives_with_one_reference_direction_per_indivi
     assert front.provenance[0]["hyperparameters"]["algorithm"] == "nsga3"
     assert [a["generation"] for a in solver.anytime_] == [1, 2, 3]
     with pytest.raises(ConfigError, match="nsga3 needs at least one individual per objective \\(3\\)"):
-        EvolutionaryLastLayer(algorithm="nsga3", pop_size=2, n_gen=1, progress=False).run(digits_task,
-                                                                                   three_objectives)
+        EvolutionarySolver(space=LastLayerSpace(), algorithm="nsga3", pop_size=2, n_gen=1,
+                           progress=False).run(digits_task, three_objectives)
 
 
 def test_jd_direction_shares_one_forward_graph_between_objectives_on_one_split(digits_task,

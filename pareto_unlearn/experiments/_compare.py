@@ -40,7 +40,9 @@ from pareto_unlearn._io import atomic_write_text
 from pareto_unlearn.exceptions import ConfigError, IncompatibleRunsError, RunDirError
 from pareto_unlearn.experiments._against_gradient import (
     against_gradient,
+    anytime_curve,
     gradient_reference,
+    hv_utility_within,
     hv_within,
     stationarity_column,
     stationarity_task,
@@ -55,13 +57,14 @@ from pareto_unlearn.experiments._runs import (
 )
 from pareto_unlearn.front import Front
 from pareto_unlearn.indicators import attainment_surface, hypervolume
-from pareto_unlearn.solvers._registry import solver_names
+from pareto_unlearn.solvers._registry import REGISTRY, solver_names, space_of
 from pareto_unlearn.summary import hv_gain as _theta0_gain
 from pareto_unlearn.summary import hv_utility as _hv_utility
 from pareto_unlearn.summary import solver_row
 
 __all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_COLUMNS", "markdown_table",
-           "compare_markdown"]
+           "compare_markdown", "budget_table", "parse_budgets", "budgets_markdown", "write_budgets",
+           "BUDGET_COLUMNS", "BUDGET_COLUMN_NOTES"]
 
 logger = logging.getLogger(__name__)
 
@@ -369,6 +372,297 @@ def write_compare(frame: pd.DataFrame, out: str | os.PathLike) -> dict[str, Path
     paths = {"csv": out / "compare.csv", "md": out / "compare.md"}
     atomic_write_text(paths["csv"], frame.to_csv(index=False, float_format="%.17g"))
     atomic_write_text(paths["md"], compare_markdown(frame))
+    return paths
+
+
+# ------------------------------------------------------------------- HV within multiples of a base cost
+FULL_SPACE = "all-parameters"  # a full fine-tune's space: it sets the base cost and the unit of space_vs_full
+_AXES = ("wall_s", "passes")
+_AXIS_UNITS = {"wall_s": "wall-clock seconds", "passes": "sample-passes (forward + backward)"}
+_UNKNOWN_SPACE = "unknown"  # a solver neither the registry nor its points' provenance places in a space
+
+BUDGET_COLUMNS = (
+    "run", "budget_multiple", "budget_axis", "budget", "base_cost", "base_solver", "space",
+    "evolutionary_solver", "evolutionary_hv", "evolutionary_hv_utility", "evolutionary_hv_gain",
+    "gradient_solver", "gradient_hv", "gradient_hv_utility", "gradient_hv_gain", "ratio",
+    "full_gradient_solver", "full_gradient_hv", "vs_full_gradient",
+    "space_best_hv", "full_space_best_hv", "space_vs_full",
+)
+BUDGET_COLUMN_NOTES = {
+    "run": "the run (directory name)",
+    "budget_multiple": "b: the budget as a multiple of the run's base cost",
+    "budget_axis": "the cost the budget is counted in: wall_s (wall-clock seconds, set-up included) or "
+                   "passes (forward + backward sample-passes, free of timing noise)",
+    "budget": "B = b × base_cost, in budget_axis units: every solver of the row is cut at this same cost",
+    "base_cost": "C: the total cost (final wall-clock, or sample-passes) of the run's cheapest full-space "
+                 "gradient front (family gradient, space all-parameters)",
+    "base_solver": "the solver that sets base_cost",
+    "space": "the search space of the row's solvers (registry; the points' provenance for unregistered "
+             "solvers); the one-point baselines are left out",
+    "evolutionary_solver": "the evolutionary solver of this space with the largest HV within B (empty: none)",
+    "evolutionary_hv": "its HV within B (anytime log, else the points whose cumulative cost is within B)",
+    "evolutionary_hv_utility": "its HV@utility within B (points with RA >= RA(θ0) − margin; NaN: a "
+                               "population log without RA, the solver not finished by B)",
+    "evolutionary_hv_gain": "evolutionary_hv − the HV of θ0 alone: what its front adds to doing nothing",
+    "gradient_solver": "the gradient solver of this space with the largest HV within B (empty: none)",
+    "gradient_hv": "its HV within B",
+    "gradient_hv_utility": "its HV@utility within B",
+    "gradient_hv_gain": "gradient_hv − the HV of θ0 alone",
+    "ratio": "evolutionary_hv / gradient_hv, within the same space (NaN: either side missing, gradient_hv 0)",
+    "full_gradient_solver": "the full-space gradient solver with the largest HV within B",
+    "full_gradient_hv": "its HV within B",
+    "vs_full_gradient": "evolutionary_hv / full_gradient_hv: this space's best evolutionary front against "
+                        "the best full fine-tune by gradient, at equal cost",
+    "space_best_hv": "the largest HV within B of any solver of this space (any family)",
+    "full_space_best_hv": "the largest HV within B of any solver of the all-parameters space",
+    "space_vs_full": "space_best_hv / full_space_best_hv: what searching this space instead of all "
+                     "parameters costs (or gains) at equal cost",
+}
+
+
+def parse_budgets(value: Any) -> tuple[float, ...]:
+    """Budget multiples from ``"1,2,5,10"`` or a sequence of numbers: each a finite number > 0, in the order
+    given, each once. :class:`ConfigError` (one line) for anything else.
+
+    Examples
+    --------
+    >>> parse_budgets("1, 2,5,10")
+    (1.0, 2.0, 5.0, 10.0)
+    >>> parse_budgets("0")
+    Traceback (most recent call last):
+    ...
+    pareto_unlearn.exceptions.ConfigError: budgets: '0' is not a budget multiple; give numbers > 0 ...
+    """
+    if isinstance(value, str):
+        items: list[Any] = value.split(",")
+    elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            items = [value]
+    multiples: list[float] = []
+    for item in items:
+        text = item.strip() if isinstance(item, str) else item
+        try:
+            if isinstance(text, bool) or (isinstance(text, str) and not text):
+                raise ValueError
+            multiple = float(text)
+        except (TypeError, ValueError):
+            multiple = float("nan")
+        if not (math.isfinite(multiple) and multiple > 0):
+            raise ConfigError(f"budgets: {text!r} is not a budget multiple; give numbers > 0 of the base "
+                              "cost, comma-separated, e.g. 1,2,5,10")
+        if multiple not in multiples:
+            multiples.append(multiple)
+    if not multiples:
+        raise ConfigError("budgets: no budget given; give numbers > 0 of the base cost, e.g. 1,2,5,10")
+    return tuple(multiples)
+
+
+def _family(name: str) -> str:
+    return REGISTRY[name].family if name in REGISTRY else ""
+
+
+def _space(front: Front, name: str) -> str:
+    """The registry's space of ``name``; for a name it does not know, its points' provenance ``space``."""
+    space = space_of(name)
+    if space:
+        return space
+    recorded = [str(front.provenance[i].get("space") or "") for i in np.flatnonzero(front.solver == name)]
+    return next((s for s in recorded if s), _UNKNOWN_SPACE)
+
+
+def _final_cost(front: Front, name: str, ref: np.ndarray, axis: str) -> float:
+    """The cost at which solver ``name`` ended, as :func:`hv_within` reads it (its anytime log when it has
+    one, else its points' cumulative cost); NaN when none is recorded."""
+    costs, _ = anytime_curve(front, name, ref, axis)
+    costs = costs[np.isfinite(costs)]
+    return float(costs.max()) if len(costs) else float("nan")
+
+
+def _base_cost(run: _Run, spaces: dict[str, list[str]], ref: np.ndarray, axis: str) -> tuple[str, float]:
+    """The cheapest full-space gradient front of ``run`` and its total cost on ``axis``."""
+    full = [n for n in spaces.get(FULL_SPACE, []) if _family(n) == "gradient"]
+    if not full:
+        known = ", ".join(n for n in solver_names("gradient") if space_of(n) == FULL_SPACE)
+        raise ConfigError(f"budgets: run {run.label!r} has no full-space gradient front (family gradient, "
+                          f"space {FULL_SPACE}: {known}) to set the base cost; add one to the run or leave "
+                          "out budgets")
+    costs = {n: _final_cost(run.front, n, ref, axis) for n in full}
+    usable = {n: c for n, c in costs.items() if math.isfinite(c) and c > 0}
+    if not usable:
+        raise ConfigError(f"budgets: run {run.label!r}: no full-space gradient front ({', '.join(full)}) "
+                          f"records a positive {axis} cost to set the base cost; try the other budget axis")
+    name = min(usable, key=lambda n: usable[n])  # ties: the first in the front
+    return name, usable[name]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    if not (math.isfinite(numerator) and math.isfinite(denominator) and denominator > 0):
+        return float("nan")
+    return numerator / denominator
+
+
+def _best(names: list[str], hv: dict[str, float]) -> str:
+    """The name with the largest finite HV (ties: the first); ``""`` when there is none."""
+    finite = [n for n in names if math.isfinite(hv[n])]
+    return max(finite, key=lambda n: hv[n]) if finite else ""
+
+
+def _budget_rows(run: _Run, multiples: tuple[float, ...], axis: str, ref: np.ndarray,
+                 ra_min: float) -> list[dict[str, Any]]:
+    """The rows of one run: one per (budget multiple, space)."""
+    names = [n for n in run.front.solvers if n != "Original" and n not in _BASELINES]
+    spaces: dict[str, list[str]] = {}
+    for name in names:
+        spaces.setdefault(_space(run.front, name), []).append(name)
+    order = sorted(spaces, key=lambda s: s != FULL_SPACE)  # all-parameters first, then as found (stable)
+    base_solver, base = _base_cost(run, spaces, ref, axis)
+    full_gradient = [n for n in spaces[FULL_SPACE] if _family(n) == "gradient"]
+
+    def side(name: str, budget: float, hv: dict[str, float]) -> tuple[str, float, float, float]:
+        if not name:
+            return "", float("nan"), float("nan"), float("nan")
+        return (name, hv[name], hv_utility_within(run.front, name, budget, ref, ra_min, axis),
+                _hv_gain(hv[name], run.summary, ref))
+
+    rows = []
+    for multiple in multiples:
+        budget = multiple * base
+        hv = {n: _hv_within(run, n, budget, axis, ref) for n in names}
+        full_name = _best(full_gradient, hv)
+        full_hv = hv[full_name] if full_name else float("nan")
+        full_space_best = _best(spaces[FULL_SPACE], hv)
+        full_space_hv = hv[full_space_best] if full_space_best else float("nan")
+        for space in order:
+            members = spaces[space]
+            evolutionary = side(_best([n for n in members if _family(n) == "evolutionary"], hv), budget, hv)
+            gradient = side(_best([n for n in members if _family(n) == "gradient"], hv), budget, hv)
+            space_best = _best(members, hv)
+            space_hv = hv[space_best] if space_best else float("nan")
+            rows.append({
+                "run": run.label, "budget_multiple": multiple, "budget_axis": axis, "budget": budget,
+                "base_cost": base, "base_solver": base_solver, "space": space,
+                **dict(zip(BUDGET_COLUMNS[7:11], evolutionary, strict=True)),
+                **dict(zip(BUDGET_COLUMNS[11:15], gradient, strict=True)),
+                "ratio": _ratio(evolutionary[1], gradient[1]),
+                "full_gradient_solver": full_name, "full_gradient_hv": full_hv,
+                "vs_full_gradient": _ratio(evolutionary[1], full_hv),
+                "space_best_hv": space_hv, "full_space_best_hv": full_space_hv,
+                "space_vs_full": _ratio(space_hv, full_space_hv),
+            })
+    return rows
+
+
+def budget_table(runs: Sequence[RunLike] | RunLike, budgets: Any = (1, 2, 5, 10), *,
+                 axis: str = "wall_s") -> pd.DataFrame:
+    """Evolutionary against gradient fronts, space by space, within budgets that are multiples of a base cost.
+
+    The base cost C of a run is the total cost of its cheapest full-space gradient front (registry family
+    ``gradient``, space ``all-parameters``). For each run, each multiple b (budget B = b·C) and each search
+    space of the run's non-baseline solvers: the best evolutionary and the best gradient solver of the space
+    (largest HV within B, as ``hv_at_budget_s`` reads it: the anytime log, else the points whose cumulative
+    cost is within B), their HV, HV@utility and HV gain over θ0 within B, and three ratios (``ratio``,
+    ``vs_full_gradient``, ``space_vs_full``; :data:`BUDGET_COLUMN_NOTES`). Every solver of a row is cut at
+    the same B.
+
+    Parameters
+    ----------
+    runs : sequence of run directories, ExploreResults or (summary, Front) pairs
+        Runs of one task, reference, KL direction and θ0, as :func:`compare` takes them.
+    budgets : str or sequence of float, default (1, 2, 5, 10)
+        The multiples b of the base cost: numbers > 0 (``"1,2,5,10"`` is read too).
+    axis : {"wall_s", "passes"}, default "wall_s"
+        Count costs in wall-clock seconds or in forward + backward sample-passes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`BUDGET_COLUMNS`, one row per (run, budget multiple, space), the all-parameters space
+        first. ``df.attrs`` holds the runs, the task, the axis, the multiples, each run's base cost and the
+        solver that set it, the HV reference point and the HV@utility threshold.
+
+    Raises
+    ------
+    ConfigError
+        A budget that is not a number > 0, an unknown axis, or a run without a full-space gradient front
+        (or without its cost on ``axis``).
+    IncompatibleRunsError
+        The runs differ in task, reference, KL direction, θ0 or HV reference point.
+
+    Examples
+    --------
+    >>> table = budget_table(["runs/demo"], "1,2,5,10")  # doctest: +SKIP
+    >>> table[["budget_multiple", "space", "evolutionary_solver", "ratio", "space_vs_full"]]  # doctest: +SKIP
+    """
+    multiples = parse_budgets(budgets)
+    if axis not in _AXES:
+        raise ConfigError(f"budgets: axis {axis!r} is not known; give one of {', '.join(_AXES)}")
+    loaded = _load_runs(runs)
+    _check_compatible(loaded, same_theta0=True)
+    ref = np.asarray(loaded[0].summary["hv_reference_point"], dtype=float)
+    try:
+        ra_min = _ra_min(loaded[0].summary)
+    except (KeyError, TypeError):  # no θ0 RA recorded: HV@utility is NaN
+        ra_min = float("nan")
+    rows = [row for run in loaded for row in _budget_rows(run, multiples, axis, ref, ra_min)]
+    frame = pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
+    first = loaded[0].summary
+    bases = frame.drop_duplicates("run")
+    frame.attrs.update({
+        "runs": [run.label for run in loaded],
+        "task": {k: (first.get("task") or {}).get(k) for k in ("name", "forget", "seed", "model",
+                                                                 "theta0_sha256")},
+        "budget_axis": axis,
+        "budget_multiples": list(multiples),
+        "base_costs": dict(zip(bases["run"], bases["base_cost"].astype(float), strict=True)),
+        "base_solvers": dict(zip(bases["run"], bases["base_solver"], strict=True)),
+        "hv_reference_point": ref.tolist(),
+        "hv_utility_ra_min": ra_min,
+        "full_space": FULL_SPACE,
+    })
+    return frame
+
+
+def budgets_markdown(frame: pd.DataFrame, *, title: str = "Fronts within budgets") -> str:
+    """The Markdown of a :func:`budget_table`: what was compared, the table, and what each column means."""
+    attrs = frame.attrs
+    lines = [f"# {title}", ""]
+    if attrs:
+        axis = attrs.get("budget_axis", "wall_s")
+        bases = "; ".join(f"{run}: {_format(float(cost))} ({attrs.get('base_solvers', {}).get(run)})"
+                          for run, cost in attrs.get("base_costs", {}).items())
+        lines += [
+            f"- runs: {', '.join(attrs.get('runs', []))}",
+            f"- task: {attrs.get('task', {}).get('name')}, forget {attrs.get('task', {}).get('forget')}",
+            f"- budgets: {', '.join(_format(float(b)) + '×' for b in attrs.get('budget_multiples', []))} the "
+            f"base cost, in {_AXIS_UNITS.get(axis, axis)}",
+            f"- base cost (the cheapest full-space gradient front of each run): {bases}",
+            f"- HV reference point: {[round(v, 6) for v in attrs.get('hv_reference_point', [])]}; "
+            f"HV@utility counts RA >= {_format(attrs.get('hv_utility_ra_min', float('nan')))}",
+            "",
+        ]
+    lines += [markdown_table(frame), "", "Columns:", ""]
+    lines += [f"- `{name}`: {note}" for name, note in BUDGET_COLUMN_NOTES.items() if name in frame.columns]
+    return "\n".join(lines) + "\n"
+
+
+def write_budgets(frame: pd.DataFrame, out: str | os.PathLike) -> dict[str, Path]:
+    """Write a :func:`budget_table` as ``out/budgets.csv`` and ``out/budgets.md``, atomically.
+
+    Returns
+    -------
+    dict
+        ``{"csv": path, "md": path}``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file; give a directory for budgets.csv and budgets.md")
+    paths = {"csv": out / "budgets.csv", "md": out / "budgets.md"}
+    atomic_write_text(paths["csv"], frame.to_csv(index=False, float_format="%.17g"))
+    atomic_write_text(paths["md"], budgets_markdown(frame))
     return paths
 
 

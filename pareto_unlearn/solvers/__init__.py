@@ -3,9 +3,9 @@
 
 - gradient: Jacobian descent with any torchjd aggregator (:class:`JacobianDescent`), linear
   scalarisation (:class:`LinearScalarization`);
-- evolutionary: a pymoo algorithm over a search space (:class:`EvolutionarySolver` and its spaces:
-  :class:`EvolutionaryLastLayer`, :class:`EvolutionaryLoRA`, :class:`EvolutionaryLSWeights`,
-  :class:`EvolutionaryLSWarm`);
+- evolutionary: a pymoo algorithm over a search space (:class:`EvolutionarySolver` given a
+  :class:`~pareto_unlearn.spaces.SearchSpace`; :class:`EvolutionaryLSWeights` and
+  :class:`EvolutionaryLSWarm` over LS fine-tune settings);
 - baselines: FT, GA, RL, SalUn, ℓ1-sparse.
 
 :func:`rebuild_model` rebuilds the model of any point of any of their Fronts.
@@ -43,8 +43,6 @@ from pareto_unlearn.solvers._registry import (
     sweep_units,
 )
 from pareto_unlearn.solvers.evolutionary import (
-    EvolutionaryLastLayer,
-    EvolutionaryLoRA,
     EvolutionaryLSWarm,
     EvolutionaryLSWeights,
     EvolutionarySolver,
@@ -58,8 +56,6 @@ __all__ = [
     "CostMeter",
     "EvolutionaryLSWarm",
     "EvolutionaryLSWeights",
-    "EvolutionaryLastLayer",
-    "EvolutionaryLoRA",
     "EvolutionarySolver",
     "FineTune",
     "GradientAscent",

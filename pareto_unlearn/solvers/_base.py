@@ -24,51 +24,21 @@ Constant(value=2.0)
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
-from pareto_unlearn.exceptions import ConfigError
+from pareto_unlearn._params import Configurable
 
 __all__ = ["FAMILIES", "Solver"]
 
 FAMILIES = ("gradient", "evolutionary", "baseline")
 
 
-class Solver:
+class Solver(Configurable):
     """Base of every solver: configuration in the constructor, work in :meth:`run`, results returned."""
 
     family: ClassVar[str] = ""
     name: str = ""
-
-    @classmethod
-    def param_names(cls) -> list[str]:
-        """Keyword parameters of the constructors along the class's MRO (a subclass passing ``**kwargs`` up
-        takes its parents' parameters too), in definition order."""
-        names: list[str] = []
-        for klass in cls.__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is None or klass is object:
-                continue
-            for p in inspect.signature(init).parameters.values():
-                if p.kind is p.KEYWORD_ONLY and p.name not in names:
-                    names.append(p.name)
-            if not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(init).parameters.values()):
-                break
-        return names
-
-    def get_params(self) -> dict[str, Any]:
-        """The configuration: every constructor parameter and its current value."""
-        return {name: getattr(self, name) for name in self.param_names() if hasattr(self, name)}
-
-    def set_params(self, **params: Any) -> Solver:
-        """Change the configuration (checked when :meth:`run` starts); returns ``self``."""
-        valid = self.param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; "
-                                  f"valid: {', '.join(valid)}")
-            setattr(self, key, value)
-        return self
+    space_name: str = "all-parameters"  # the search space of the points (overridden per solver)
 
     def run(self, task: Any, objectives: Any, *, evaluator: Any = None, executor: Any = None,
             checkpoint: Any = None, progress: bool | None = None) -> Any:  # pragma: no cover
@@ -79,23 +49,3 @@ class Solver:
         may keep its state in to resume; ``progress`` overrides the constructor's tqdm setting.
         """
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        defaults: dict[str, Any] = {}
-        for klass in type(self).__mro__:
-            init = klass.__dict__.get("__init__")
-            if init is None or klass is object:
-                continue
-            for p in inspect.signature(init).parameters.values():
-                if p.kind is p.KEYWORD_ONLY:
-                    defaults.setdefault(p.name, p.default)
-        shown = {k: v for k, v in self.get_params().items()
-                 if not _same(v, defaults.get(k, inspect.Parameter.empty))}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b) and type(a) is type(b)
-    except (TypeError, ValueError):  # arrays compare element-wise
-        return a is b

@@ -19,6 +19,7 @@ from pareto_unlearn.objectives import reference_label
 from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.spaces._rebuild import flat_params, set_flat_params
+from pareto_unlearn.spaces._space import SearchSpace
 
 __all__ = ["GradientSolver", "paired_batches"]
 
@@ -56,10 +57,17 @@ class GradientSolver(Solver):
         Keep a point after every epoch (a trajectory) or only the last.
     start : array [n_params], optional
         Start from this flat parameter vector (a warm start) instead of θ0.
+    space : SearchSpace, optional
+        Descend in this space's genome instead of every parameter (:class:`~pareto_unlearn.spaces.
+        LastLayerSpace`, :class:`~pareto_unlearn.spaces.LoRASpace`): full batch on the activations the space
+        caches at θ0, one step per epoch, each step projected back into the genome box [-1, 1] that an
+        evolutionary solver of the same space searches; a point's model is rebuilt as that solver's are.
+        ``batch_size`` does not apply; ``weight_decay`` pulls the genome toward θ0.
+    record_every : int
+        With ``record="epoch"``: keep a point every this many epochs (and the last).
     """
 
     family = "gradient"
-    space = "all-parameters"
 
     def __init__(
         self,
@@ -73,6 +81,8 @@ class GradientSolver(Solver):
         progress: bool = True,
         record: str = "epoch",
         start: np.ndarray | None = None,
+        space: SearchSpace | None = None,
+        record_every: int = 1,
     ) -> None:
         self.lr = lr
         self.epochs = epochs
@@ -83,10 +93,33 @@ class GradientSolver(Solver):
         self.progress = progress
         self.record = record
         self.start = start
+        self.space = space
+        self.record_every = record_every
+
+    @property
+    def space_name(self) -> str:  # type: ignore[override]  # from the space object when given
+        """The search space of the points: every parameter, or the given space's name."""
+        return self.space.name if self.space is not None else "all-parameters"
+
+    def _space_suffix(self) -> str:
+        """What a solver's name adds for its space (``-last-layer``); nothing for every parameter."""
+        return f"-{self.space.name}" if self.space is not None else ""
 
     # -- what subclasses change -------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size}
+        hp: dict[str, Any] = {"lr": self.lr, "epochs": self.epochs}
+        if self.space is None:
+            hp["batch_size"] = self.batch_size
+        else:
+            hp.update({"space": self.space.name, **self.space.hyperparameters()})
+        if self.record_every != 1:
+            hp["record_every"] = self.record_every
+        return hp
+
+    def _space_step(self, losses: torch.Tensor, x: torch.Tensor, subsets: list[str], bound: Any,
+                    meter: CostMeter) -> None:  # pragma: no cover
+        """Set ``x.grad`` from the objectives ``losses`` [m] of the genome ``x`` (a solver in a space)."""
+        raise ConfigError(f"{self.name} cannot run in a search space; give it no `space`")
 
     def _warm_up(self, task) -> None:
         """Process-wide one-time work (lazy imports, first-call initialisation) before the clock starts."""
@@ -109,6 +142,16 @@ class GradientSolver(Solver):
             raise ConfigError(f"{self.name}: batch_size must be an integer >= 1, got {self.batch_size!r}")
         if self.record not in ("epoch", "last"):
             raise ConfigError(f"{self.name}: record must be 'epoch' or 'last', got {self.record!r}")
+        if not (isinstance(self.record_every, int) and self.record_every >= 1):
+            raise ConfigError(f"{self.name}: record_every must be an integer >= 1, got {self.record_every!r}")
+        if self.space is not None:
+            if not isinstance(self.space, SearchSpace):
+                raise ConfigError(f"{self.name}: `space` must be a SearchSpace such as LastLayerSpace(); "
+                                  f"got {self.space!r}")
+            if self.start is not None:
+                raise ConfigError(f"{self.name}: `start` is a full parameter vector; it does not apply in a "
+                                  f"search space")
+            self.space.validate()
 
     def run(
         self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
@@ -122,6 +165,9 @@ class GradientSolver(Solver):
         self._warm_up(task)
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
+        show = self.progress if progress is None else progress
+        if self.space is not None:
+            return self._run_in_space(task, objectives, evaluator, meter, show)
         model = task.copy_original()
         if self.start is not None:
             set_flat_params(model, self.start)
@@ -133,14 +179,65 @@ class GradientSolver(Solver):
         rows: list[dict[str, Any]] = []
         arrays: dict[str, np.ndarray] = {}
         run_id = f"{self.name}:{self.hyperparameters()}"
-        show = self.progress if progress is None else progress
         bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not show, leave=False)
         for epoch in bar:
             model.eval()  # BatchNorm statistics stay frozen at θ0's (docs/definitions.md §1)
             self._epoch(model, task, objectives, optimizer, generator, meter, epoch)
-            if self.record == "epoch" or epoch == self.epochs:
+            if self._records(epoch):
                 rows.append(self._record(model, task, objectives, evaluator, meter, epoch, run_id, arrays))
         return self._front(rows, objectives, arrays, task)
+
+    def _records(self, epoch: int) -> bool:
+        """Whether the point after ``epoch`` is kept."""
+        return epoch == self.epochs or (self.record == "epoch" and epoch % self.record_every == 0)
+
+    def _run_in_space(self, task, objectives, evaluator, meter: CostMeter, show: bool) -> Front:
+        """Full-batch descent on the genome of ``self.space``, projected into its box after every step."""
+        assert self.space is not None
+        bound = self.space.bind(task, objectives)
+        meter.add(forward=bound.setup_passes)  # the caching, as the evolutionary solver of the space pays it
+        self._setup(task.original, task, objectives, meter)
+        x = torch.tensor(self.space.gradient_start(bound, self.seed), dtype=torch.float32, requires_grad=True)
+        optimizer = torch.optim.SGD([x], lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        subsets = [o.subset for o in objectives]
+        arrays: dict[str, np.ndarray] = {}
+        run_id = f"{self.name}:{self.hyperparameters()}"
+        bar = tqdm(range(1, self.epochs + 1), desc=self.name, disable=not show, leave=False)
+        # aggregators that draw (Random, GradDrop) draw from a forked, seeded torch generator: runs repeat
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            rows = self._descend(bound, x, optimizer, subsets, evaluator, meter, bar, run_id, arrays)
+        front = self._front(rows, objectives, arrays, task)
+        rebuild = [{"kind": self.space.rebuild_kind, "array": r["array"], **bound.rebuild_fields()}
+                   for r in rows]
+        return front.with_(rebuild=rebuild)
+
+    def _descend(self, bound, x, optimizer, subsets, evaluator, meter, bar, run_id,
+                 arrays) -> list[dict[str, Any]]:
+        assert self.space is not None
+        suffix = bound.suffix_fraction_
+        rows: list[dict[str, Any]] = []
+        for epoch in bar:
+            losses = bound.losses(x)
+            meter.add(forward=bound.n_rows * suffix)
+            optimizer.zero_grad(set_to_none=True)
+            self._space_step(losses, x, subsets, bound, meter)
+            optimizer.step()
+            with torch.no_grad():
+                x.clamp_(-1.0, 1.0)  # the genome box both families search
+            if not self._records(epoch):
+                continue
+            genome = x.detach().cpu().numpy().astype(np.float32)
+            values = bound.evaluate(genome[None])[0]
+            meter.add(forward=bound.n_rows * suffix)
+            cost = meter.snapshot()
+            with meter.paused():
+                metrics = evaluator.from_predictions(bound.predictions(genome[None])[0])
+                key = f"{self.space.name}.x{len(arrays)}"
+                arrays[key] = genome
+            rows.append({"F": values, "metrics": metrics, "cost": cost, "epoch": epoch, "run": run_id,
+                         "array": key})
+        return rows
 
     def _record(self, model, task, objectives, evaluator, meter, epoch, run_id, arrays) -> dict[str, Any]:
         values = objectives.evaluate(model, task)
@@ -166,7 +263,7 @@ class GradientSolver(Solver):
             },
             provenance=[
                 {
-                    "space": self.space,
+                    "space": self.space_name,
                     "reference": reference_label(objectives),
                     "hyperparameters": copy.deepcopy(hp),  # each point its own record
                     "seed": self.seed,

@@ -160,7 +160,7 @@ class JacobianDescent(GradientSolver):
         super().__init__(**kwargs)
         self.aggregator = aggregator
         self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
-        self.name = name or jd_name(aggregator)
+        self.name = name or jd_name(aggregator) + self._space_suffix()
 
     def hyperparameters(self) -> dict[str, Any]:
         hp = {**super().hyperparameters(), "aggregator": self.aggregator}
@@ -181,6 +181,10 @@ class JacobianDescent(GradientSolver):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 100_003 + epoch)
             self._steps(model, task, objectives, optimizer, generator, meter, params)
+
+    def _space_step(self, losses, x, subsets, bound, meter) -> None:
+        x.grad = jd_direction(list(losses), [x], self.aggregator_).view_as(x).clone()
+        meter.add(backward=sum(len(getattr(bound.task, s)) for s in subsets) * bound.suffix_fraction_)
 
     def _steps(self, model, task, objectives, optimizer, generator, meter, params) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
@@ -231,8 +235,7 @@ class LinearScalarization(GradientSolver):
         super().__init__(**kwargs)
         self.weight = weight
         self.weights = None if weights is None else [float(w) for w in weights]
-        if name:
-            self.name = name
+        self.name = name or LS + self._space_suffix()
 
     def hyperparameters(self) -> dict[str, Any]:
         hp = super().hyperparameters()
@@ -252,6 +255,10 @@ class LinearScalarization(GradientSolver):
         if len(weights) != len(objectives) or min(weights) < 0:
             raise ConfigError(f"ls: need {len(objectives)} non-negative weights, got {weights}")
         self.weights_ = weights
+
+    def _space_step(self, losses, x, subsets, bound, meter) -> None:
+        cast(torch.Tensor, sum(w * loss for w, loss in zip(self.weights_, losses))).backward()
+        meter.add(backward=bound.n_rows * bound.suffix_fraction_)
 
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):

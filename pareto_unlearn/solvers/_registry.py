@@ -6,7 +6,7 @@ Examples
 --------
 >>> entry = get_entry("nsga2-lora")
 >>> entry.family, entry.cls.__name__
-('evolutionary', 'EvolutionaryLoRA')
+('evolutionary', 'EvolutionarySolver')
 >>> [n for n in solver_names("gradient")][:3]
 ['jd', 'ls', 'jd-mgda']
 >>> get_entry("nsga2-lorra")
@@ -17,6 +17,7 @@ pareto_unlearn.exceptions.ConfigError: unknown solver 'nsga2-lorra'; did you mea
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,17 +30,12 @@ from pareto_unlearn.solvers._base import FAMILIES, Solver
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
 from pareto_unlearn.solvers._jd import AGGREGATORS, JacobianDescent, LinearScalarization
 from pareto_unlearn.solvers._names import FT, GA, JD, L1_SPARSE, LS, RL, SALUN, jd_name
-from pareto_unlearn.solvers.evolutionary import (
-    EvolutionaryLastLayer,
-    EvolutionaryLoRA,
-    EvolutionaryLSWarm,
-    EvolutionaryLSWeights,
-    EvolutionarySolver,
-)
+from pareto_unlearn.solvers.evolutionary import EvolutionaryLSWarm, EvolutionaryLSWeights, EvolutionarySolver
+from pareto_unlearn.spaces import LastLayerSpace, LoRASpace, SearchSpace
 
 __all__ = ["REGISTRY", "SolverEntry", "baseline_candidates", "baseline_grid", "build_search",
            "default_settings", "default_solvers", "get_entry", "palette", "resolve_settings", "solver_names",
-           "spread_first", "sweep_units", "warm_seed_settings"]
+           "spread_first", "space_of", "sweep_units", "warm_seed_settings"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,8 @@ class SolverEntry:
     ``fixed`` are the constructor arguments that make the class this solver (``aggregator="mgda"``,
     ``algorithm="sms-emoa"``); ``settings`` names the ``[explore.<table>]`` its settings come from (every
     ``jd-*`` shares ``jd``'s); ``seeded_by`` is the sweep a warm search continues; ``default`` puts it in
-    ``explore``'s default list.
+    ``explore``'s default list; ``space`` is the search space its points live in (``all-parameters``,
+    ``last-layer``, ``lora``, ``ls-weights``, ``ls-warm``): fronts are compared fairly within one space.
     """
 
     name: str
@@ -62,11 +59,30 @@ class SolverEntry:
     default: bool = False
     seeded_by: str | None = None
 
+    @property
+    def space(self) -> str:
+        """The search space of the solver's points (a ``space`` given in ``fixed``, else the class's)."""
+        space = self.fixed.get("space")
+        return str(space.name if space is not None else self.cls.space_name)
+
+
+def space_of(name: str) -> str:
+    """The search space of a registered solver's points; ``""`` for a name the registry does not know.
+
+    Examples
+    --------
+    >>> space_of("nsga2-lora"), space_of("jd"), space_of("mine")
+    ('lora', 'all-parameters', '')
+    """
+    return REGISTRY[name].space if name in REGISTRY else ""
+
 
 def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
-                  seeded_by: str | None = None) -> SolverEntry:
-    name = f"{algorithm}-{cls.space}"  # as the solver names itself
-    fixed = {} if algorithm == "nsga2" else {"algorithm": algorithm}
+                  space: SearchSpace | None = None, seeded_by: str | None = None) -> SolverEntry:
+    fixed: dict[str, Any] = {} if algorithm == "nsga2" else {"algorithm": algorithm}
+    if space is not None:
+        fixed["space"] = space
+    name = f"{algorithm}-{space.name if space is not None else cls.space_name}"  # as the solver names itself
     return SolverEntry(name, "evolutionary", cls, fixed, name, color, default=True, seeded_by=seeded_by)
 
 
@@ -74,13 +90,19 @@ def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
 _JD_COLORS = {"mgda": "#ff8c00", "pcgrad": "#c8c800", "cagrad": "#006d6d", "nash-mtl": "#a0a0ff",
               "pama": "#ff9e9e"}
 _ENTRIES = [
-    _evolutionary(EvolutionaryLastLayer, "nsga2", "#1f5fbf"),
-    _evolutionary(EvolutionaryLoRA, "nsga2", "#00b4d8"),
+    _evolutionary(EvolutionarySolver, "nsga2", "#1f5fbf", space=LastLayerSpace()),
+    _evolutionary(EvolutionarySolver, "nsga2", "#00b4d8", space=LoRASpace()),
     _evolutionary(EvolutionaryLSWeights, "nsga2", "#7b3fa0"),
     _evolutionary(EvolutionaryLSWarm, "nsga2", "#e75fb0", seeded_by=LS),
     _evolutionary(EvolutionaryLSWarm, "sms-emoa", "#8b5a2b", seeded_by=LS),
     SolverEntry(JD, "gradient", JacobianDescent, {"aggregator": "upgrad"}, JD, "#d62728", default=True),
     SolverEntry(LS, "gradient", LinearScalarization, {}, LS, "#2ca02c", default=True),
+    # the same two families restricted to the evolutionary solvers' subspaces (same genome, same box)
+    *(SolverEntry(f"{name}-{space.name}", "gradient", cls, {**fixed, "space": space}, f"{name}-{space.name}",
+                  color, default=True)
+      for space, colors in ((LastLayerSpace(), ("#ff4500", "#2e8b57")), (LoRASpace(), ("#8a2be2", "#20b2aa")))
+      for (name, cls, fixed), color in zip(((JD, JacobianDescent, {"aggregator": "upgrad"}),
+                                            (LS, LinearScalarization, {})), colors, strict=True)),
     *(SolverEntry(jd_name(a), "gradient", JacobianDescent, {"aggregator": a}, JD, _JD_COLORS.get(a))
       for a in AGGREGATORS if a != "upgrad"),
     SolverEntry(FT, "baseline", FineTune, color="#556b2f", marker="P"),
@@ -149,10 +171,7 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
     """Settings of each settings table (``jd`` for every ``jd-*``) for ``task``. ``quick`` keeps every
     solver with at least 5 non-dominated points on digits."""
     lrs = [0.05, 0.1, 0.15, 0.2, 0.3] if task == "digits" else [1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2]
-    last_layer, lora, ls_weights, warm, warm_sms = (
-        get_entry(f"{a}-{c.space}").name for c, a in (
-            (EvolutionaryLastLayer, "nsga2"), (EvolutionaryLoRA, "nsga2"), (EvolutionaryLSWeights, "nsga2"),
-            (EvolutionaryLSWarm, "nsga2"), (EvolutionaryLSWarm, "sms-emoa")))
+    last_layer, lora, ls_weights, warm, warm_sms = (e.name for e in _ENTRIES[:5])
     settings: dict[str, dict[str, Any]] = {
         JD: {"lrs": lrs, "epochs": 5, "pref_vectors": None},
         # middle weights first: the sweep's anytime front spans the trade-off from its first point on
@@ -162,12 +181,24 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
         lora: {"pop_size": 60, "n_gen": 60, "population_chunks": 1},
         ls_weights: {"pop_size": 16, "n_gen": 8, "max_epochs": 5},
     }
+    # full batch on cached activations, a point every 10 steps; lr chosen by HV on digits (seed 0, random
+    # 50 % and class 3; docs/evolutionary_vs_gradient.md): ls 0.1 (last layer) and 0.3 (LoRA); jd both
+    # lrs of its sweep, six preference directions each
+    prefs = [None, [0.9, 0.1], [0.7, 0.3], [0.5, 0.5], [0.3, 0.7], [0.1, 0.9]]
+    for space, ls_lr in ((LastLayerSpace.name, 0.1), (LoRASpace.name, 0.3)):
+        settings[f"{LS}-{space}"] = {**settings[LS], "lr": ls_lr, "epochs": 150, "record_every": 10}
+        settings[f"{JD}-{space}"] = {"lrs": [0.1, 0.3], "epochs": 150, "pref_vectors": prefs,
+                                     "record_every": 10}
     if quick:
         settings[JD].update(lrs=lrs[1::2], epochs=5)
         settings[LS].update(weights=spread_first([0.1, 0.3, 0.5, 0.7, 0.9]))
         settings[last_layer].update(pop_size=40, n_gen=25)
         settings[lora].update(pop_size=30, n_gen=15)
         settings[ls_weights].update(pop_size=8, n_gen=3)
+        for space in (LastLayerSpace.name, LoRASpace.name):
+            settings[f"{LS}-{space}"].update(weights=spread_first([0.1, 0.3, 0.5, 0.7, 0.9]), epochs=60)
+            settings[f"{JD}-{space}"].update(lrs=[0.3], epochs=60,
+                                             pref_vectors=[None, [0.8, 0.2], [0.5, 0.5], [0.2, 0.8]])
     settings[warm] = _warm_settings(settings[LS], n_gen=5 if quick else 12)
     # the same search with SMS-EMOA's survival
     settings[warm_sms] = {**settings[warm], **REGISTRY[warm_sms].fixed}
@@ -190,11 +221,19 @@ def sweep_units(name: str, settings: dict[str, dict[str, Any]], *, seed: int,
         raise ConfigError(f"{name} is not a gradient sweep")
     s = settings[entry.settings]
     common: dict[str, Any] = {"batch_size": batch_size, "seed": seed, "progress": False}
+    if "record_every" in s:
+        common["record_every"] = s["record_every"]
+
+    def fixed() -> dict[str, Any]:
+        return copy.deepcopy(dict(entry.fixed))  # a space object per solver
+
     if entry.cls is LinearScalarization:
-        return [LinearScalarization(weight=w, lr=s["lr"], epochs=s["epochs"], record="last", **common)
-                for w in s["weights"]]
-    return [JacobianDescent(**entry.fixed, pref_vector=p, lr=lr, epochs=s["epochs"], name=name,
-                            record="epoch", **common)
+        # a sweep in a space keeps its trajectories' points; over every parameter, each run's last
+        record = "last" if "space" not in entry.fixed else "epoch"
+        return [LinearScalarization(**fixed(), weight=w, lr=s["lr"], epochs=s["epochs"], record=record,
+                                    **common) for w in s["weights"]]
+    return [JacobianDescent(**fixed(), pref_vector=p, lr=lr, epochs=s["epochs"], name=name, record="epoch",
+                            **common)
             for lr in s["lrs"] for p in (s.get("pref_vectors") or [None])]
 
 
@@ -206,7 +245,7 @@ def build_search(name: str, settings: dict[str, dict[str, Any]], *, seed: int, p
     entry = get_entry(name)
     if entry.family != "evolutionary":
         raise ConfigError(f"{name} is not an evolutionary solver")
-    kwargs = {**settings[entry.settings], **entry.fixed}
+    kwargs = {**settings[entry.settings], **copy.deepcopy(dict(entry.fixed))}  # a space object per solver
     if issubclass(entry.cls, EvolutionaryLSWeights) and batch_size is not None:
         kwargs.setdefault("batch_size", batch_size)
     if seed_front is not None:

@@ -2,9 +2,10 @@
 model is rebuilt from θ0.
 
 - the last linear layer: Δ of its weight and bias on cached penultimate features
-  (:class:`LastLayerEvaluator`, :func:`build_last_layer_model`, :func:`genome_from_model`);
+  (:class:`LastLayerSpace`; bound: :class:`LastLayerEvaluator`; :func:`build_last_layer_model`,
+  :func:`genome_from_model`);
 - low-rank adapters Δ = B·A of chosen layers, the frozen prefix's activations cached
-  (:class:`LoRAEvaluator`, :func:`build_lora_model`);
+  (:class:`LoRASpace`; bound: :class:`LoRAEvaluator`; :func:`build_lora_model`);
 - every parameter (a flat parameter vector: :func:`flat_params`, :func:`set_flat_params`).
 
 The solvers that search them live in :mod:`pareto_unlearn.solvers`; each space registers how its points
@@ -20,12 +21,14 @@ True
 from pareto_unlearn.spaces._last_layer import (
     DEFAULT_SCALE,
     LastLayerEvaluator,
+    LastLayerSpace,
     build_last_layer_model,
     genome_from_model,
 )
 from pareto_unlearn.spaces._lora import (
     DEFAULT_LORA_SCALE,
     LoRAEvaluator,
+    LoRASpace,
     build_lora_model,
     default_lora_layers,
 )
@@ -37,9 +40,11 @@ from pareto_unlearn.spaces._rebuild import (
     rebuilder,
     set_flat_params,
 )
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 
 __all__ = [
-    "DEFAULT_LORA_SCALE", "DEFAULT_SCALE", "LastLayerEvaluator", "LoRAEvaluator", "REBUILDERS",
+    "DEFAULT_LORA_SCALE", "DEFAULT_SCALE", "BoundSpace", "LastLayerEvaluator", "LastLayerSpace",
+    "LoRAEvaluator", "LoRASpace", "REBUILDERS", "SearchSpace",
     "build_last_layer_model", "build_lora_model", "count_macs", "default_lora_layers", "flat_params",
     "genome_from_model", "rebuild_from_spec", "rebuilder", "set_flat_params",
 ]

@@ -47,9 +47,11 @@ from pareto_unlearn.metrics import Predictions
 from pareto_unlearn.spaces._fused import fused_plan
 from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 from pareto_unlearn.task import last_linear
 
-__all__ = ["LastLayerEvaluator", "genome_from_model", "build_last_layer_model", "DEFAULT_SCALE"]
+__all__ = ["LastLayerSpace", "LastLayerEvaluator", "genome_from_model", "build_last_layer_model",
+           "DEFAULT_SCALE"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ def _layer_inputs(model: nn.Module, layer: nn.Linear, x: torch.Tensor,
     return torch.cat(captured).reshape(len(x), -1)
 
 
-class LastLayerEvaluator:
+class LastLayerEvaluator(BoundSpace):
     """Objectives of a whole population of last-layer genomes, from features cached once at θ0.
 
     Parameters
@@ -117,6 +119,7 @@ class LastLayerEvaluator:
         self.b0 = (layer.bias.detach().clone() if self.has_bias
                    else torch.zeros(len(self.W0), device=self.W0.device))
         self.n_classes, self.dim = self.W0.shape
+        self.scale = scale
         self.unit = float(scale * self.W0.std())
         self.n_var = self.n_classes * self.dim + (self.n_classes if self.has_bias else 0)
         self.subsets = list(dict.fromkeys(o.subset for o in objectives))
@@ -191,6 +194,24 @@ class LastLayerEvaluator:
         per_split = {s: self.logits(X, s) for s in SPLITS}
         return [Predictions(*(per_split[s][i] for s in SPLITS)) for i in range(len(X))]
 
+    @property
+    def setup_passes(self) -> float:
+        """Caching the features is one full forward pass per sample of the objectives' splits."""
+        return float(self.n_rows)
+
+    def losses(self, x: torch.Tensor) -> torch.Tensor:
+        """The objectives [m] of one genome ``x`` [n_var] (float32), differentiable in ``x``: full batch on
+        the cached features, the same functions :meth:`evaluate` computes."""
+        C, d = self.n_classes, self.dim
+        W = self.W0 + self.unit * x[: C * d].view(C, d)
+        b = self.b0 + self.unit * x[C * d :] if self.has_bias else self.b0
+        logits = {s: (self.features(s) @ W.T + b)[None] for s in self.subsets}
+        return self.objectives.from_logits(logits, {s: self.labels[s] for s in self.subsets})[0]
+
+    def rebuild_fields(self) -> dict[str, Any]:
+        """What :func:`build_last_layer_model` needs besides the genome."""
+        return {"layer": self.layer_name, "unit": self.unit, "scale": float(self.scale)}
+
 
 def build_last_layer_model(task, genome: np.ndarray, *, layer: str, unit: float) -> nn.Module:
     """θ0 with its final linear layer moved by the genome (ΔW = unit · x[:C·d], Δb = unit · x[C·d:])."""
@@ -225,7 +246,8 @@ def genome_from_model(task, model: nn.Module, *, scale: float = DEFAULT_SCALE) -
     Examples
     --------
     >>> x = genome_from_model(task, rebuild_model(task, ls_front, 0))  # an LS point  # doctest: +SKIP
-    >>> front = EvolutionaryLastLayer(initial=x[None]).run(task, objectives)  # doctest: +SKIP
+    >>> solver = EvolutionarySolver(space=LastLayerSpace(), initial=x[None])  # doctest: +SKIP
+    >>> front = solver.run(task, objectives)  # doctest: +SKIP
     """
     name, layer0 = last_linear(task.original)
     layer = dict(model.named_modules()).get(name)
@@ -236,3 +258,55 @@ def genome_from_model(task, model: nn.Module, *, scale: float = DEFAULT_SCALE) -
     if layer0.bias is not None:
         parts.append(layer.bias.detach() - layer0.bias.detach())
     return (torch.cat(parts) / unit).double().cpu().numpy()
+
+
+class LastLayerSpace(SearchSpace):
+    """Δ of the final linear layer, a whole population evaluated on penultimate features cached at θ0.
+
+    Parameters
+    ----------
+    scale : float
+        Genome unit relative to the std of θ0's final weight (ΔW = scale · std · x, x ∈ [-1, 1]; default 8,
+        chosen by HV on digits, see the module's table).
+    init_sigma : float
+        Standard deviation of an evolutionary initial population's perturbed rows (default 0.3).
+    chunk_size : int, optional
+        Individuals per GEMM (memory / cache trade-off; results do not depend on it beyond rounding).
+    compile : bool
+        Fuse the objectives through ``torch.compile`` (eager fallback); see :class:`LastLayerEvaluator`.
+
+    Examples
+    --------
+    >>> from pareto_unlearn.solvers import EvolutionarySolver
+    >>> EvolutionarySolver(space=LastLayerSpace(), pop_size=20, n_gen=5).name
+    'nsga2-last-layer'
+    """
+
+    name = "last-layer"
+    rebuild_kind = "last_layer"
+
+    def __init__(self, *, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3,
+                 chunk_size: int | None = None, compile: bool = False) -> None:
+        self.scale = scale
+        self.init_sigma = init_sigma
+        self.chunk_size = chunk_size
+        self.compile = compile
+
+    def validate(self) -> None:
+        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
+            raise ConfigError(f"LastLayerSpace: `scale` must be a positive number. Got {self.scale!r}.")
+        if self.chunk_size is not None and not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):
+            raise ConfigError(f"LastLayerSpace: `chunk_size` must be None or an integer >= 1. "
+                              f"Got {self.chunk_size!r}.")
+
+    def bind(self, task, objectives) -> LastLayerEvaluator:
+        return LastLayerEvaluator(task, objectives, scale=self.scale, chunk_size=self.chunk_size,
+                                  compile=self.compile)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"scale": self.scale, "init_sigma": self.init_sigma}
+
+    def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
+        rows = rng.normal(0.0, self.init_sigma, size=(n, bound.n_var))
+        rows[0] = 0.0
+        return rows

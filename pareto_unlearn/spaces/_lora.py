@@ -36,8 +36,9 @@ from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import Predictions
 from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 
-__all__ = ["LoRAEvaluator", "build_lora_model", "default_lora_layers", "DEFAULT_LORA_SCALE"]
+__all__ = ["LoRASpace", "LoRAEvaluator", "build_lora_model", "default_lora_layers", "DEFAULT_LORA_SCALE"]
 
 DEFAULT_LORA_SCALE = 8.0
 SPLITS = ("forget", "retain", "test", "heldout_selection")
@@ -68,7 +69,7 @@ def _leaves(module: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
     return [(prefix[:-1], module)]
 
 
-class LoRAEvaluator:
+class LoRAEvaluator(BoundSpace):
     """Objectives of a population of low-rank deltas, the frozen prefix's activations cached at θ0.
 
     Parameters
@@ -163,7 +164,10 @@ class LoRAEvaluator:
     def factors(self, X: np.ndarray | torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Per adapted layer, A [P, r, in'] and B [P, out, r] of the genomes ``X`` [P, n_var] (float32)."""
         device = next(iter(self.weights0.values())).device
-        X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device).reshape(-1, self.n_var)
+        if isinstance(X, torch.Tensor):  # a genome being differentiated: keep its graph
+            X = X.to(device=device, dtype=torch.float32).reshape(-1, self.n_var)
+        else:
+            X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device).reshape(-1, self.n_var)
         out, offset, r = {}, 0, self.rank
         for name, (o, i), a in zip(self.layers, self.shapes, self.units, strict=True):
             A = a * X[:, offset : offset + r * i].reshape(-1, r, i)
@@ -239,6 +243,29 @@ class LoRAEvaluator:
         per_split = {s: self.logits(X, self.inputs(s)) for s in SPLITS}
         return [Predictions(*(per_split[s][i] for s in SPLITS)) for i in range(len(X))]
 
+    @property
+    def setup_passes(self) -> float:
+        """Caching runs the frozen prefix once per sample: its share of a full pass."""
+        return self.n_rows * (1.0 - self.suffix_fraction_)
+
+    def losses(self, x: torch.Tensor) -> torch.Tensor:
+        """The objectives [m] of one genome ``x`` [n_var] (float32), differentiable in ``x``: full batch on
+        the cached stage inputs, the same functions :meth:`evaluate` computes."""
+        factors = self.factors(x[None])
+        h = torch.cat([self.inputs(s) for s in self.subsets])
+        logits = self._fast(factors, h) if self.fast_path else self._vmap(factors, h)
+        parts, start = {}, 0
+        for s in self.subsets:
+            n = len(self.inputs(s))
+            parts[s] = logits[:, start : start + n]
+            start += n
+        return self.objectives.from_logits(parts, {s: self.labels[s] for s in self.subsets})[0]
+
+    def rebuild_fields(self) -> dict[str, Any]:
+        """What :func:`build_lora_model` needs besides the genome."""
+        return {"layers": list(self.layers), "rank": int(self.rank), "units": [float(u) for u in self.units],
+                "scale": float(self.scale)}
+
 
 def build_lora_model(task, genome: np.ndarray, *, layers: Sequence[str], rank: int,
                      units: Sequence[float]) -> nn.Module:
@@ -269,3 +296,84 @@ def build_lora_model(task, genome: np.ndarray, *, layers: Sequence[str], rank: i
 def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return build_lora_model(task, arrays[spec["array"]], layers=spec["layers"], rank=int(spec["rank"]),
                             units=[float(u) for u in spec["units"]])
+
+
+class LoRASpace(SearchSpace):
+    """Rank-r deltas Δ = B·A of chosen layers, the rest of θ0 frozen and the prefix's activations cached.
+
+    Parameters
+    ----------
+    layers : sequence of str, optional
+        Adapted layers (qualified names); default the last two nn.Linear / nn.Conv2d.
+    rank : int
+        Rank r of each delta (default 2).
+    scale : float
+        Genome unit: a = sqrt(scale · std(W0)) per layer (default 8, chosen by HV on digits).
+    init_sigma, init_sigma_a : float
+        Standard deviations of an evolutionary initial population's B and A entries (0.3, 0.5); A ≠ 0
+        and B ≠ 0 in every perturbed row, so each has Δ ≠ 0 (B·A is zero whenever B is).
+    chunk_size : int, optional
+        Individuals per batched call (default: from a memory budget).
+
+    A gradient solver in this space starts at x = 0, where B = 0 and A = 0 make every gradient of B·A
+    zero; it starts instead from the first perturbed row of a seeded draw (see
+    :meth:`gradient_start`).
+    """
+
+    name = "lora"
+    rebuild_kind = "lora"
+
+    def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2,
+                 scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3, init_sigma_a: float = 0.5,
+                 chunk_size: int | None = None) -> None:
+        self.layers = layers
+        self.rank = rank
+        self.scale = scale
+        self.init_sigma = init_sigma
+        self.init_sigma_a = init_sigma_a
+        self.chunk_size = chunk_size
+
+    def validate(self) -> None:
+        if not (isinstance(self.rank, int) and not isinstance(self.rank, bool) and self.rank >= 1):
+            raise ConfigError(f"LoRASpace: `rank` must be an integer >= 1. Got {self.rank!r}.")
+        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
+            raise ConfigError(f"LoRASpace: `scale` must be a positive number. Got {self.scale!r}.")
+        if not (isinstance(self.init_sigma_a, (int, float)) and self.init_sigma_a > 0):
+            raise ConfigError(f"LoRASpace: `init_sigma_a` must be a positive number. "
+                              f"Got {self.init_sigma_a!r}.")
+        if self.chunk_size is not None and not (isinstance(self.chunk_size, int) and self.chunk_size >= 1):
+            raise ConfigError(f"LoRASpace: `chunk_size` must be None or an integer >= 1. "
+                              f"Got {self.chunk_size!r}.")
+        if isinstance(self.layers, str):
+            raise ConfigError(f"LoRASpace: `layers` must be a list of layer names. "
+                              f"Got the string {self.layers!r}.")
+
+    def bind(self, task, objectives) -> LoRAEvaluator:
+        return LoRAEvaluator(task, objectives, layers=self.layers, rank=self.rank, scale=self.scale,
+                             chunk_size=self.chunk_size)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        layers = None if self.layers is None else list(self.layers)
+        return {"init_sigma": self.init_sigma, "rank": self.rank, "scale": self.scale,
+                "init_sigma_a": self.init_sigma_a, "layers": layers}
+
+    def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
+        rows = np.zeros((n, bound.n_var))
+        offset, r = 0, self.rank
+        for o, i in bound.shapes:  # type: ignore[attr-defined]  # a LoRAEvaluator's layer shapes
+            rows[:, offset : offset + r * i] = rng.normal(0.0, self.init_sigma_a, size=(n, r * i))
+            offset += r * i
+            rows[:, offset : offset + o * r] = rng.normal(0.0, self.init_sigma, size=(n, o * r))
+            offset += o * r
+        rows[0] = 0.0
+        return rows
+
+    def gradient_start(self, bound: BoundSpace, seed: int) -> np.ndarray:
+        """Where a gradient solver starts: a small seeded draw of A (B = 0, so Δ = 0: the model is θ0's),
+        since at A = B = 0 every gradient of B·A is zero."""
+        rows = self.initial_rows(bound, 2, np.random.default_rng([seed, 20251]))
+        start, offset, r = np.zeros(bound.n_var), 0, self.rank
+        for o, i in bound.shapes:  # type: ignore[attr-defined]
+            start[offset : offset + r * i] = rows[1, offset : offset + r * i]
+            offset += r * i + o * r
+        return start

@@ -1,6 +1,7 @@
 """Evolutionary solvers: a pymoo algorithm (NSGA-II by default; SMS-EMOA, MOEA/D, NSGA-III) searching one
-space — the last linear layer, low-rank adapters, or LS fine-tune settings (from θ0, or continuing from
-survivors' models, seeded by an LS sweep).
+space: :class:`EvolutionarySolver` is given a :class:`~pareto_unlearn.spaces.SearchSpace` (the last linear
+layer, low-rank adapters); :class:`EvolutionaryLSWeights` and :class:`EvolutionaryLSWarm` search LS
+fine-tune settings (from θ0, or continuing from survivors' models, seeded by an LS sweep).
 
 Each is configured in its constructor and run by ``run(task, objectives)``, which returns a Front of the
 final population (:class:`EvolutionaryLSWarm`: its archive of non-dominated individuals) with a
@@ -8,10 +9,11 @@ per-generation log in ``front.anytime``.
 
 Examples
 --------
->>> from pareto_unlearn.solvers.evolutionary import EvolutionaryLoRA
->>> EvolutionaryLoRA(rank=2, pop_size=20, n_gen=5).name
+>>> from pareto_unlearn.solvers.evolutionary import EvolutionarySolver
+>>> from pareto_unlearn.spaces import LoRASpace
+>>> EvolutionarySolver(space=LoRASpace(rank=2), pop_size=20, n_gen=5).name
 'nsga2-lora'
->>> EvolutionaryLoRA(algorithm="sms-emoa").name
+>>> EvolutionarySolver(space=LoRASpace(), algorithm="sms-emoa").name
 'sms-emoa-lora'
 """
 
@@ -20,8 +22,6 @@ from pareto_unlearn.solvers.evolutionary._bench import (
     bench,
     benchmark_last_layer,
 )
-from pareto_unlearn.solvers.evolutionary._last_layer import EvolutionaryLastLayer
-from pareto_unlearn.solvers.evolutionary._lora import EvolutionaryLoRA
 from pareto_unlearn.solvers.evolutionary._ls_warm import EvolutionaryLSWarm
 from pareto_unlearn.solvers.evolutionary._ls_weights import (
     DEFAULT_LR_BOUNDS,
@@ -35,8 +35,18 @@ from pareto_unlearn.solvers.evolutionary._ls_weights import (
 from pareto_unlearn.solvers.evolutionary._solver import ALGORITHMS, EvolutionarySolver, population_hv
 
 __all__ = [
-    "ALGORITHMS", "DEFAULT_LR_BOUNDS", "EvolutionaryLSWarm", "EvolutionaryLSWeights", "EvolutionaryLastLayer",
-    "EvolutionaryLoRA", "EvolutionarySolver", "FineTuneOutcome", "LastLayerElementwiseProblem", "bench",
-    "benchmark_last_layer", "decode_genome", "individual_seed", "ls_finetune", "population_hv",
+    "ALGORITHMS",
+    "DEFAULT_LR_BOUNDS",
+    "EvolutionaryLSWarm",
+    "EvolutionaryLSWeights",
+    "EvolutionarySolver",
+    "FineTuneOutcome",
+    "LastLayerElementwiseProblem",
+    "bench",
+    "benchmark_last_layer",
+    "decode_genome",
+    "individual_seed",
+    "ls_finetune",
+    "population_hv",
     "replay_ls_finetune",
 ]

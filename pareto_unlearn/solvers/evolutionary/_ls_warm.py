@@ -89,7 +89,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
     >>> front = solver.run(task, objectives)  # doctest: +SKIP
     """
 
-    space = "ls-warm"
+    space_name = "ls-warm"  # type: ignore[assignment]
     rebuild_kind = "params"
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
@@ -330,7 +330,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
             for provenance in front.provenance:
                 provenance["seed_sweep_from"] = "seed_front"
         for i, row in enumerate(np.asarray(X, dtype=np.float32)):
-            key = f"{self.space}.p{i}"
+            key = f"{self.space_name}.p{i}"
             front.arrays[key] = self.params_[row.tobytes()]
             front.rebuild[i] = {"kind": "params", "array": key}
         return front

@@ -35,8 +35,9 @@ from pareto_unlearn.metrics._metrics import _accuracy
 from pareto_unlearn.objectives import reference_label
 from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
+from pareto_unlearn.spaces._space import SearchSpace
 
-__all__ = ["CachedFeatureSolver", "EvolutionarySolver", "SpaceMeter", "SpaceProblem", "population_hv",
+__all__ = ["EvolutionarySolver", "SpaceMeter", "SpaceProblem", "population_hv",
            "rank_penalty", "PENALTY"]
 
 logger = logging.getLogger(__name__)
@@ -202,10 +203,18 @@ class EvolutionarySolver(Solver):
         Seeds pymoo's generator and the initial rows; the same seed gives the same front.
     progress : bool
         tqdm bar over generations.
+    space : SearchSpace
+        The space searched: :class:`~pareto_unlearn.spaces.LastLayerSpace`,
+        :class:`~pareto_unlearn.spaces.LoRASpace` (or any :class:`~pareto_unlearn.spaces.SearchSpace`);
+        the LS-settings searches (:class:`EvolutionaryLSWeights`, :class:`EvolutionaryLSWarm`) bring their
+        own.
     initial : array-like [k, n_var] or None
-        Genomes to put in the initial population (k <= pop_size); the rest are perturbed rows.
-    init_sigma : float
-        Standard deviation of the perturbed initial rows, in genome units.
+        Genomes to put in the initial population (k <= pop_size); the rest are the space's perturbed rows.
+    population_chunks : int
+        > 1 splits every population into that many pieces, evaluated one after another, or on the workers
+        of a Dask ``executor`` (for large models). The pieces are the same either way, so a serial and a
+        Dask run agree exactly; a different number of pieces can move objectives by float32 rounding
+        (about 1e-6), since the batched products change shape.
     crossover_eta, crossover_prob, mutation_eta : float
         SBX and polynomial-mutation settings (pymoo's NSGA-II defaults: 15, 0.9, 20).
     n_offsprings : int, optional
@@ -223,18 +232,21 @@ class EvolutionarySolver(Solver):
     """
 
     family = "evolutionary"
-    space = "none"
     rebuild_kind = "none"
+    _JITTER = 0.05  # spread of the rows re-drawn when two initial rows collide (spaces without their own)
     # set by _setup (annotations only: no class attribute)
     n_var_: int
     xl_: np.ndarray
     xu_: np.ndarray
+    evaluator_: Any
 
-    def __init__(self, *, pop_size: int = 40, n_gen: int = 30, seed: int = 0, progress: bool = True,
-                 initial: Any = None, init_sigma: float = 0.05, crossover_eta: float = 15.0,
+    def __init__(self, *, space: SearchSpace | None = None, pop_size: int = 40, n_gen: int = 30,
+                 seed: int = 0, progress: bool = True, initial: Any = None, crossover_eta: float = 15.0,
                  crossover_prob: float = 0.9, mutation_eta: float = 20.0,
-                 n_offsprings: int | None = None, algorithm: str = "nsga2",
+                 n_offsprings: int | None = None, algorithm: str = "nsga2", population_chunks: int = 1,
                  ref_point: Sequence[float] | np.ndarray | None = None) -> None:
+        self.space = space
+        self.population_chunks = population_chunks
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
         self.algorithm = algorithm
@@ -243,7 +255,6 @@ class EvolutionarySolver(Solver):
         self.seed = seed
         self.progress = progress
         self.initial = initial
-        self.init_sigma = init_sigma
         self.crossover_eta = crossover_eta
         self.crossover_prob = crossover_prob
         self.mutation_eta = mutation_eta
@@ -251,42 +262,78 @@ class EvolutionarySolver(Solver):
     @property
     def name(self) -> str:  # type: ignore[override]  # read-only here; Solver.name is a plain attribute
         """``{algorithm}-{space}``: the front says which algorithm searched which space."""
-        return f"{self.algorithm}-{self.space}"
+        return f"{self.algorithm}-{self.space_name}"
+
+    @property
+    def space_name(self) -> str:  # type: ignore[override]  # from the space object
+        """The name of the space searched."""
+        if self.space is None:
+            raise ConfigError(f"{type(self).__name__}: give the space to search, e.g. "
+                              "EvolutionarySolver(space=LastLayerSpace())")
+        return self.space.name
 
     # -- what subclasses provide ------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = {"pop_size": self.pop_size, "n_gen": self.n_gen, "init_sigma": self.init_sigma,
-              "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-              "mutation_eta": self.mutation_eta}
+        hp: dict[str, Any] = {"pop_size": self.pop_size, "n_gen": self.n_gen,
+                              "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
+                              "mutation_eta": self.mutation_eta}
         if self.n_offsprings is not None:
             hp["n_offsprings"] = self.n_offsprings
         if self.algorithm != "nsga2":
             hp["algorithm"] = self.algorithm
+        if self.population_chunks != 1:
+            hp["population_chunks"] = self.population_chunks
+        if self.space is not None:
+            hp.update(self.space.hyperparameters())
         return hp
 
+    # -- what a space provides (the LS-settings searches override these) ----------------------------
     def _validate_space(self) -> None:
         """Check the space's own settings (called before anything runs)."""
+        if self.space is None or not isinstance(self.space, SearchSpace):
+            raise ConfigError(f"{type(self).__name__}: `space` must be a SearchSpace such as "
+                              f"LastLayerSpace() or LoRASpace(). Got {self.space!r}.")
+        self.space.validate()
+        if not (_is_int(self.population_chunks) and self.population_chunks >= 1):
+            raise ConfigError(f"{type(self).__name__}: `population_chunks` must be an integer >= 1. "
+                              f"Got {self.population_chunks!r}.")
 
-    def _setup(self, task, objectives, meter: SpaceMeter) -> None:  # pragma: no cover
-        """Build caches; set ``n_var_``, ``xl_``, ``xu_`` (charged to the solver's cost)."""
-        raise NotImplementedError
+    def _setup(self, task, objectives, meter: SpaceMeter) -> None:
+        """Bind the space (its caching is charged to the solver's cost); set ``n_var_``, ``xl_``, ``xu_``."""
+        assert self.space is not None
+        self.evaluator_ = self.space.bind(task, objectives)
+        meter.add(forward=self.evaluator_.setup_passes)
+        self.n_var_ = self.evaluator_.n_var
+        self.xl_, self.xu_ = -np.ones(self.n_var_), np.ones(self.n_var_)
 
-    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:  # pragma: no cover
-        """True objective values [P, m] of the genomes ``X`` [P, n_var]; adds their passes to ``meter``."""
-        raise NotImplementedError
+    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
+        """True objective values [P, m] of the genomes ``X`` [P, n_var], charged as passes through the
+        space's uncached suffix."""
+        if self.population_chunks == 1:
+            F = self.evaluator_.evaluate(X)
+        else:
+            if not hasattr(self, "shared_evaluator_"):
+                with meter.paused():  # sending the cached activations once is set-up
+                    self.shared_evaluator_ = self.executor_.share(self.evaluator_)
+            pieces = [p for p in np.array_split(np.asarray(X), self.population_chunks) if len(p)]
+            F = np.concatenate(self.executor_.map(_evaluate_piece, pieces, shared=self.shared_evaluator_))
+        meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
+        return F
 
     def _perturbed_rows(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` distinct genomes around θ0 (row 0 of the space is θ0 itself)."""
-        rows = rng.normal(0.0, self.init_sigma, size=(n, self.n_var_))
-        rows[0] = 0.0
-        return rows
+        assert self.space is not None
+        return self.space.initial_rows(self.evaluator_, n, rng)
 
     def _final_metrics(self, X: np.ndarray, task, evaluator: MetricEvaluator) -> list[dict[str, float]]:
-        raise NotImplementedError  # pragma: no cover
+        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
+
+    def _rebuild_kind(self) -> str:
+        return self.space.rebuild_kind if self.space is not None else self.rebuild_kind
 
     def _rebuild_fields(self) -> dict[str, Any]:
         """JSON-able fields (besides ``kind`` and ``array``) the rebuilder needs."""
-        return {}
+        return self.evaluator_.rebuild_fields()
 
     def _point_rebuild_fields(self, genome: np.ndarray) -> dict[str, Any]:
         return {}
@@ -303,7 +350,7 @@ class EvolutionarySolver(Solver):
 
     def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
         """RA (%) of the genomes ``X`` when it is cheap to tell (for the anytime HV@utility), else None."""
-        return None
+        return retain_accuracy(self.evaluator_.predictions(np.asarray(X)), self.evaluator_.task.retain.y)
 
     def _final_population(self, X: np.ndarray, F: np.ndarray, born: np.ndarray):
         """The points the Front holds: the final population (a space with an archive returns that)."""
@@ -327,7 +374,7 @@ class EvolutionarySolver(Solver):
                               f"Got {self.n_offsprings!r}.")
         if not (_is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"{owner}: `seed` must be a non-negative integer. Got {self.seed!r}.")
-        for key in ("init_sigma", "crossover_eta", "mutation_eta"):
+        for key in ("crossover_eta", "mutation_eta"):
             value: float = getattr(self, key)
             if not (isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{owner}: `{key}` must be a finite number >= 0. Got {value!r}.")
@@ -372,7 +419,8 @@ class EvolutionarySolver(Solver):
             dup = np.setdiff1d(np.arange(len(X)), first)
             if not len(dup):
                 break
-            jitter = rng.normal(0.0, max(self.init_sigma, 1e-3), X[dup].shape)
+            sigma = getattr(self.space, "init_sigma", self._JITTER)
+            jitter = rng.normal(0.0, max(sigma, 1e-3), X[dup].shape)
             X[dup] = np.clip(X[dup] + jitter, self.xl_, self.xu_)
         return X
 
@@ -610,11 +658,11 @@ class EvolutionarySolver(Solver):
         arrays, rebuild, provenance = {}, [], []
         shared = self._rebuild_fields()
         for i in range(n):
-            key = f"{self.space}.g{i}"
+            key = f"{self.space_name}.g{i}"
             arrays[key] = X[i].astype(np.float32)
-            rebuild.append({"kind": self.rebuild_kind, "array": key, **shared,
+            rebuild.append({"kind": self._rebuild_kind(), "array": key, **shared,
                             **self._point_rebuild_fields(arrays[key])})
-            provenance.append({"space": self.space, "reference": reference,
+            provenance.append({"space": self.space_name, "reference": reference,
                                "hyperparameters": copy.deepcopy(hp),  # each point its own record
                                "seed": self.seed, "generation": int(born[i]),
                                # a resumed run says where it started and how many genomes it evaluated
@@ -631,47 +679,3 @@ class EvolutionarySolver(Solver):
 def _evaluate_piece(evaluator, X: np.ndarray) -> np.ndarray:
     """Objectives of one piece of a population: the unit a Dask worker runs."""
     return evaluator.evaluate(X)
-
-
-class CachedFeatureSolver(EvolutionarySolver):
-    """A space evaluated on cached activations by an ``evaluator_`` (last layer, LoRA): the population in
-    one batched call, charged as passes through the uncached suffix; metrics from the cached logits.
-
-    ``population_chunks`` > 1 splits every population into that many pieces, evaluated one after another,
-    or on the workers of a Dask ``client`` (for large models). The pieces are the same either way, so a
-    serial and a Dask run agree exactly; a different number of pieces can move objectives by float32
-    rounding (about 1e-6), since the batched products change shape.
-    """
-
-    evaluator_: Any  # set by the subclass's _setup
-
-    def __init__(self, *, population_chunks: int = 1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.population_chunks = population_chunks
-
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = super().hyperparameters()
-        return {**hp, "population_chunks": self.population_chunks} if self.population_chunks != 1 else hp
-
-    def _validate_space(self) -> None:
-        if not (_is_int(self.population_chunks) and self.population_chunks >= 1):
-            raise ConfigError(f"{type(self).__name__}: `population_chunks` must be an integer >= 1. "
-                              f"Got {self.population_chunks!r}.")
-
-    def _evaluate_population(self, X: np.ndarray, meter: SpaceMeter) -> np.ndarray:
-        if self.population_chunks == 1:
-            F = self.evaluator_.evaluate(X)
-        else:
-            if not hasattr(self, "shared_evaluator_"):
-                with meter.paused():  # sending the cached activations once is set-up
-                    self.shared_evaluator_ = self.executor_.share(self.evaluator_)
-            pieces = [p for p in np.array_split(np.asarray(X), self.population_chunks) if len(p)]
-            F = np.concatenate(self.executor_.map(_evaluate_piece, pieces, shared=self.shared_evaluator_))
-        meter.add(forward=len(X) * self.evaluator_.n_rows * self.evaluator_.suffix_fraction_)
-        return F
-
-    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
-        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
-
-    def _population_ra(self, X: np.ndarray) -> np.ndarray | None:
-        return retain_accuracy(self.evaluator_.predictions(np.asarray(X)), self.evaluator_.task.retain.y)

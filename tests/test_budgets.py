@@ -180,6 +180,16 @@ def test_the_ratio_within_one_space_and_against_the_full_gradient(run):
     assert full[["ratio", "vs_full_gradient"]].isna().all().all()
 
 
+@pytest.mark.skipif(not _registered("gradient", "lora"), reason="no gradient solver of the LoRA space")
+def test_a_registered_gradient_solver_of_a_subspace_is_placed_by_the_registry():
+    name = _registered("gradient", "lora")[0]
+    front = Front.concat([_front(with_fake=False), _part(name, [[2.0, 2.0]], [6.0])])  # HV 4 from 6 s
+    lora = _rows(budget_table([(_summary(front), front)], (1, 2)), "lora")
+    assert (lora["gradient_solver"] == name).all()
+    assert lora["gradient_hv"].to_dict() == {1.0: 0.0, 2.0: 4.0}  # B = 4 s: nothing yet, so no ratio
+    assert math.isnan(lora.loc[1.0, "ratio"]) and lora.loc[2.0, "ratio"] == pytest.approx(4.0 / 4.0)
+
+
 def test_a_gradient_hv_of_zero_gives_no_ratio(run):
     ll = _rows(budget_table([run], (0.5,)), "last-layer")  # B = 2 s: the gradient solver starts at 3 s
     assert ll.loc[0.5, "gradient_hv"] == 0.0 and ll.loc[0.5, "evolutionary_hv"] == pytest.approx(1.0)
@@ -279,3 +289,15 @@ def test_cli_refuses_a_run_without_a_full_space_gradient_front_and_writes_nothin
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no full-space gradient front" in err
     assert not out.exists()
+
+
+def test_a_given_base_cost_sets_the_same_absolute_budgets(run):
+    """base_cost: a variant of a run (denser gradient sweeps) read at the first run's budgets."""
+    table = budget_table([run], (1, 2), base_cost=3.0)
+    assert (table["base_solver"] == "given").all() and (table["base_cost"] == 3.0).all()
+    assert sorted(set(table["budget"])) == [3.0, 6.0]
+    own = budget_table([run], (1, 2))
+    assert sorted(set(own["budget"])) == [4.0, 8.0]
+    for bad in (0, -1.0, float("nan"), "4"):
+        with pytest.raises(ConfigError, match="base_cost"):
+            budget_table([run], (1,), base_cost=bad)

@@ -79,3 +79,11 @@ def test_evolutionary_study_table_and_demo_docs(tmp_path: Path):
     assert "## Solvers" in text and "nsga2-ls-warm" in text and "chosen: solver" in text
     figures = sorted(p.name for p in docs.glob("demo_*.png"))
     assert "demo_fronts.png" in figures and all(f"({name})" in text for name in figures)
+
+
+def test_fair_comparison_quick(tmp_path):
+    lines = _script("fair_comparison").main(["--quick", "--work", str(tmp_path / "w"),
+                                             "--md", str(tmp_path / "f.md")])
+    text = "\n".join(lines)
+    assert "### Goals" in text and "same space, last-layer" in text and "not dominated" in text
+    assert (tmp_path / "f.png").is_file() and (tmp_path / "f.md").read_text() == text

@@ -47,11 +47,12 @@ def _settings() -> dict:
     return settings
 
 
-def _solvers(name: str, seed: int = 0) -> list[Solver]:
+def _solvers(name: str, seed: int = 0, seed_front: Front | None = None) -> list[Solver]:
     """What ``explore`` runs for ``name``, at tiny settings."""
     entry = REGISTRY[name]
     if entry.family == "evolutionary":
-        return [build_search(name, _settings(), seed=seed, progress=False, batch_size=64)]
+        return [build_search(name, _settings(), seed=seed, progress=False, batch_size=64,
+                             seed_front=seed_front)]
     if entry.family == "gradient":
         return sweep_units(name, _settings(), seed=seed, batch_size=64)
     grid = {**baseline_grid(name, "digits"), "epochs": 1}
@@ -87,8 +88,13 @@ def test_run_has_the_one_signature(cls):
 @pytest.mark.parametrize("name", NAMES)
 def test_every_registered_solver_returns_a_front_that_rebuilds(name, digits_task, digits_objectives,
                                                              digits_evaluator):
+    seed_front = None
+    if REGISTRY[name].fixed.get("seeded"):  # a search that continues a sweep: run the sweep first
+        seed_front = Front.concat([s.run(digits_task, digits_objectives, evaluator=digits_evaluator)
+                                   for s in _solvers(REGISTRY[name].seeded_by)])
     try:
-        fronts = [s.run(digits_task, digits_objectives, evaluator=digits_evaluator) for s in _solvers(name)]
+        fronts = [s.run(digits_task, digits_objectives, evaluator=digits_evaluator)
+                  for s in _solvers(name, seed_front=seed_front)]
     except ConfigError as exc:  # an aggregator whose optional packages are missing: refused, one line
         assert "\n" not in str(exc) and "pip install" in str(exc)
         pytest.skip(str(exc))
@@ -111,7 +117,7 @@ def test_every_registered_solver_returns_a_front_that_rebuilds(name, digits_task
                                    rtol=1e-4, atol=1e-5)
     # same seed, same front
     again = Front.concat([s.run(digits_task, digits_objectives, evaluator=digits_evaluator)
-                          for s in _solvers(name)])
+                          for s in _solvers(name, seed_front=seed_front)])
     np.testing.assert_array_equal(again.F, front.F)
 
 

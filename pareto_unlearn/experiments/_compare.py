@@ -512,14 +512,17 @@ def _best(names: list[str], hv: dict[str, float]) -> str:
 
 
 def _budget_rows(run: _Run, multiples: tuple[float, ...], axis: str, ref: np.ndarray,
-                 ra_min: float) -> list[dict[str, Any]]:
+                 ra_min: float, base_cost: float | None = None) -> list[dict[str, Any]]:
     """The rows of one run: one per (budget multiple, space)."""
     names = [n for n in run.front.solvers if n != "Original" and n not in _BASELINES]
     spaces: dict[str, list[str]] = {}
     for name in names:
         spaces.setdefault(_space(run.front, name), []).append(name)
     order = sorted(spaces, key=lambda s: s != FULL_SPACE)  # all-parameters first, then as found (stable)
-    base_solver, base = _base_cost(run, spaces, ref, axis)
+    if base_cost is None:
+        base_solver, base = _base_cost(run, spaces, ref, axis)
+    else:  # another run's base: the same absolute budgets for a variant of it
+        base_solver, base = "given", float(base_cost)
     full_gradient = [n for n in spaces[FULL_SPACE] if _family(n) == "gradient"]
 
     def side(name: str, budget: float, hv: dict[str, float]) -> tuple[str, float, float, float]:
@@ -557,7 +560,7 @@ def _budget_rows(run: _Run, multiples: tuple[float, ...], axis: str, ref: np.nda
 
 
 def budget_table(runs: Sequence[RunLike] | RunLike, budgets: Any = (1, 2, 5, 10), *,
-                 axis: str = "wall_s") -> pd.DataFrame:
+                 axis: str = "wall_s", base_cost: float | None = None) -> pd.DataFrame:
     """Evolutionary against gradient fronts, space by space, within budgets that are multiples of a base cost.
 
     The base cost C of a run is the total cost of its cheapest full-space gradient front (registry family
@@ -576,6 +579,9 @@ def budget_table(runs: Sequence[RunLike] | RunLike, budgets: Any = (1, 2, 5, 10)
         The multiples b of the base cost: numbers > 0 (``"1,2,5,10"`` is read too).
     axis : {"wall_s", "passes"}, default "wall_s"
         Count costs in wall-clock seconds or in forward + backward sample-passes.
+    base_cost : float, optional
+        Use this base cost (in ``axis`` units) for every run instead of each run's own: the same absolute
+        budgets for a variant of a run (e.g. denser gradient sweeps of the same task and seed).
 
     Returns
     -------
@@ -607,7 +613,10 @@ def budget_table(runs: Sequence[RunLike] | RunLike, budgets: Any = (1, 2, 5, 10)
         ra_min = _ra_min(loaded[0].summary)
     except (KeyError, TypeError):  # no θ0 RA recorded: HV@utility is NaN
         ra_min = float("nan")
-    rows = [row for run in loaded for row in _budget_rows(run, multiples, axis, ref, ra_min)]
+    if base_cost is not None and not (isinstance(base_cost, (int, float)) and math.isfinite(base_cost)
+                                      and base_cost > 0):
+        raise ConfigError(f"budgets: base_cost must be a positive number of {axis}; got {base_cost!r}")
+    rows = [row for run in loaded for row in _budget_rows(run, multiples, axis, ref, ra_min, base_cost)]
     frame = pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
     first = loaded[0].summary
     bases = frame.drop_duplicates("run")

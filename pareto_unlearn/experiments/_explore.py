@@ -85,8 +85,13 @@ def _sweep_front(name: str, fronts: list[Front], ref_point) -> Front:
 
 def _reuses_sweep(name: str, settings: dict[str, dict[str, Any]], names: list[str]) -> bool:
     """Whether a warm search's seed sweep is this run's sweep it is seeded by (then it continues that one)."""
-    sweep = get_entry(name).seeded_by
-    if sweep is None or sweep not in names:
+    entry = get_entry(name)
+    sweep = entry.seeded_by
+    if sweep is None:
+        return False
+    if entry.fixed.get("seeded"):  # only continues the sweep, which the settings check put in the run
+        return True
+    if sweep not in names:
         return False
     ls, warm = settings[get_entry(sweep).settings], settings[name]
     same = {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}

@@ -34,7 +34,6 @@ class FineTune(GradientSolver):
 
     family = "baseline"
     name = FT
-    space = "all-parameters"
 
     def __init__(self, *, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)

@@ -8,7 +8,7 @@ Examples
 >>> entry.family, entry.cls.__name__
 ('evolutionary', 'EvolutionarySolver')
 >>> [n for n in solver_names("gradient")][:3]
-['jd', 'ls', 'jd-mgda']
+['jd', 'ls', 'jd-last-layer']
 >>> get_entry("nsga2-lorra")
 Traceback (most recent call last):
 ...
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -63,7 +64,12 @@ class SolverEntry:
     def space(self) -> str:
         """The search space of the solver's points (a ``space`` given in ``fixed``, else the class's)."""
         space = self.fixed.get("space")
-        return str(space.name if space is not None else self.cls.space_name)
+        if space is not None:
+            return str(space.name)
+        # a class-level name (the LS-settings searches); a solver naming its space per instance with no
+        # space given searches every parameter
+        name = inspect.getattr_static(self.cls, "space_name", "")
+        return name if isinstance(name, str) else "all-parameters"
 
 
 def space_of(name: str) -> str:
@@ -78,11 +84,15 @@ def space_of(name: str) -> str:
 
 
 def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
-                  space: SearchSpace | None = None, seeded_by: str | None = None) -> SolverEntry:
+                  space: SearchSpace | None = None, seeded_by: str | None = None,
+                  seeded: bool = False) -> SolverEntry:
     fixed: dict[str, Any] = {} if algorithm == "nsga2" else {"algorithm": algorithm}
     if space is not None:
         fixed["space"] = space
-    name = f"{algorithm}-{space.name if space is not None else cls.space_name}"  # as the solver names itself
+    if seeded:
+        fixed["seeded"] = True
+    space_name = space.name if space is not None else cls.space_name
+    name = f"{algorithm}-{space_name}" + ("-seeded" if seeded else "")  # as the solver names itself
     return SolverEntry(name, "evolutionary", cls, fixed, name, color, default=True, seeded_by=seeded_by)
 
 
@@ -95,6 +105,11 @@ _ENTRIES = [
     _evolutionary(EvolutionaryLSWeights, "nsga2", "#7b3fa0"),
     _evolutionary(EvolutionaryLSWarm, "nsga2", "#e75fb0", seeded_by=LS),
     _evolutionary(EvolutionaryLSWarm, "sms-emoa", "#8b5a2b", seeded_by=LS),
+    # NSGA-II continuing the same-space ls sweep (its cost charged first): what the search adds to it
+    _evolutionary(EvolutionarySolver, "nsga2", "#000080", space=LastLayerSpace(), seeded=True,
+                  seeded_by=f"{LS}-{LastLayerSpace.name}"),
+    _evolutionary(EvolutionarySolver, "nsga2", "#b03060", space=LoRASpace(), seeded=True,
+                  seeded_by=f"{LS}-{LoRASpace.name}"),
     SolverEntry(JD, "gradient", JacobianDescent, {"aggregator": "upgrad"}, JD, "#d62728", default=True),
     SolverEntry(LS, "gradient", LinearScalarization, {}, LS, "#2ca02c", default=True),
     # the same two families restricted to the evolutionary solvers' subspaces (same genome, same box)
@@ -202,6 +217,8 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
     settings[warm] = _warm_settings(settings[LS], n_gen=5 if quick else 12)
     # the same search with SMS-EMOA's survival
     settings[warm_sms] = {**settings[warm], **REGISTRY[warm_sms].fixed}
+    for seeded, plain in ((_ENTRIES[5].name, last_layer), (_ENTRIES[6].name, lora)):
+        settings[seeded] = dict(settings[plain])
     return settings
 
 
@@ -284,7 +301,10 @@ def resolve_settings(task: str, tables: Mapping[str, Any], solvers: Any = (), *,
     """The settings a run uses: :func:`default_settings` with the config's ``[explore.<table>]`` tables
     over them, every name and key checked (:class:`ConfigError` naming the first wrong one)."""
     for name in solvers:
-        get_entry(name)
+        entry = get_entry(name)
+        if entry.fixed.get("seeded") and entry.seeded_by not in solvers:
+            raise ConfigError(f"{name} continues the {entry.seeded_by} sweep; run {entry.seeded_by} too "
+                              "(add it to the solvers)")
     settings = default_settings(task, quick=quick)
     for name, values in tables.items():
         key = REGISTRY[name].settings if name in REGISTRY else name
@@ -303,7 +323,7 @@ def resolve_settings(task: str, tables: Mapping[str, Any], solvers: Any = (), *,
                 raise ConfigError(f"[explore.{name}] {item} must be a number like {default!r}, got {value!r}")
         settings[key] = {**settings[key], **values}
     for name, entry in REGISTRY.items():
-        if entry.seeded_by is None:
+        if entry.seeded_by is None or not issubclass(entry.cls, EvolutionaryLSWarm):
             continue
         algorithm = entry.fixed.get("algorithm", "nsga2")
         if settings[name].get("algorithm", "nsga2") != algorithm:

@@ -229,6 +229,13 @@ class EvolutionarySolver(Solver):
         ``_directions``); the solver's name is ``{algorithm}-{space}`` (``nsga2-lora``, ``sms-emoa-ls-warm``).
     ref_point : array-like [m], optional
         HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
+    seeded : bool
+        Continue a gradient sweep of the same space: the non-dominated genomes of ``seed_front`` (up to
+        ``pop_size``) open the initial population, its cost is charged first and its anytime log starts
+        this one's; the name gains ``-seeded`` (``nsga2-last-layer-seeded``).
+    seed_front : Front, optional
+        What ``seeded`` continues: a Front of points of this space with cumulative cost columns (explore
+        passes the seeding sweep's front).
     """
 
     family = "evolutionary"
@@ -244,8 +251,11 @@ class EvolutionarySolver(Solver):
                  seed: int = 0, progress: bool = True, initial: Any = None, crossover_eta: float = 15.0,
                  crossover_prob: float = 0.9, mutation_eta: float = 20.0,
                  n_offsprings: int | None = None, algorithm: str = "nsga2", population_chunks: int = 1,
-                 ref_point: Sequence[float] | np.ndarray | None = None) -> None:
+                 ref_point: Sequence[float] | np.ndarray | None = None, seeded: bool = False,
+                 seed_front: Front | None = None) -> None:
         self.space = space
+        self.seeded = seeded
+        self.seed_front = seed_front
         self.population_chunks = population_chunks
         self.pop_size = pop_size
         self.n_offsprings = n_offsprings
@@ -262,7 +272,7 @@ class EvolutionarySolver(Solver):
     @property
     def name(self) -> str:  # type: ignore[override]  # read-only here; Solver.name is a plain attribute
         """``{algorithm}-{space}``: the front says which algorithm searched which space."""
-        return f"{self.algorithm}-{self.space_name}"
+        return f"{self.algorithm}-{self.space_name}" + ("-seeded" if self.seeded else "")
 
     @property
     def space_name(self) -> str:  # type: ignore[override]  # from the space object
@@ -408,9 +418,38 @@ class EvolutionarySolver(Solver):
                               "pymoo would drop them.")
         return clipped
 
+    def _seed_cost(self) -> dict[str, float]:
+        """What the seed sweep cost: the largest of each cumulative cost column of ``seed_front``."""
+        front = self.seed_front
+        if not isinstance(front, Front) or not len(front):
+            raise ConfigError(f"{self.name}: `seeded` continues a gradient sweep of the same space; give its "
+                              f"Front as `seed_front` (explore passes it). Got {front!r}.")
+        return {name: float(np.nanmax(np.asarray(front.cost[name], dtype=float))) for name in COST_NAMES}
+
+    def _seed_rows(self) -> np.ndarray:
+        """The genomes of ``seed_front`` that open the population: its non-dominated points first, distinct,
+        at most ``pop_size``."""
+        front = self.seed_front
+        assert front is not None
+        kinds = {spec.get("kind") for spec in front.rebuild}
+        if kinds != {self._rebuild_kind()}:
+            raise ConfigError(f"{self.name}: `seed_front` must hold points of the {self.space_name} space "
+                              f"(rebuild kind {self._rebuild_kind()!r}); it holds {sorted(map(str, kinds))}")
+        order = np.argsort(~front.nondominated(), kind="stable")
+        rows = np.stack([np.asarray(front.arrays[front.rebuild[i]["array"]], dtype=float) for i in order])
+        if rows.shape[1] != self.n_var_:
+            raise ConfigError(f"{self.name}: `seed_front`'s genomes have {rows.shape[1]} values; this space "
+                              f"has {self.n_var_}")
+        _, first = np.unique(np.clip(rows, self.xl_, self.xu_), axis=0, return_index=True)
+        return np.clip(rows[np.sort(first)], self.xl_, self.xu_)[: self.pop_size]
+
     def initial_population(self, rng: np.random.Generator) -> np.ndarray:
         """``pop_size`` distinct rows: the user's ``initial`` genomes first, then perturbed rows around θ0."""
         user = self._initial_rows()
+        if self.seeded:
+            seeds = self._seed_rows()
+            fresh = [r for r in seeds if not any(np.array_equal(r, u) for u in user)]
+            user = np.concatenate([user, np.asarray(fresh).reshape(-1, self.n_var_)])[: self.pop_size]
         n_more = self.pop_size - len(user)
         extra = np.clip(self._perturbed_rows(max(n_more, 1), rng), self.xl_, self.xu_)[:n_more]
         X = np.concatenate([user, extra])
@@ -467,6 +506,8 @@ class EvolutionarySolver(Solver):
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
             delattr(self, attr)  # a second run starts clean
         meter = SpaceMeter()
+        if self.seeded:  # the sweep it continues was paid first
+            meter.resume_from(self._seed_cost())
         with meter.paused():
             evaluator = evaluator or MetricEvaluator(task)
             ref = self._ref_point(task, objectives, self.ref_point)
@@ -510,6 +551,9 @@ class EvolutionarySolver(Solver):
             original = getattr(evaluator, "original_", None)
             ra_min = None if original is None else float(original["RA"]) - UTILITY_MARGIN
         log = _GenerationLog(self, meter, ref, bar, ra_min=ra_min)
+        if self.seeded:  # the anytime log starts as the seed sweep's own
+            assert self.seed_front is not None
+            log.rows.extend({**row, "solver": self.name, "generation": 0} for row in self.seed_front.anytime)
         self.generation_log_ = log
         self.population_F_ = np.zeros((0, len(objectives)))
         self.population_RA_ = np.zeros(0)

@@ -121,9 +121,11 @@ class StateCheckpoint:
 
     @property
     def state_path(self) -> Path:
+        """The JSON half of the checkpoint."""
         return self.directory / "state.json"
 
     def exists(self) -> bool:
+        """Whether a state has been saved."""
         return self.state_path.exists()
 
     def save(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -166,6 +168,7 @@ class StateCheckpoint:
         return state, arrays
 
     def clear(self) -> None:
+        """Remove the checkpoint folder (a finished run no longer needs it)."""
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -199,13 +202,15 @@ class UnitStore:
         return self.directory / safe
 
     def has(self, key: str) -> bool:
+        """Whether unit ``key`` has finished and been stored."""
         return (self._path(key) / "front.json").exists()
 
-    def get(self, key: str, task: Any = None):
+    def get(self, key: str, task: Any = None) -> Front | None:
         """The unit's Front (hash-checked), or ``None`` when it has not finished."""
         return Front.load(self._path(key), task=task) if self.has(key) else None
 
-    def put(self, key: str, front) -> None:
+    def put(self, key: str, front: Front) -> None:
+        """Store unit ``key``'s Front atomically (a half-written unit is never read back)."""
         final = self._path(key)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)

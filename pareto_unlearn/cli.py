@@ -68,6 +68,7 @@ def _solvers_epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``pareto-unlearn`` command line: its subcommands and their flags."""
     parser = argparse.ArgumentParser(
         prog="pareto-unlearn",
         description=(

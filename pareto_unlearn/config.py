@@ -13,7 +13,15 @@ from typing import Any
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives import KL_DIRECTIONS, REFERENCES
 from pareto_unlearn.solvers._registry import baseline_grid, default_solvers, resolve_settings, solver_names
-from pareto_unlearn.task import CIFAR_RECIPE, DATASETS, DIGITS_RECIPE, MODELS, TrainRecipe, load_task
+from pareto_unlearn.task import (
+    CIFAR_RECIPE,
+    DATASETS,
+    DIGITS_RECIPE,
+    MODELS,
+    TrainRecipe,
+    UnlearningTask,
+    load_task,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,6 +43,7 @@ class MethodSpec:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], base: MethodSpec) -> MethodSpec:
+        """``base`` updated by a ``[methods.NAME]`` table, every key and value checked."""
         allowed = {"epochs", "lr", "alpha"}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -90,6 +99,7 @@ class RunConfig:
 
     @classmethod
     def keys(cls) -> list[str]:
+        """The settings a config file may hold."""
         return [f.name for f in fields(cls)]
 
     def merged(self, overrides: dict[str, Any]) -> RunConfig:
@@ -98,6 +108,7 @@ class RunConfig:
         return _validated(replace(self, **data))
 
     def method_specs(self) -> dict[str, MethodSpec]:
+        """Each table method's grid: the task's defaults updated by ``[methods.*]``."""
         specs = default_methods(self.task)
         for name, data in self.methods.items():
             if name not in specs:
@@ -108,6 +119,7 @@ class RunConfig:
         return specs
 
     def unlearn_batch_size(self) -> int:
+        """The unlearning batch size: the setting, else 64 on digits and 256 otherwise."""
         return self.batch_size or (64 if self.task == "digits" else 256)
 
 
@@ -176,7 +188,7 @@ def load_config(path: str | Path | None) -> RunConfig:
     return _validated(RunConfig(**data))
 
 
-def recipe_for(cfg: RunConfig):
+def recipe_for(cfg: RunConfig) -> TrainRecipe:
     """The training recipe of Original / Retrain: the task's default updated by ``[recipe]``."""
     base = asdict(DIGITS_RECIPE if cfg.task == "digits" else CIFAR_RECIPE)
     unknown = sorted(set(cfg.recipe) - set(base))
@@ -185,7 +197,7 @@ def recipe_for(cfg: RunConfig):
     return TrainRecipe(**{**base, **cfg.recipe})
 
 
-def task_from_config(cfg: RunConfig, seed: int, *, progress: bool = True):
+def task_from_config(cfg: RunConfig, seed: int, *, progress: bool = True) -> UnlearningTask:
     """Load the task a config describes, for one seed (Original and Retrain from the cache or trained)."""
     return load_task(
         cfg.task,

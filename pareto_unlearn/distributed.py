@@ -62,6 +62,7 @@ class SerialExecutor:
     distributed = False
 
     def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = ()) -> Pending:
+        """``fn(*shared, item)`` for every item, run here when the caller waits."""
         def compute(on_result: OnResult | None) -> list[Any]:
             results = []
             for i, item in enumerate(items):
@@ -78,6 +79,7 @@ class SerialExecutor:
         return self.submit(fn, items, shared=shared).wait(on_result)
 
     def share(self, *objects: Any) -> tuple[Any, ...]:
+        """The objects themselves: nothing to send in one process."""
         return objects
 
 

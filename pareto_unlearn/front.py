@@ -98,6 +98,7 @@ class Front:
     task: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        """Check the columns against the number of points; arrays as numpy."""
         self.objective_names = tuple(self.objective_names)
         self.F = np.asarray(self.F, dtype=float).reshape(-1, len(self.objective_names))
         n = len(self.F)
@@ -191,10 +192,12 @@ class Front:
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
+        """The number of points."""
         return len(self.F)
 
     @property
     def n_obj(self) -> int:
+        """The number of objectives."""
         return len(self.objective_names)
 
     @property

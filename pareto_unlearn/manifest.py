@@ -52,6 +52,7 @@ def _cpu_name() -> str:
 
 
 def manifest(**extra: Any) -> dict[str, Any]:
+    """What a run records of where it ran: versions, git commit, hardware, time, plus ``extra``."""
     import torch
 
     versions: dict[str, str | None] = {}

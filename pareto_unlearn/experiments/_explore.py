@@ -216,7 +216,8 @@ def explore(
     units = [(f"{name}.{i}", solver) for name, solvers in plan.items() for i, solver in enumerate(solvers)]
     done: dict[str, Front] = {}
     if store is not None:
-        done = {key: store.get(key, task) for key, _ in units + [(n, None) for n in names] if store.has(key)}
+        stored = {key: store.get(key, task) for key, _ in units + [(n, None) for n in names]}
+        done = {key: front for key, front in stored.items() if front is not None}
     todo = [(key, solver) for key, solver in units if key not in done]
     if done:
         logger.info("resuming: %d of %d units already finished", len(done), len(units) + len(names))

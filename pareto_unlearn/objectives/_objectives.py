@@ -110,7 +110,7 @@ class Objectives(Sequence):
         if not self._items:
             raise ConfigError("at least one objective is needed")
 
-    def __getitem__(self, i):
+    def __getitem__(self, i):  # noqa: ANN204  # an int or a slice, as a Sequence takes
         return self._items[i]
 
     def __len__(self) -> int:

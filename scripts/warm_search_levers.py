@@ -22,7 +22,7 @@ import torch
 
 import pareto_unlearn.solvers.evolutionary._ls_weights as ls_weights
 from pareto_unlearn.indicators import hv_reference_point
-from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.metrics import MetricEvaluator, PredictionRecorder
 from pareto_unlearn.objectives import make_objectives
 from pareto_unlearn.solvers import EvolutionaryLSWarm, JacobianDescent, default_settings
 from pareto_unlearn.solvers.evolutionary import population_hv
@@ -60,7 +60,7 @@ def upgrad_fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, 
     solver = JacobianDescent(aggregator="upgrad", pref_vector=[max(w, 1e-3), max(1 - w, 1e-3)], lr=lr,
                              epochs=epochs, seed=int(seed), record="last", progress=False,
                              batch_size=batch_size, momentum=momentum, weight_decay=weight_decay, start=start)
-    capture = ls_weights._Capture()
+    capture = PredictionRecorder()
     return solver.run(task, objectives, evaluator=capture), capture
 
 

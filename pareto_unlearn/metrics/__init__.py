@@ -4,6 +4,7 @@
 from pareto_unlearn.metrics._metrics import (
     METRICS,
     MetricEvaluator,
+    PredictionRecorder,
     Predictions,
     avg_gap,
     mia_efficacy,
@@ -14,6 +15,7 @@ from pareto_unlearn.metrics._metrics import (
 from pareto_unlearn.metrics._samples import is_sample_column, pack_bits, unpack_bits
 
 __all__ = [
+    "PredictionRecorder",
     "METRICS",
     "MetricEvaluator",
     "Predictions",

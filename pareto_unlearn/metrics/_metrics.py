@@ -128,6 +128,30 @@ def avg_gap(metrics: dict[str, float], retrain: dict[str, float]) -> float:
     return float(np.mean([abs(metrics[k] - retrain[k]) for k in METRICS]))
 
 
+class PredictionRecorder:
+    """An evaluator that keeps the predictions a solver scores and computes no metric: for a solver run
+    inside another one (an LS fine-tune of a search), whose metrics are computed once, later, from those
+    predictions. Solvers call ``evaluator.from_predictions(pred)``; this one records ``pred`` and returns
+    no metrics.
+
+    Examples
+    --------
+    >>> recorder = PredictionRecorder()
+    >>> recorder.from_predictions("the logits")
+    {}
+    >>> recorder.predictions
+    'the logits'
+    """
+
+    def __init__(self) -> None:
+        self.predictions: Predictions | None = None
+
+    def from_predictions(self, pred: Predictions) -> dict[str, float]:
+        """Keep ``pred``; no metrics."""
+        self.predictions = pred
+        return {}
+
+
 class MetricEvaluator:
     """Scores models of one task: metrics plus the Avg. Gap to the task's Retrain, and the per-sample
     columns (``ofs.*``) the oracle-free rule resamples (docs/definitions.md §6).

@@ -28,7 +28,7 @@ import numpy as np
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.metrics import Predictions
+from pareto_unlearn.metrics import PredictionRecorder, Predictions
 from pareto_unlearn.objectives import objectives_from_spec
 from pareto_unlearn.solvers._jd import LinearScalarization
 from pareto_unlearn.solvers.evolutionary._solver import (
@@ -77,17 +77,6 @@ def decode_genome(genome: np.ndarray, *, max_epochs: int) -> tuple[float, float,
     return w, lr, epochs
 
 
-class _Capture:
-    """Stands in for the MetricEvaluator inside the fine-tune: keeps the logits, computes nothing."""
-
-    def __init__(self) -> None:
-        self.predictions: Predictions | None = None
-
-    def from_predictions(self, pred: Predictions) -> dict[str, float]:
-        self.predictions = pred
-        return {}
-
-
 @dataclass
 class FineTuneOutcome:
     """What one individual's fine-tune gives: objectives [m], logits on the metric splits, its cost.
@@ -114,7 +103,7 @@ def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, moment
     solver = LinearScalarization(weight=w, lr=lr, epochs=epochs, seed=int(seed), record="last",
                                  progress=False, batch_size=batch_size, momentum=momentum,
                                  weight_decay=weight_decay, start=start)
-    capture = _Capture()
+    capture = PredictionRecorder()  # the metrics come later, from these logits
     return solver.run(task, objectives, evaluator=capture), capture
 
 

@@ -366,12 +366,17 @@ def write_compare(frame: pd.DataFrame, out: str | os.PathLike) -> dict[str, Path
     dict
         ``{"csv": path, "md": path}``.
     """
+    return _write_table(frame, out, "compare", compare_markdown(frame))
+
+
+def _write_table(frame: pd.DataFrame, out: str | os.PathLike, stem: str, markdown: str) -> dict[str, Path]:
+    """``out/STEM.csv`` (full precision) and ``out/STEM.md``, each written atomically."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out} is a file; give a directory for compare.csv and compare.md")
-    paths = {"csv": out / "compare.csv", "md": out / "compare.md"}
+        raise RunDirError(f"--out {out} is a file; give a directory for {stem}.csv and {stem}.md")
+    paths = {"csv": out / f"{stem}.csv", "md": out / f"{stem}.md"}
     atomic_write_text(paths["csv"], frame.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(paths["md"], compare_markdown(frame))
+    atomic_write_text(paths["md"], markdown)
     return paths
 
 
@@ -666,13 +671,7 @@ def write_budgets(frame: pd.DataFrame, out: str | os.PathLike) -> dict[str, Path
     dict
         ``{"csv": path, "md": path}``.
     """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out} is a file; give a directory for budgets.csv and budgets.md")
-    paths = {"csv": out / "budgets.csv", "md": out / "budgets.md"}
-    atomic_write_text(paths["csv"], frame.to_csv(index=False, float_format="%.17g"))
-    atomic_write_text(paths["md"], budgets_markdown(frame))
-    return paths
+    return _write_table(frame, out, "budgets", budgets_markdown(frame))
 
 
 @dataclass

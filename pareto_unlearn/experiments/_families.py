@@ -4,14 +4,10 @@ increases one objective to first order on real mini-batches, at what cost per ag
 
 Examples
 --------
-A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one:
 
->>> import tempfile, numpy as np, torch
->>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
->>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
->>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+>>> from pareto_unlearn.task import toy_task
+>>> task = toy_task()
 >>> table = compare_families(task, lrs=[0.05, 0.1], epochs=2)  # one row per family
 >>> list(table["family"]), list(table["n_points"])
 (['forget_kl-uniform', 'forget_kl-heldout', 'push-pull'], [4, 4, 4])

@@ -43,15 +43,12 @@ def hv_reference_point(task: Any, objectives: Any, factor: float = 1.01) -> np.n
 
     Examples
     --------
-    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+    A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one:
 
-    >>> import tempfile, numpy as np, torch
+    >>> import numpy as np
     >>> from pareto_unlearn.objectives import make_objectives
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> objectives = make_objectives(task)
     >>> r = hv_reference_point(task, objectives)
     >>> bool(np.array_equal(r, hv_reference_point_from_values(objectives.evaluate(task.original, task),

@@ -251,15 +251,11 @@ class DistillRetain(_TeacherObjective):
 
     Examples
     --------
-    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one; at θ0, the
+    A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one; at θ0, the
     teacher itself, the pull is zero:
 
-    >>> import tempfile, numpy as np
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> objective = DistillRetain.from_task(task, top_k=3)
     >>> objective.subset, objective.describe()["top_k"]
     ('retain', 3)
@@ -303,15 +299,11 @@ class PushPull(_TeacherObjective):
 
     Examples
     --------
-    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one. Under random
+    A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one. Under random
     forgetting the teacher is the held-out reference; a student that equals it has zero pull and push:
 
-    >>> import tempfile, numpy as np
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> objective = PushPull.from_task(task, push_k=3, push_weight=0.5)
     >>> objective.subset, objective.push_k, objective.push_weight
     ('forget', 3, 0.5)

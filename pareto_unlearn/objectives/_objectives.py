@@ -223,14 +223,10 @@ def make_objectives(
 
     Examples
     --------
-    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+    A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one:
 
-    >>> import tempfile, numpy as np, torch
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> objectives = make_objectives(task, reference="heldout")
     >>> objectives.names, [o["reference"] for o in objectives.describe() if "reference" in o]
     (('forget_kl', 'retain_ce'), ['heldout'])
@@ -354,14 +350,11 @@ def objectives_from_spec(task, spec: Mapping[str, Any] | Sequence[Mapping[str, A
 
     Examples
     --------
-    A tiny task (4 features, 4 classes, one training epoch) stands in for a real one:
+    A toy task (:func:`~pareto_unlearn.task.toy_task`) stands in for a real one:
 
-    >>> import json, tempfile, numpy as np
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> import json
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> objectives = Objectives([ForgetKL(make_reference("uniform", task)), RetainCE(),
     ...                          PushPull.from_task(task, top_k=2, push_weight=0.5)])
     >>> spec = json.loads(json.dumps(objectives.spec()))  # as a run directory stores it

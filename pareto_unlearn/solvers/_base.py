@@ -12,14 +12,10 @@
 
 Examples
 --------
->>> class Constant(Solver):
-...     family = "gradient"
-...     def __init__(self, *, value: float = 1.0, seed: int = 0) -> None:
-...         self.value, self.seed = value, seed
->>> Constant(value=2.0).get_params()
-{'value': 2.0, 'seed': 0}
->>> Constant(value=2.0)
-Constant(value=2.0)
+>>> from pareto_unlearn.solvers import JacobianDescent
+>>> solver = JacobianDescent(aggregator="mgda", lr=0.1)
+>>> solver.name, solver.family, solver.get_params()["lr"]
+('jd-mgda', 'gradient', 0.1)
 """
 
 from __future__ import annotations
@@ -27,6 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pareto_unlearn._params import Configurable
+from pareto_unlearn.exceptions import ConfigError
 
 __all__ = ["FAMILIES", "Solver"]
 
@@ -38,7 +35,20 @@ class Solver(Configurable):
 
     family: ClassVar[str] = ""
     name: str = ""
-    space_name: str = "all-parameters"  # the search space of the points (overridden per solver)
+    # the space of the points when no SearchSpace is given: every parameter, or a search's own fixed
+    # space ("ls-weights"); "" where a space must be given
+    fixed_space: ClassVar[str] = "all-parameters"
+
+    @property
+    def space_name(self) -> str:
+        """The search space of the solver's points: its ``space`` object's name, else :attr:`fixed_space`."""
+        space = getattr(self, "space", None)
+        if space is not None:
+            return str(space.name)
+        if not self.fixed_space:
+            raise ConfigError(f"{type(self).__name__}: give the space to search, e.g. "
+                              "EvolutionarySolver(space=LastLayerSpace())")
+        return self.fixed_space
 
     def run(self, task: Any, objectives: Any, *, evaluator: Any = None, executor: Any = None,
             checkpoint: Any = None, progress: bool | None = None) -> Any:  # pragma: no cover

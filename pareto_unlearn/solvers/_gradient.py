@@ -96,11 +96,6 @@ class GradientSolver(Solver):
         self.space = space
         self.record_every = record_every
 
-    @property
-    def space_name(self) -> str:  # type: ignore[override]  # from the space object when given
-        """The search space of the points: every parameter, or the given space's name."""
-        return self.space.name if self.space is not None else "all-parameters"
-
     def _space_suffix(self) -> str:
         """What a solver's name adds for its space (``-last-layer``); nothing for every parameter."""
         return f"-{self.space.name}" if self.space is not None else ""

@@ -134,13 +134,9 @@ class JacobianDescent(GradientSolver):
 
     Examples
     --------
-    >>> import tempfile, numpy as np, torch
     >>> from pareto_unlearn.objectives import make_objectives
-    >>> from pareto_unlearn.task import TrainRecipe, UnlearningTask
-    >>> x = torch.randn(120, 4, generator=torch.Generator().manual_seed(0))
-    >>> task = UnlearningTask.from_data(torch.nn.Linear(4, 4), x[:100], x[:100].argmax(1), x[100:],
-    ...                                 x[100:].argmax(1), np.arange(10), recipe=TrainRecipe(epochs=1),
-    ...                                 device="cpu", cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> from pareto_unlearn.task import toy_task
+    >>> task = toy_task()
     >>> solver = JacobianDescent(lr=0.05, epochs=3, seed=0, progress=False)
     >>> front = solver.run(task, make_objectives(task))
     >>> len(front), [p["epoch"] for p in front.provenance]  # one point per epoch

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -64,12 +63,7 @@ class SolverEntry:
     def space(self) -> str:
         """The search space of the solver's points (a ``space`` given in ``fixed``, else the class's)."""
         space = self.fixed.get("space")
-        if space is not None:
-            return str(space.name)
-        # a class-level name (the LS-settings searches); a solver naming its space per instance with no
-        # space given searches every parameter
-        name = inspect.getattr_static(self.cls, "space_name", "")
-        return name if isinstance(name, str) else "all-parameters"
+        return str(space.name) if space is not None else self.cls.fixed_space
 
 
 def space_of(name: str) -> str:
@@ -91,7 +85,7 @@ def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
         fixed["space"] = space
     if seeded:
         fixed["seeded"] = True
-    space_name = space.name if space is not None else cls.space_name
+    space_name = space.name if space is not None else cls.fixed_space
     name = f"{algorithm}-{space_name}" + ("-seeded" if seeded else "")  # as the solver names itself
     return SolverEntry(name, "evolutionary", cls, fixed, name, color, default=True, seeded_by=seeded_by)
 

@@ -12,7 +12,7 @@ Examples
 >>> vector.shape
 (3,)
 >>> _ = set_flat_params(net, vector * 0)
->>> float(net.weight.abs().sum())
+>>> float(net.weight.detach().abs().sum())
 0.0
 """
 

@@ -7,9 +7,11 @@ from pareto_unlearn.task._splits import SPLIT_KEYS, ForgetSpec, Splits, make_spl
 from pareto_unlearn.task._synthetic import write_synthetic_cifar10
 from pareto_unlearn.task._task import Subset, UnlearningTask, load_task, resolve_device
 from pareto_unlearn.task._torchvision import load_torchvision
+from pareto_unlearn.task._toy import toy_task
 from pareto_unlearn.task._training import CIFAR_RECIPE, DIGITS_RECIPE, TrainRecipe, train_model
 
 __all__ = [
+    "toy_task",
     "load_torchvision",
     "write_synthetic_cifar10",
     "CIFAR_RECIPE",

@@ -89,7 +89,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
     >>> front = solver.run(task, objectives)  # doctest: +SKIP
     """
 
-    space_name = "ls-warm"
+    fixed_space = "ls-warm"
     rebuild_kind = "params"
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,

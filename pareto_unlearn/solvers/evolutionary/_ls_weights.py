@@ -176,7 +176,7 @@ class EvolutionaryLSWeights(EvolutionarySolver):
     >>> model = rebuild_model(None, front, 0)  # replays the point's fine-tune  # doctest: +SKIP
     """
 
-    space_name = "ls-weights"  # a fixed space, not a SearchSpace object
+    fixed_space = "ls-weights"  # a fixed space, not a SearchSpace object
     rebuild_kind = "ls_finetune"
 
     def __init__(self, *, lr_bounds: tuple[float, float] = DEFAULT_LR_BOUNDS, max_epochs: int = 5,

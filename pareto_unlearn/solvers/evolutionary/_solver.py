@@ -239,6 +239,7 @@ class EvolutionarySolver(Solver):
     """
 
     family = "evolutionary"
+    fixed_space = ""  # the space is given (the LS-settings searches bring their own)
     rebuild_kind = "none"
     _JITTER = 0.05  # spread of the rows re-drawn when two initial rows collide (spaces without their own)
     # set by _setup (annotations only: no class attribute)
@@ -273,14 +274,6 @@ class EvolutionarySolver(Solver):
     def name(self) -> str:  # type: ignore[override]  # read-only here; Solver.name is a plain attribute
         """``{algorithm}-{space}``: the front says which algorithm searched which space."""
         return f"{self.algorithm}-{self.space_name}" + ("-seeded" if self.seeded else "")
-
-    @property
-    def space_name(self) -> str:  # type: ignore[override]  # from the space object
-        """The name of the space searched."""
-        if self.space is None:
-            raise ConfigError(f"{type(self).__name__}: give the space to search, e.g. "
-                              "EvolutionarySolver(space=LastLayerSpace())")
-        return self.space.name
 
     # -- what subclasses provide ------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, Any]:

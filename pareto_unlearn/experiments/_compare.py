@@ -68,8 +68,8 @@ __all__ = ["compare", "write_compare", "seed_summary", "SeedSummary", "COMPARE_C
 
 logger = logging.getLogger(__name__)
 
-# one-point methods never set the budget: the registered baselines and IU (imported from other runs)
-_BASELINES = (*solver_names("baseline"), "IU")
+# one-point methods never set the budget: the registered baselines
+_BASELINES = solver_names("baseline")
 
 COMPARE_COLUMNS = (
     "run", "solver", "hv", "hv_gain", "hv_utility", "igd_plus", "n_points", "n_nondominated", "wall_s",

@@ -33,15 +33,11 @@ __all__ = ["SOLVER_PALETTE", "BASELINE_MARKERS", "RESERVE", "ORIGINAL_COLOR", "R
 ORIGINAL_COLOR = "#000000"
 RETRAIN_COLOR = "#7a7a7a"
 
-IU_COLOR = "#e0c080"  # influence unlearning, a baseline imported from other runs
-
-# Every registered solver's colour (the registry holds them), then the imported baseline and the two
-# references.
-SOLVER_PALETTE: dict[str, str] = {**palette(), "IU": IU_COLOR, "Original": ORIGINAL_COLOR,
-                                  "Retrain": RETRAIN_COLOR}
+# Every registered solver's colour (the registry holds them), then the two references.
+SOLVER_PALETTE: dict[str, str] = {**palette(), "Original": ORIGINAL_COLOR, "Retrain": RETRAIN_COLOR}
 
 # Marker of each baseline (matplotlib names; plotly names in _views.PLOTLY_MARKERS).
-BASELINE_MARKERS: dict[str, str] = {**{n: e.marker for n, e in REGISTRY.items() if e.marker}, "IU": "p"}
+BASELINE_MARKERS: dict[str, str] = {n: e.marker for n, e in REGISTRY.items() if e.marker}
 
 # For names the palette does not know (the other jd-* aggregators, bring-your-own solvers).
 RESERVE: tuple[str, ...] = ("#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf", "#377eb8", "#e41a1c",

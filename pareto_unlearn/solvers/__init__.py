@@ -6,7 +6,7 @@
 - evolutionary: a pymoo algorithm over a search space (:class:`EvolutionarySolver` given a
   :class:`~pareto_unlearn.spaces.SearchSpace`; :class:`EvolutionaryLSWeights` and
   :class:`EvolutionaryLSWarm` over LS fine-tune settings);
-- baselines: FT, GA, RL, SalUn, ℓ1-sparse.
+- baselines: FT, GA, IU (:class:`InfluenceUnlearning`), ℓ1-sparse, RL, SalUn.
 
 :func:`rebuild_model` rebuilds the model of any point of any of their Fronts.
 
@@ -23,6 +23,7 @@ from pareto_unlearn.solvers._base import FAMILIES, Solver
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
+from pareto_unlearn.solvers._influence import InfluenceUnlearning, influence_direction
 from pareto_unlearn.solvers._jd import (
     AGGREGATORS,
     JacobianDescent,
@@ -60,6 +61,7 @@ __all__ = [
     "FineTune",
     "GradientAscent",
     "GradientSolver",
+    "InfluenceUnlearning",
     "JacobianDescent",
     "L1Sparse",
     "LinearScalarization",
@@ -71,6 +73,7 @@ __all__ = [
     "default_settings",
     "default_solvers",
     "get_entry",
+    "influence_direction",
     "jd_direction",
     "make_aggregator",
     "pama_weights",

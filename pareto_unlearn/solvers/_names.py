@@ -5,12 +5,12 @@ Evolutionary solvers are named ``{algorithm}-{space}`` from their configuration 
 :mod:`pareto_unlearn.solvers._registry`.
 """
 
-__all__ = ["BASELINE_NAMES", "FT", "GA", "JD", "L1_SPARSE", "LS", "RL", "SALUN", "jd_name"]
+__all__ = ["BASELINE_NAMES", "FT", "GA", "IU", "JD", "L1_SPARSE", "LS", "RL", "SALUN", "jd_name"]
 
 JD = "jd"  # Jacobian descent with UPGrad; other torchjd aggregators: ``jd-<aggregator>``
 LS = "ls"  # linear scalarisation
-FT, GA, RL, SALUN, L1_SPARSE = "FT", "GA", "RL", "SalUn", "l1-sparse"  # the classic baselines
-BASELINE_NAMES = (FT, GA, RL, SALUN, L1_SPARSE)
+FT, GA, IU, RL, SALUN, L1_SPARSE = "FT", "GA", "IU", "RL", "SalUn", "l1-sparse"  # the classic baselines
+BASELINE_NAMES = (FT, GA, IU, L1_SPARSE, RL, SALUN)  # the order of the paper's Table 1
 
 
 def jd_name(aggregator: str) -> str:

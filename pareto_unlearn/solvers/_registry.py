@@ -28,8 +28,9 @@ import numpy as np
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.solvers._base import FAMILIES, Solver
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
+from pareto_unlearn.solvers._influence import InfluenceUnlearning
 from pareto_unlearn.solvers._jd import AGGREGATORS, JacobianDescent, LinearScalarization
-from pareto_unlearn.solvers._names import FT, GA, JD, L1_SPARSE, LS, RL, SALUN, jd_name
+from pareto_unlearn.solvers._names import FT, GA, IU, JD, L1_SPARSE, LS, RL, SALUN, jd_name
 from pareto_unlearn.solvers.evolutionary import EvolutionaryLSWarm, EvolutionaryLSWeights, EvolutionarySolver
 from pareto_unlearn.spaces import LastLayerSpace, LoRASpace, SearchSpace
 
@@ -114,11 +115,13 @@ _ENTRIES = [
                                             (LS, LinearScalarization, {})), colors, strict=True)),
     *(SolverEntry(jd_name(a), "gradient", JacobianDescent, {"aggregator": a}, JD, _JD_COLORS.get(a))
       for a in AGGREGATORS if a != "upgrad"),
+    # the baselines in the order of the paper's Table 1
     SolverEntry(FT, "baseline", FineTune, color="#556b2f", marker="P"),
     SolverEntry(GA, "baseline", GradientAscent, color="#b8860b", marker="X"),
+    SolverEntry(IU, "baseline", InfluenceUnlearning, color="#e0c080", marker="p"),
+    SolverEntry(L1_SPARSE, "baseline", L1Sparse, color="#00d0a0", marker="s"),
     SolverEntry(RL, "baseline", RandomLabel, color="#800020", marker="^"),
     SolverEntry(SALUN, "baseline", SalUn, color="#ff00ff", marker="v"),
-    SolverEntry(L1_SPARSE, "baseline", L1Sparse, color="#00d0a0", marker="s"),
 ]
 REGISTRY: dict[str, SolverEntry] = {e.name: e for e in _ENTRIES}
 assert all(e.family in FAMILIES for e in _ENTRIES)
@@ -265,10 +268,15 @@ def build_search(name: str, settings: dict[str, dict[str, Any]], *, seed: int, p
 
 
 def baseline_grid(name: str, task: str) -> dict[str, Any]:
-    """A baseline's default grid for ``task``: epochs, learning rates and (ℓ1-sparse) α. CIFAR: the
+    """A baseline's default grid for ``task``: epochs, learning rates and (ℓ1-sparse, IU) α. CIFAR: the
     paper's. Digits (batch 64): scaled by a scan of each method's lr from 'barely leaves θ0' to 'retain
-    accuracy collapses' on random 50 % forgetting (docs/definitions.md §2)."""
+    accuracy collapses' on random 50 % forgetting (docs/definitions.md §2). IU has no lr and no epochs (one
+    shot), only α: the reference's grid, on digits the same scan's (its θ0 fits so closely that α ≤ 20
+    leaves every metric as θ0's)."""
     get_entry(name)
+    if name == IU:
+        alpha = (50.0, 100.0, 200.0, 300.0, 500.0) if task == "digits" else (1.0, 5.0, 10.0, 15.0, 20.0)
+        return {"epochs": 1, "lr": (), "alpha": alpha}
     digits = {FT: (10, (0.2, 0.1, 0.05, 0.02)), GA: (2, (1.0, 0.5, 0.2, 0.1)),
               RL: (10, (0.01, 0.003, 0.001, 0.0003)), SALUN: (10, (0.01, 0.003, 0.001, 0.0003)),
               L1_SPARSE: (10, (0.1, 0.03), (5e-4, 2e-3, 5e-3))}
@@ -281,8 +289,13 @@ def baseline_grid(name: str, task: str) -> dict[str, Any]:
 
 def baseline_candidates(name: str, *, epochs: int, lr: tuple[float, ...], alpha: tuple[float, ...],
                         batch_size: int, seed: int) -> list[Solver]:
-    """The solvers of a baseline's grid (record='last': a baseline is its last epoch)."""
+    """The solvers of a baseline's grid (record='last': a baseline is its last epoch; IU: one per α)."""
     entry = get_entry(name)
+    if entry.cls is InfluenceUnlearning:
+        if lr:
+            raise ConfigError(f"[methods.{name}] takes alpha only: IU is one shot (no lr, no epochs); "
+                              f"remove lr = {list(lr)}")
+        return [InfluenceUnlearning(alpha=a, batch_size=batch_size, seed=seed, progress=False) for a in alpha]
     common: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "progress": False,
                               "record": "last"}
     if entry.cls is L1Sparse:

@@ -45,6 +45,9 @@ epochs = 1
 lr = [0.05]
 alpha = [0.001]
 
+[methods.IU]
+alpha = [100.0]
+
 [methods.RAUL-LS]
 epochs = 1
 lr = [0.1]
@@ -268,7 +271,7 @@ lr = 0.2
 epochs = 2
 """ + TABLE_CONFIG.replace("[methods.RAUL-LS]\nepochs = 1\nlr = [0.1]\n", "").replace(
     "[methods.RAUL-UPGrad]\nepochs = 1\nlr = [0.05, 0.2]\n", "")
-BASELINE_NAMES = ("FT", "GA", "RL", "SalUn", "l1-sparse")
+BASELINE_NAMES = ("FT", "GA", "IU", "RL", "SalUn", "l1-sparse")
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +338,7 @@ def test_explore_points_and_rebuild(explore_run, digits_task) -> None:
         provenance = front.provenance[int(np.flatnonzero(front.solver == name)[0])]
         assert provenance["chosen_by"] == "oracle-free"
         assert provenance["hyperparameters"] in provenance["grid"]
-        assert provenance["hyperparameters"]["epochs"] == 1
+        assert provenance["hyperparameters"].get("epochs", 1) == 1  # IU is one shot: no epochs
     assert summary["solvers"]["jd"]["n_points"] == 2 and summary["solvers"]["ls"]["n_points"] == 2
     ls_points = [p for p, s in zip(front.provenance, front.solver, strict=True) if s == "ls"]
     ls_weights = sorted(p["hyperparameters"]["w"] for p in ls_points)

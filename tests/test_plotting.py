@@ -130,7 +130,7 @@ def test_the_palette_has_no_near_identical_pair():
 
     names = [*solver_names("evolutionary"), "jd", "ls", "jd-mgda", "jd-pcgrad", "jd-cagrad", "jd-nash-mtl",
              "jd-pama", "jd-last-layer", "ls-last-layer", "jd-lora", "ls-lora", *solver_names("baseline"),
-             "IU", "Original", "Retrain"]
+             "Original", "Retrain"]
     assert set(names) <= set(SOLVER_PALETTE)
     # every registered solver but the rarer jd-* aggregators (reserve colours) has its own colour
     assert set(solver_names()) - set(SOLVER_PALETTE) == {n for n in solver_names() if n.startswith("jd-")} - {

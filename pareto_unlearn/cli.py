@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated solver names, any of those `pareto-unlearn --help` lists (default: "
         "the evolutionary searches, jd, ls)",
     )
-    p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
+    p.add_argument("--baselines", action="store_true", help="add FT, GA, IU, l1-sparse, RL, SalUn as points")
     p.add_argument("--quick", action="store_true", help="small settings")
     p.add_argument("--out", required=True, help="output directory")
     _run_flags(p)

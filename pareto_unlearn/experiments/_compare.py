@@ -206,8 +206,8 @@ def compare(runs: Sequence[RunLike] | RunLike, *, budget_s: float | str | None =
         indicators are :func:`~pareto_unlearn.summary.solver_row`'s, as in ``summary.json``.
     budget_s : float or {"cheapest", "gradient"}, optional
         The equal wall-clock budget of ``hv_at_budget_s``. Default ``"cheapest"``: the wall-clock seconds of
-        the cheapest front solver (the one-point baselines FT, GA, RL, SalUn, l1-sparse never set it, unless
-        they are all there is); ``"gradient"``: the gradient budget (``gradient_budget_s``).
+        the cheapest front solver (the one-point baselines, FT, GA, IU, l1-sparse, RL and SalUn, never set
+        it, unless they are all there is); ``"gradient"``: the gradient budget (``gradient_budget_s``).
     budget_passes : float, optional
         The equal sample-pass budget; default the cheapest front solver's sample-passes.
     gradient_tol : float, default 0.01

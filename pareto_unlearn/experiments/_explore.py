@@ -174,7 +174,7 @@ def explore(
         on the same ``out`` with the same settings continues from them to the same front. On Ctrl-C the
         finished solvers are written with ``complete: false`` before ``KeyboardInterrupt`` propagates.
     quick, baselines, progress, seed
-        Small settings; add FT, GA, RL, SalUn, ℓ1-sparse; tqdm bars; the seed (default ``cfg.seeds[0]``).
+        Small settings; add FT, GA, IU, ℓ1-sparse, RL, SalUn; tqdm bars; the seed (default ``cfg.seeds[0]``).
     client : dask.distributed.Client, optional
         Runs the sweep points, baseline grids and the LS-weights search's fine-tunes on the cluster.
     """

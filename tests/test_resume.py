@@ -385,6 +385,7 @@ def _table_args(tmp_path: Path, cache_dir: Path, lrs: str) -> tuple[list[str], P
     for method in ("FT", "GA", "RL", "SalUn", "RAUL-LS", "RAUL-UPGrad"):
         lines += [f"[methods.{method}]", "epochs = 1", f"lr = [{lrs}]"]
     lines += ["[methods.l1-sparse]", "epochs = 1", "lr = [0.05]", "alpha = [5e-4]"]
+    lines += ["[methods.IU]", "alpha = [100]"]
     config.write_text("\n".join(lines) + "\n")
     out = tmp_path / "table"
     return ["table", "--config", str(config), "--out", str(out), "--cache-dir", str(cache_dir),
@@ -396,7 +397,7 @@ def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
     assert main(args) == 0
     before = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
     units = out / "checkpoints" / "units"
-    assert len([p for p in units.iterdir() if p.is_dir()]) == 17  # 8 rows × 2 lr + ℓ1-sparse × 1
+    assert len([p for p in units.iterdir() if p.is_dir()]) == 18  # 8 rows × 2 lr + ℓ1-sparse, IU × 1
     shutil.rmtree(units / "seed0.HeldDist-RAUL-UPGrad.1")
     (out / "results.json").unlink()
     assert main([*args, "--resume"]) == 0
@@ -421,6 +422,6 @@ def test_table_ctrl_c_keeps_finished_grid_points(tmp_path, cache_dir, monkeypatc
         assert main(args) == 130
     assert "--resume" in capsys.readouterr().err
     partial = json.loads((out / "results.json").read_text())
-    assert partial["complete"] is False and partial["finished_units"] == 3 and partial["units"] == 9
+    assert partial["complete"] is False and partial["finished_units"] == 3 and partial["units"] == 10
     assert main([*args, "--resume"]) == 0
     assert json.loads((out / "results.json").read_text())["complete"] is True

@@ -87,3 +87,16 @@ def test_fair_comparison_quick(tmp_path):
     text = "\n".join(lines)
     assert "### Goals" in text and "same space, last-layer" in text and "not dominated" in text
     assert (tmp_path / "f.png").is_file() and (tmp_path / "f.md").read_text() == text
+
+
+def test_table1_digits_quick_writes_every_row(tmp_path):
+    from pareto_unlearn.experiments import TABLE_ROWS
+
+    doc = tmp_path / "table1.md"
+    text = _script("table1_digits").main(["--quick", "--runs", str(tmp_path / "runs"), "--doc", str(doc)])
+    assert doc.read_text() == text
+    sections = text.split("\n## ")[1:]
+    assert len(sections) == 3
+    for section in sections:
+        assert all(f"| {row} |" in section for row in TABLE_ROWS), section.splitlines()[0]
+    assert "IU α {" in text  # the grids are read from the defaults

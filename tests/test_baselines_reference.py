@@ -234,3 +234,16 @@ def test_iu_equals_the_reference_wfisher(tiny, damping):
     if damping < len(task.retain) - 2:  # one retain sample more changes the update beyond the tolerance
         longer = _reference_wfisher(task, alpha, damping, BATCH, stop=damping + 1)
         assert np.linalg.norm(longer - theirs) > 100 * TOL * np.linalg.norm(theirs)
+
+
+def test_iu_refuses_settings_it_does_not_have(tiny):
+    """IU is one shot: an lr or epochs in its grid, or a non-positive α, is refused in one line."""
+    from pareto_unlearn.exceptions import ConfigError
+    from pareto_unlearn.solvers._names import IU
+    from pareto_unlearn.solvers._registry import baseline_candidates
+
+    for grid in ({"epochs": 3, "lr": ()}, {"epochs": 1, "lr": (0.1,)}):
+        with pytest.raises(ConfigError, match="takes alpha only"):
+            baseline_candidates(IU, **grid, alpha=(5.0,), batch_size=BATCH, seed=0)
+    with pytest.raises(ConfigError, match="alpha must be a positive number"):
+        InfluenceUnlearning(alpha=-1.0, progress=False).run(*tiny)

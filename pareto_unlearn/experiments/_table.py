@@ -107,8 +107,11 @@ def run_table(
 
     out = Path(out)
     specs = cfg.method_specs()
-    executor = make_executor(client, threads=cfg.threads)
     batch_size = cfg.unlearn_batch_size()
+    for row in rows:  # a grid a method refuses stops the run before any model is trained or file written
+        if row not in ("Retrain", "Original"):
+            grid_candidates(row, specs[_METHOD_OF_ROW[row]], batch_size, cfg.seeds[0])
+    executor = make_executor(client, threads=cfg.threads)
     per_seed = []
     for seed in cfg.seeds:
         task = task_from_config(cfg, seed, progress=progress)

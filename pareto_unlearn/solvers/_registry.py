@@ -292,9 +292,10 @@ def baseline_candidates(name: str, *, epochs: int, lr: tuple[float, ...], alpha:
     """The solvers of a baseline's grid (record='last': a baseline is its last epoch; IU: one per α)."""
     entry = get_entry(name)
     if entry.cls is InfluenceUnlearning:
-        if lr:
+        if lr or epochs != 1:
+            given = f"lr = {list(lr)}" if lr else f"epochs = {epochs}"
             raise ConfigError(f"[methods.{name}] takes alpha only: IU is one shot (no lr, no epochs); "
-                              f"remove lr = {list(lr)}")
+                              f"remove {given}")
         return [InfluenceUnlearning(alpha=a, batch_size=batch_size, seed=seed, progress=False) for a in alpha]
     common: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "progress": False,
                               "record": "last"}

@@ -424,3 +424,44 @@ def test_table_ctrl_c_keeps_finished_grid_points(tmp_path, cache_dir, monkeypatc
     assert partial["complete"] is False and partial["finished_units"] == 3 and partial["units"] == 9
     assert main([*args, "--resume"]) == 0
     assert json.loads((out / "results.json").read_text())["complete"] is True
+
+
+class _InterruptedTeardown:
+    """Stands in for a progress bar whose ``__del__`` is running when Ctrl-C (or SIGTERM) lands."""
+
+    def __init__(self, kind: type[KeyboardInterrupt]) -> None:
+        self.kind = kind
+
+    def __del__(self) -> None:
+        raise self.kind
+
+
+@pytest.mark.parametrize("kind, code", [
+    pytest.param(KeyboardInterrupt, 130, marks=pytest.mark.fault(
+        what="Ctrl-C that lands in a destructor (tqdm.__del__)",
+        answer="exit 130, one line; not swallowed, the run does not go on"), id="sigint-in-destructor"),
+    pytest.param("Terminated", 143, marks=pytest.mark.fault(
+        what="SIGTERM that lands in a destructor", answer="exit 143, one line"), id="sigterm-in-destructor"),
+])
+def test_an_interrupt_inside_a_destructor_is_not_swallowed(kind, code, tmp_path, cache_dir, monkeypatch,
+                                                            capsys):
+    from pareto_unlearn._signals import Terminated
+
+    kind = Terminated if kind == "Terminated" else kind
+    out = tmp_path / "run"
+    args = ["explore", "--solvers", "nsga2-last-layer", "--quick", "--out", str(out), "--cache-dir",
+            str(cache_dir), "--no-progress"]
+    evaluate, calls = EvolutionarySolver._evaluate_population, []
+
+    def torn_down_once(self, X, meter):
+        if len(calls) == 1:
+            bar = _InterruptedTeardown(kind)
+            del bar  # the interrupt is raised in __del__, where Python can only report it
+        calls.append(1)
+        return evaluate(self, X, meter)
+
+    monkeypatch.setattr(EvolutionarySolver, "_evaluate_population", torn_down_once)
+    assert main(args) == code
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "interrupted" in err[0] and "--resume" in err[0], err
+    assert not (out / "summary.json").exists() or not json.loads((out / "summary.json").read_text())["complete"]

@@ -232,3 +232,189 @@ def test_a_run_directory_edited_by_hand_is_refused(command, edit, needles, run_d
     assert not (tmp_path / "compared").exists()
     with pytest.raises(RunDirError):  # the API's answer is a typed error
         load_run(run)
+
+
+# ------------------------------------------------------------------ models that lie
+
+
+def _tiny_model(n_classes: int = 4):
+    from pareto_unlearn.task import build_model
+
+    return build_model("mlp", n_classes=n_classes, input_shape=(1, 8, 8), seed=0)
+
+
+def _state(model) -> dict:
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
+def _truncate(path: Path, state: dict) -> None:
+    from safetensors.torch import save_file
+
+    save_file(state, str(path))
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def _save(edit: Callable[[dict], dict]) -> Callable[[Path, dict], None]:
+    def apply(path: Path, state: dict) -> None:
+        from safetensors.torch import save_file
+
+        save_file(edit(state), str(path))
+    return apply
+
+
+def _poison(value: float) -> Callable[[dict], dict]:
+    def edit(state: dict) -> dict:
+        key = next(k for k, v in state.items() if v.is_floating_point())
+        state[key].view(-1)[0] = value
+        return state
+    return edit
+
+
+def _rename(state: dict) -> dict:
+    key = next(iter(state))
+    state["renamed." + key] = state.pop(key)
+    return state
+
+
+def _reshape(state: dict) -> dict:
+    return _state(_tiny_model(n_classes=7))
+
+
+MODEL_CASES = [
+    pytest.param(_truncate, "safetensors", marks=fault("a safetensors model cut in half",
+                                                        "CacheError naming the file; the cache retrains"),
+                 id="model-truncated"),
+    pytest.param(_save(_rename), "keys do not match", marks=fault("a safetensors model with other tensor "
+                 "names", "CacheError naming the keys; the cache retrains"), id="model-other-names"),
+    pytest.param(_save(_reshape), "shape", marks=fault("a safetensors model with other shapes",
+                 "CacheError naming the tensor and both shapes; the cache retrains"), id="model-other-shapes"),
+    pytest.param(_save(_poison(float("nan"))), "NaN or inf", marks=fault(
+        "a safetensors model holding NaN", "CacheError naming the tensor; the cache retrains"), id="model-nan"),
+    pytest.param(_save(_poison(float("inf"))), "NaN or inf", marks=fault(
+        "a safetensors model holding inf", "CacheError naming the tensor; the cache retrains"), id="model-inf"),
+    pytest.param(lambda path, state: path.write_bytes(b"\xff" * 8 + b"{}"), "safetensors", marks=fault(
+        "a file that is not safetensors (bad header)", "CacheError; the cache retrains"), id="model-bad-header"),
+    pytest.param(lambda path, state: path.write_bytes(b""), "safetensors", marks=fault(
+        "an empty model file", "CacheError; the cache retrains"), id="model-empty"),
+]
+
+
+@pytest.mark.parametrize("write, needle", MODEL_CASES)
+def test_a_model_file_that_lies_is_refused(write, needle, tmp_path: Path):
+    from pareto_unlearn.exceptions import CacheError
+    from pareto_unlearn.task import load_state_checked
+
+    path = tmp_path / "w.safetensors"
+    write(path, _state(_tiny_model()))
+    model = _tiny_model()
+    before = _state(model)
+    with pytest.raises(CacheError, match=needle) as info:
+        load_state_checked(model, path)
+    assert str(path) in str(info.value)
+    assert all((before[k] == v).all() for k, v in model.state_dict().items())  # nothing half-loaded
+
+
+@pytest.mark.parametrize("write, needle", MODEL_CASES)
+def test_the_model_cache_never_serves_a_lying_entry(write, needle, tmp_path: Path):
+    """The entry is rewritten with its record's hash updated, as a careless tool would: the cache must
+    still refuse it and retrain."""
+    import torch
+
+    from pareto_unlearn._io import sha256_file
+    from pareto_unlearn.task import ModelCache
+
+    cache, trained = ModelCache(tmp_path), []
+
+    def train(model):
+        trained.append(1)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.5)
+        return {"n": len(trained)}
+
+    first, _ = cache.get_or_train(_tiny_model(), {"what": "tiny"}, train)
+    good = _state(first)
+    weights, record_path = cache.paths(cache.key({"what": "tiny"}))
+    write(weights, _state(_tiny_model()))
+    record = json.loads(record_path.read_text())
+    record["sha256"] = sha256_file(weights)
+    record_path.write_text(json.dumps(record))
+    again, facts = cache.get_or_train(_tiny_model(), {"what": "tiny"}, train)
+    assert len(trained) == 2 and facts == {"n": 2}  # retrained, not served
+    assert all(torch.equal(good[k], v) for k, v in again.state_dict().items())
+    _, facts = cache.get_or_train(_tiny_model(), {"what": "tiny"}, train)
+    assert len(trained) == 2 and facts == {"n": 2}  # and the rebuilt entry is a hit
+
+
+def test_two_processes_wanting_one_cache_entry_train_it_once(tmp_path: Path):
+    """The second waits on the entry's lock while the first trains, then reads the entry."""
+    import threading
+    import time
+
+    from pareto_unlearn.task import ModelCache
+
+    trained, results = [], {}
+    started = threading.Event()
+
+    def slow_train(model):
+        started.set()
+        time.sleep(0.5)
+        trained.append(1)
+        return {"by": len(trained)}
+
+    def worker(name):  # separate ModelCache objects: separate lock files handles, as in two processes
+        results[name] = ModelCache(tmp_path).get_or_train(_tiny_model(), {"what": "shared"}, slow_train)[1]
+
+    first = threading.Thread(target=worker, args=("first",))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=worker, args=("second",))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert trained == [1] and results["first"] == results["second"] == {"by": 1}
+
+
+test_two_processes_wanting_one_cache_entry_train_it_once = fault(
+    "two processes writing one model-cache entry", "the second waits, then reads it (trained once)")(
+    test_two_processes_wanting_one_cache_entry_train_it_once)
+
+
+# ------------------------------------------------------------------ CIFAR batches that lie
+
+
+def _cifar_batch(edit: Callable[[dict], dict], every: bool = False) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        import pickle  # writing a test file; the package never unpickles what it has not md5-checked
+
+        names = [f"data_batch_{i}" for i in range(1, 6)] if every else ["data_batch_2"]
+        for name in names:
+            entry = pickle.loads((folder / name).read_bytes())  # noqa: S301  # our own synthetic file
+            (folder / name).write_bytes(pickle.dumps(edit(entry), protocol=2))
+    return apply
+
+
+CIFAR_CASES = [
+    pytest.param(_cifar_batch(lambda e: {**e, "data": e["data"][:, :3000]}), "3000", marks=fault(
+        "a CIFAR batch of 3000 values per image (not 3×32×32)", "exit 2 / DataError naming the folder"),
+        id="cifar-batch-columns"),
+    pytest.param(_cifar_batch(lambda e: {**e, "data": e["data"][:, :3000]}, every=True), "cifar-10-batches-py",
+                 marks=fault("every CIFAR batch of the wrong image size", "exit 2 / DataError"),
+                 id="cifar-all-batches-columns"),
+    pytest.param(_cifar_batch(lambda e: {**e, "labels": e["labels"][:-1]}), "labels", marks=fault(
+        "a CIFAR batch with one label fewer than images", "exit 2 / DataError: images vs labels"),
+        id="cifar-batch-labels"),
+]
+
+
+@pytest.mark.parametrize("edit, needle", CIFAR_CASES)
+def test_a_cifar_batch_of_the_wrong_shape_is_refused(edit, needle, tmp_path: Path):
+    from pareto_unlearn.exceptions import DataError
+    from pareto_unlearn.task._synthetic import write_synthetic_cifar10
+    from pareto_unlearn.task._torchvision import load_torchvision
+
+    root = write_synthetic_cifar10(tmp_path, n_train=20, n_test=10)
+    edit(root / "cifar-10-batches-py")
+    with pytest.raises(DataError, match=needle) as info:
+        load_torchvision("cifar10", data_root=root, verify_md5=False)
+    assert "\n" not in str(info.value) and "cifar-10-batches-py" in str(info.value)

@@ -418,3 +418,54 @@ def test_a_cifar_batch_of_the_wrong_shape_is_refused(edit, needle, tmp_path: Pat
     with pytest.raises(DataError, match=needle) as info:
         load_torchvision("cifar10", data_root=root, verify_md5=False)
     assert "\n" not in str(info.value) and "cifar-10-batches-py" in str(info.value)
+
+
+# ------------------------------------------------------------------ a full disk
+
+
+def _enospc_when_writing(monkeypatch, name_part: str) -> None:
+    """Make ``fsync`` of any temporary file whose name holds ``name_part`` fail as on a full disk."""
+    import errno
+    import os
+
+    fsync = os.fsync
+
+    def full(fd: int) -> None:
+        if name_part in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+
+
+@fault("ENOSPC (disk full) while explore writes points.csv", "exit 2, one line; no points.csv, no summary, "
+       "no temporary file left")
+def test_a_full_disk_while_writing_the_run(tmp_path: Path, cache_dir: Path, capsys, monkeypatch):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    out = tmp_path / "run"
+    _enospc_when_writing(monkeypatch, "points.csv")
+    code = main(["explore", "--solvers", "ls", "--config", str(tmp_path / "tiny.toml"), "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--no-progress"])
+    refused(capsys, code, "points.csv", "No space left on device")
+    assert not (out / "points.csv").exists() and not (out / "summary.json").exists()
+    assert not list(out.rglob("*.tmp"))
+
+
+@fault("ENOSPC (disk full) while the model cache stores weights", "exit 2, one line; no half-written entry")
+def test_a_full_disk_while_caching_a_model(tmp_path: Path, capsys, monkeypatch):
+    cache = tmp_path / "cache"
+    _enospc_when_writing(monkeypatch, ".safetensors")
+    code = main(["explore", "--solvers", "ls", "--quick", "--out", str(tmp_path / "run"), "--cache-dir",
+                 str(cache), "--no-progress"])
+    refused(capsys, code, "No space left on device")
+    assert not list(cache.glob("*.safetensors")) and not list(cache.rglob("*.tmp"))
+
+
+@fault("ENOSPC (disk full) while report writes report.md", "exit 2, one line; the run directory unchanged")
+def test_a_full_disk_while_writing_the_report(run_dir: Path, tmp_path: Path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    _enospc_when_writing(monkeypatch, "report")
+    refused(capsys, main(["report", str(run)]), "report", "No space left on device")
+    assert not (run / "report.md").exists() and not (run / "report.html").exists()
+    assert not list(run.rglob("*.tmp"))

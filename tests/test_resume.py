@@ -465,3 +465,103 @@ def test_an_interrupt_inside_a_destructor_is_not_swallowed(kind, code, tmp_path,
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "interrupted" in err[0] and "--resume" in err[0], err
     assert not (out / "summary.json").exists() or not json.loads((out / "summary.json").read_text())["complete"]
+
+
+# ------------------------------------------------------------------ real signals, real processes, --resume
+
+_SIGNAL_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
+
+
+def _generations(out: Path, name: str, n_gen: int) -> int:
+    """How far an evolutionary search in ``out`` has got: its checkpoint's generation (n_gen when done)."""
+    if (out / "checkpoints" / "units" / name / "front.json").is_file():
+        return n_gen
+    try:
+        return int(json.loads((out / "checkpoints" / name / "state.json").read_text())["state"]["generation"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return 0
+
+
+def _units(out: Path, name: str) -> int:
+    """How many points of a gradient sweep in ``out`` have finished."""
+    return len(list((out / "checkpoints" / "units").glob(f"{name}.*/front.json")))
+
+
+def _cut_and_resume(tmp_path: Path, cache_dir: Path, config: Path, progress, moments, during=None) -> Path:
+    """Run ``explore`` in a subprocess and stop it with each ``(signal, progress reached)`` of ``moments`` in
+    turn, continuing with ``--resume`` each time; then resume it to the end. ``during(out)`` runs once while
+    the first process is writing. Returns the run directory."""
+    out = tmp_path / "cut"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PARETO_UNLEARN_CACHE": str(cache_dir)}
+    for i, (sig, reached) in enumerate(moments):
+        args = [*_args(config, out, cache_dir), *(["--resume"] if i else [])]
+        proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn.cli", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and progress(out) < reached:
+            if during is not None and i == 0 and progress(out) >= 1:
+                during(out)
+                during = None
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the run ended before it could be stopped at {reached}: {proc.stderr.read()}"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == _SIGNAL_CODES[sig], (sig, proc.returncode, err)
+        lines = [line for line in err.splitlines() if line.strip()]
+        if sig == signal.SIGKILL:
+            assert not lines, err
+        else:  # one line that says how to go on, nothing else (no traceback, no "Exception ignored")
+            assert len(lines) == 1 and "interrupted" in lines[0] and "--resume" in lines[0], err
+    assert main([*_args(config, out, cache_dir), "--resume"]) == 0
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.fault(what="SIGINT, SIGTERM, then kill -9 at three generations of an NSGA-II search, each "
+                        "continued with --resume", answer="exit 130 / 143 with one line; the resumed front is "
+                                                         "identical to an uninterrupted run's")
+@pytest.mark.fault(what="a second explore --force (and a report) on the --out a live run is writing",
+                   answer="exit 2, one line: being written by another run; the first run's results intact, "
+                          "validate_run_dir passes")
+def test_an_evolutionary_search_cut_by_every_signal_resumes_to_the_identical_front(tmp_path, cache_dir, capsys):
+    n_gen = 8
+    config = tmp_path / "evo.toml"
+    config.write_text(f'solvers = ["nsga2-ls-weights"]\n[explore.nsga2-ls-weights]\npop_size = 4\n'
+                      f'n_gen = {n_gen}\nmax_epochs = 1\n')
+    refusals = []
+
+    def second_run(out: Path) -> None:  # a second explore on the --out a live run is writing
+        refusals.append(main([*_args(config, out, cache_dir), "--force"]))
+        refusals.append(main(["report", str(out)]))
+        refusals.append(capsys.readouterr().err)
+
+    moments = [(signal.SIGINT, 2), (signal.SIGTERM, 3), (signal.SIGKILL, 4), (signal.SIGKILL, 5),
+               (signal.SIGKILL, 6)]
+    cut = _cut_and_resume(tmp_path, cache_dir, config, lambda out: _generations(out, "nsga2-ls-weights", n_gen),
+                          moments, during=second_run)
+    assert refusals[:2] == [2, 2], refusals
+    assert refusals[2].count("being written by another run") == 2 and len(refusals[2].splitlines()) == 2
+    reference = tmp_path / "reference"
+    assert main(_args(config, reference, cache_dir)) == 0
+    pd.testing.assert_frame_equal(_points(cut), _points(reference))
+    if VALIDATOR.is_file():
+        check = subprocess.run([sys.executable, str(VALIDATOR), str(cut)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.fault(what="SIGINT, SIGTERM, then kill -9 after three points of a gradient (ls) sweep, each "
+                        "continued with --resume", answer="exit 130 / 143 with one line; the resumed front is "
+                                                         "identical to an uninterrupted run's")
+def test_a_gradient_sweep_cut_by_every_signal_resumes_to_the_identical_front(tmp_path, cache_dir):
+    config = tmp_path / "grad.toml"
+    config.write_text('solvers = ["ls"]\n[explore.ls]\nweights = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85]\nepochs = 2\n')
+    moments = [(signal.SIGINT, 1), (signal.SIGTERM, 2), (signal.SIGKILL, 3), (signal.SIGKILL, 4),
+               (signal.SIGKILL, 5)]
+    cut = _cut_and_resume(tmp_path, cache_dir, config, lambda out: _units(out, "ls"), moments)
+    reference = tmp_path / "reference"
+    assert main(_args(config, reference, cache_dir)) == 0
+    pd.testing.assert_frame_equal(_points(cut), _points(reference))
+    if VALIDATOR.is_file():
+        check = subprocess.run([sys.executable, str(VALIDATOR), str(cut)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr

@@ -54,7 +54,7 @@ def interruptible() -> Iterator[None]:
             if kind not in waiting:
                 return
             waiting.remove(kind)
-            _thread.interrupt_main(int(signal.SIGTERM if kind is Terminated else signal.SIGINT))
+            _thread.interrupt_main(signal.SIGTERM if kind is Terminated else signal.SIGINT)
 
     def on_unraisable(unraisable: Any) -> None:
         exc_type = getattr(unraisable, "exc_type", None)

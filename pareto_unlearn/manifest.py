@@ -76,7 +76,8 @@ def manifest(**extra: Any) -> dict[str, Any]:
 
 
 def check_manifest(value: Any, where: str = "manifest") -> dict[str, Any]:
-    """``value`` if it has the shape :func:`manifest` writes, else :class:`~pareto_unlearn.exceptions.RunDirError`.
+    """``value`` if it has the shape :func:`manifest` writes, else
+    :class:`~pareto_unlearn.exceptions.RunDirError`.
 
     Examples
     --------

@@ -236,14 +236,16 @@ def read_points(path: str | os.PathLike, front: Front) -> None:
         raise RunDirError(f"{where} row {row + 2}: solver {table['solver'][row]!r} but front/ has "
                           f"{expected['solver'][row]!r}; {fix}")
     for column in expected.columns:
-        if not pd.api.types.is_numeric_dtype(expected[column]) or pd.api.types.is_bool_dtype(expected[column]):
+        kind = expected[column]
+        if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
             continue
         cells = table[column]
         values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
         text = np.isnan(values) & ~cells.str.strip().str.lower().isin(("", "nan"))
         if text.any():
             row = int(np.flatnonzero(text)[0])
-            raise RunDirError(f"{where} row {row + 2} column {column} holds {cells[row]!r}, not a number; {fix}")
+            raise RunDirError(f"{where} row {row + 2} column {column} holds {cells[row]!r}, not a number; "
+                              f"{fix}")
         wanted = expected[column].to_numpy(dtype=float)
         same = np.isclose(values, wanted, rtol=1e-9, atol=0.0, equal_nan=True) | (values == wanted)
         if not same.all():

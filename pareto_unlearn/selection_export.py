@@ -415,7 +415,8 @@ def load_exported(path: str | os.PathLike, *, model: Any = None,
     except ValueError as exc:
         raise RunDirError(f"{paths['json']} is not valid JSON ({exc})") from None
     if not isinstance(record, dict) or not isinstance(record.get("files", {}), dict):
-        raise RunDirError(f"{paths['json']} is not the record select_and_export writes; export the model again")
+        raise RunDirError(f"{paths['json']} is not the record select_and_export writes; "
+                          "export the model again")
     if model is None:
         arch = record.get("architecture", {})
         if not isinstance(arch, dict) or arch.get("model") in (None, "custom"):

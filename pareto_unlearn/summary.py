@@ -204,10 +204,10 @@ def check_summary(summary: Any, where: str = "summary.json") -> dict[str, Any]:
 
     Examples
     --------
-    >>> check_summary({"schema_version": 99}, "run/summary.json")
+    >>> check_summary({"schema_version": 99}, "run/summary.json")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    pareto_unlearn.exceptions.RunDirError: run/summary.json was written by a newer pareto-unlearn (format 99; this one reads up to 1); upgrade pareto-unlearn to read it
+    pareto_unlearn.exceptions.RunDirError: run/summary.json was written by a newer pareto-unlearn ...
     """
     from pareto_unlearn.exceptions import RunDirError
     from pareto_unlearn.manifest import check_manifest
@@ -217,12 +217,14 @@ def check_summary(summary: Any, where: str = "summary.json") -> dict[str, Any]:
 
     if not isinstance(summary, dict):
         raise bad(f"holds a JSON {type(summary).__name__}, not an object")
-    version = summary.get("schema_version")
-    if not _is_number(version) or version != int(version) or version < 1:
-        raise bad(f"schema_version is {version!r}, not a format number")
-    if int(version) > SCHEMA_VERSION:
-        raise RunDirError(f"{where} was written by a newer pareto-unlearn (format {int(version)}; this one "
-                          f"reads up to {SCHEMA_VERSION}); upgrade pareto-unlearn to read it")
+    raw_version = summary.get("schema_version")
+    if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
+        raise bad(f"schema_version is {raw_version!r}, not a format number")
+    version: int = raw_version
+    if version > SCHEMA_VERSION:
+        raise RunDirError(f"{where} was written by a newer pareto-unlearn (format "
+                          f"{version}; this one reads up to {SCHEMA_VERSION}); upgrade "
+                          "pareto-unlearn to read it")
     missing = [k for k in _SUMMARY_KEYS if k not in summary]
     if missing:
         raise bad(f"lacks {', '.join(missing)}")

@@ -27,8 +27,9 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 # Text that looks like what users type: numbers, separators, names, signs, spaces, and anything else.
-PIECES = ["0", "1", "-1", "0.5", "1e309", "nan", "inf", "-inf", "1e-400", "99", ",", ":", " ", ">=", "<=", ">",
-          "<", "=", "==", "RA", "TA", "gap", "forget_kl", "random", "class", "jd", "ls", "nsga2-last-layer",
+PIECES = ["0", "1", "-1", "0.5", "1e309", "nan", "inf", "-inf", "1e-400", "99", ",", ":", " ", ">=", "<=",
+          ">", "<", "=", "==", "RA", "TA", "gap", "forget_kl", "random", "class", "jd", "ls",
+          "nsga2-last-layer",
           "x", ".", "+", "_", "\t", "\n", "é", "\x00", "9" * 40]
 typed = st.one_of(st.lists(st.sampled_from(PIECES), max_size=8).map("".join), st.text(max_size=40))
 
@@ -98,8 +99,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if value != value else ("inf" if value == float("inf") else "-inf" if value == float("-inf")
-                                             else repr(value))
+        if value != value:
+            return "nan"
+        return "inf" if value == float("inf") else "-inf" if value == float("-inf") else repr(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -178,7 +180,8 @@ def test_summary_reader(summary, raw: bytes):
         _fine_or_typed(read_summary, path)
 
 
-@pytest.mark.fault(what="the manifest in summary.json: any JSON value (fuzzed)", answer="reads or RunDirError")
+@pytest.mark.fault(what="the manifest in summary.json: any JSON value (fuzzed)",
+                   answer="reads or RunDirError")
 @FUZZ
 @given(st.one_of(json_values, st.fixed_dictionaries({"versions": json_values, "hardware": json_values,
                                                       "git_commit": json_values})))

@@ -53,13 +53,15 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("reliability")
     (root / "tiny.toml").write_text(TINY)
     out = root / "run"
-    assert main(["explore", "--forget", "random:0.5", "--solvers", "jd,ls", "--config", str(root / "tiny.toml"),
-                 "--out", str(out), "--cache-dir", str(cache_dir), "--no-progress"]) == 0
+    assert main(["explore", "--forget", "random:0.5", "--solvers", "jd,ls", "--config",
+                 str(root / "tiny.toml"), "--out", str(out), "--cache-dir", str(cache_dir),
+                 "--no-progress"]) == 0
     return out
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 # ------------------------------------------------------------------ run directories edited by hand
@@ -126,8 +128,9 @@ def _drop(key: str) -> Callable[[dict], None]:
 
 RUN_DIR_CASES = [
     pytest.param("select", _set_cell("forget_kl", "abc"), ("points.csv", "forget_kl", "'abc'"),
-                 marks=fault("text in a forget_kl cell of points.csv", "exit 2: names the row, the column and "
-                             "the text"), id="points-text-in-forget_kl"),
+                 marks=fault("text in a forget_kl cell of points.csv",
+                             "exit 2: names the row, the column and the text"),
+                 id="points-text-in-forget_kl"),
     pytest.param("compare", _csv(lambda t: t.drop(columns=["retain_ce"])), ("points.csv", "retain_ce"),
                  marks=fault("points.csv without its retain_ce column", "exit 2: names the missing column"),
                  id="points-missing-retain_ce"),
@@ -138,7 +141,8 @@ RUN_DIR_CASES = [
                  marks=fault("NaN in a finite objective cell of points.csv", "exit 2: the cell and the "
                              "front's value"), id="points-nan-objective"),
     pytest.param("compare", _set_cell("forget_kl", "inf", row=2), ("points.csv", "forget_kl", "inf"),
-                 marks=fault("inf in an objective cell of points.csv", "exit 2: the cell and the front's value"),
+                 marks=fault("inf in an objective cell of points.csv",
+                             "exit 2: the cell and the front's value"),
                  id="points-inf-objective"),
     pytest.param("report", _set_cell("RA", "12.5"), ("points.csv", "RA", "12.5"),
                  marks=fault("a metric edited in points.csv (table and front disagree)", "exit 2: the cell "
@@ -197,7 +201,8 @@ RUN_DIR_CASES = [
                  marks=fault("summary and front name other objectives", "exit 2"),
                  id="summary-front-objectives-disagree"),
     pytest.param("report", _remove("front"), ("front", "missing"),
-                 marks=fault("front/ deleted", "exit 2: the run directory is incomplete"), id="front-missing"),
+                 marks=fault("front/ deleted", "exit 2: the run directory is incomplete"),
+                 id="front-missing"),
     pytest.param("select", _remove("front/front.npz"), ("front.npz",),
                  marks=fault("front/front.npz deleted", "exit 2: missing or its SHA-256 differs"),
                  id="front-npz-missing"),
@@ -287,13 +292,17 @@ MODEL_CASES = [
     pytest.param(_save(_rename), "keys do not match", marks=fault("a safetensors model with other tensor "
                  "names", "CacheError naming the keys; the cache retrains"), id="model-other-names"),
     pytest.param(_save(_reshape), "shape", marks=fault("a safetensors model with other shapes",
-                 "CacheError naming the tensor and both shapes; the cache retrains"), id="model-other-shapes"),
+                 "CacheError naming the tensor and both shapes; the cache retrains"),
+                 id="model-other-shapes"),
     pytest.param(_save(_poison(float("nan"))), "NaN or inf", marks=fault(
-        "a safetensors model holding NaN", "CacheError naming the tensor; the cache retrains"), id="model-nan"),
+        "a safetensors model holding NaN", "CacheError naming the tensor; the cache retrains"),
+        id="model-nan"),
     pytest.param(_save(_poison(float("inf"))), "NaN or inf", marks=fault(
-        "a safetensors model holding inf", "CacheError naming the tensor; the cache retrains"), id="model-inf"),
+        "a safetensors model holding inf", "CacheError naming the tensor; the cache retrains"),
+        id="model-inf"),
     pytest.param(lambda path, state: path.write_bytes(b"\xff" * 8 + b"{}"), "safetensors", marks=fault(
-        "a file that is not safetensors (bad header)", "CacheError; the cache retrains"), id="model-bad-header"),
+        "a file that is not safetensors (bad header)", "CacheError; the cache retrains"),
+        id="model-bad-header"),
     pytest.param(lambda path, state: path.write_bytes(b""), "safetensors", marks=fault(
         "an empty model file", "CacheError; the cache retrains"), id="model-empty"),
 ]
@@ -398,7 +407,8 @@ CIFAR_CASES = [
     pytest.param(_cifar_batch(lambda e: {**e, "data": e["data"][:, :3000]}), "3000", marks=fault(
         "a CIFAR batch of 3000 values per image (not 3×32×32)", "exit 2 / DataError naming the folder"),
         id="cifar-batch-columns"),
-    pytest.param(_cifar_batch(lambda e: {**e, "data": e["data"][:, :3000]}, every=True), "cifar-10-batches-py",
+    pytest.param(_cifar_batch(lambda e: {**e, "data": e["data"][:, :3000]}, every=True),
+                 "cifar-10-batches-py",
                  marks=fault("every CIFAR batch of the wrong image size", "exit 2 / DataError"),
                  id="cifar-all-batches-columns"),
     pytest.param(_cifar_batch(lambda e: {**e, "labels": e["labels"][:-1]}), "labels", marks=fault(
@@ -469,3 +479,21 @@ def test_a_full_disk_while_writing_the_report(run_dir: Path, tmp_path: Path, cap
     refused(capsys, main(["report", str(run)]), "report", "No space left on device")
     assert not (run / "report.md").exists() and not (run / "report.html").exists()
     assert not list(run.rglob("*.tmp"))
+
+
+# ------------------------------------------------------------------ the table of every case
+
+
+@pytest.mark.slow
+def test_docs_reliability_md_is_current_and_lists_at_least_60_cases():
+    """docs/reliability.md is what scripts/reliability_table.py collects from the suite now."""
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "scripts" / "reliability_table.py"), "--check"],
+                          capture_output=True, text=True, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    count = int(re.search(r"(\d+) distinct cases", done.stdout).group(1))
+    assert count >= 60, done.stdout

@@ -65,7 +65,8 @@ def test_report_html_shows_markup_as_text_in_chromium(hostile_run: Path):
     try:
         driver.get((hostile_run / "report.html").resolve().as_uri())
         for _ in range(300):
-            if driver.execute_script("const g = document.getElementById('pu-plot'); return g && g.dataset.ready;"):
+            if driver.execute_script("const g = document.getElementById('pu-plot'); "
+                                     "return g && g.dataset.ready;"):
                 break
             time.sleep(0.05)
         else:

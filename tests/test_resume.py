@@ -287,43 +287,6 @@ def _points(out: Path) -> pd.DataFrame:
     return frame.drop(columns=["wall_s"])
 
 
-def test_sigkill_then_resume_gives_the_identical_front(tmp_path, cache_dir, digits_task, capsys):
-    n_gen = 25
-    config = _config(tmp_path, n_gen)
-    killed, reference = tmp_path / "killed", tmp_path / "reference"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PARETO_UNLEARN_CACHE": str(cache_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn.cli", *_args(config, killed, cache_dir)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = killed / "checkpoints" / "nsga2-ls-weights" / "state.json"
-    deadline = time.monotonic() + 120
-    generation = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            generation = json.loads(state.read_text())["state"]["generation"]
-        except (FileNotFoundError, ValueError, KeyError):
-            generation = 0
-        if generation >= 2:
-            proc.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.01)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    saved = json.loads(state.read_text())["state"]["generation"]
-    assert 2 <= saved < n_gen  # killed before its last checkpoint
-    assert not (killed / "summary.json").exists()
-
-    assert main(_args(config, killed, cache_dir)) == 2  # a killed run is not overwritten by accident
-    assert "--resume" in capsys.readouterr().err
-    assert main([*_args(config, killed, cache_dir), "--resume"]) == 0
-    assert main(_args(config, reference, cache_dir)) == 0
-    pd.testing.assert_frame_equal(_points(killed), _points(reference))
-    provenance = json.loads((killed / "front" / "front.json").read_text())["provenance"]
-    resumed = [p for p in provenance if p.get("space") == "ls-weights"]
-    assert {p["resumed_from_generation"] for p in resumed} == {saved}
-    assert {p["evaluated_in_this_run"] for p in resumed} == {(n_gen - saved) * 4}
-    assert json.loads((killed / "summary.json").read_text())["complete"] is True
-
-
 def test_ctrl_c_leaves_a_valid_incomplete_run_that_resumes(tmp_path, cache_dir, monkeypatch, capsys):
     out = tmp_path / "run"
     args = ["explore", "--solvers", "nsga2-last-layer,nsga2-lora", "--quick", "--out", str(out),
@@ -464,7 +427,8 @@ def test_an_interrupt_inside_a_destructor_is_not_swallowed(kind, code, tmp_path,
     assert main(args) == code
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and "interrupted" in err[0] and "--resume" in err[0], err
-    assert not (out / "summary.json").exists() or not json.loads((out / "summary.json").read_text())["complete"]
+    summary = out / "summary.json"
+    assert not summary.exists() or not json.loads(summary.read_text())["complete"]
 
 
 # ------------------------------------------------------------------ real signals, real processes, --resume
@@ -503,13 +467,14 @@ def _cut_and_resume(tmp_path: Path, cache_dir: Path, config: Path, progress, mom
                 during(out)
                 during = None
             time.sleep(0.01)
-        assert proc.poll() is None, f"the run ended before it could be stopped at {reached}: {proc.stderr.read()}"
+        assert proc.poll() is None, f"the run ended before it was stopped at {reached}: {proc.stderr.read()}"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == _SIGNAL_CODES[sig], (sig, proc.returncode, err)
         lines = [line for line in err.splitlines() if line.strip()]
         if sig == signal.SIGKILL:
             assert not lines, err
+            assert main(_args(config, out, cache_dir)) == 2  # a killed run is not started over by accident
         else:  # one line that says how to go on, nothing else (no traceback, no "Exception ignored")
             assert len(lines) == 1 and "interrupted" in lines[0] and "--resume" in lines[0], err
     assert main([*_args(config, out, cache_dir), "--resume"]) == 0
@@ -517,17 +482,25 @@ def _cut_and_resume(tmp_path: Path, cache_dir: Path, config: Path, progress, mom
 
 
 @pytest.mark.slow
-@pytest.mark.fault(what="SIGINT, SIGTERM, then kill -9 at three generations of an NSGA-II search, each "
-                        "continued with --resume", answer="exit 130 / 143 with one line; the resumed front is "
-                                                         "identical to an uninterrupted run's")
+@pytest.mark.fault(what="SIGINT, kill -9 and SIGTERM at three generations of an NSGA-II search "
+                        "(nsga2-ls-weights), each continued with --resume",
+                   answer="exit 130 / 143 with one line (nothing after kill -9); the resumed front is "
+                          "identical to an uninterrupted run's")
+@pytest.mark.fault(what="SIGTERM, kill -9 at two points, then SIGINT in a gradient (ls) sweep, each "
+                        "continued with --resume",
+                   answer="exit 143 / 130 with one line; the resumed front is identical to an uninterrupted "
+                          "run's")
 @pytest.mark.fault(what="a second explore --force (and a report) on the --out a live run is writing",
                    answer="exit 2, one line: being written by another run; the first run's results intact, "
                           "validate_run_dir passes")
-def test_an_evolutionary_search_cut_by_every_signal_resumes_to_the_identical_front(tmp_path, cache_dir, capsys):
-    n_gen = 8
-    config = tmp_path / "evo.toml"
-    config.write_text(f'solvers = ["nsga2-ls-weights"]\n[explore.nsga2-ls-weights]\npop_size = 4\n'
-                      f'n_gen = {n_gen}\nmax_epochs = 1\n')
+def test_a_run_cut_by_every_signal_resumes_to_the_identical_front(tmp_path, cache_dir, capsys):
+    """One run of an evolutionary and a gradient solver (the search runs first, then the sweep's points),
+    stopped seven times by real signals in a subprocess, gives the uninterrupted run's front."""
+    n_gen = 6
+    config = tmp_path / "cut.toml"
+    config.write_text(f'solvers = ["nsga2-ls-weights", "ls"]\n[explore.nsga2-ls-weights]\npop_size = 4\n'
+                      f'n_gen = {n_gen}\nmax_epochs = 1\n[explore.ls]\nweights = [0.1, 0.3, 0.5, 0.7, 0.9]\n'
+                      'epochs = 1\n')
     refusals = []
 
     def second_run(out: Path) -> None:  # a second explore on the --out a live run is writing
@@ -535,30 +508,15 @@ def test_an_evolutionary_search_cut_by_every_signal_resumes_to_the_identical_fro
         refusals.append(main(["report", str(out)]))
         refusals.append(capsys.readouterr().err)
 
-    moments = [(signal.SIGINT, 2), (signal.SIGTERM, 3), (signal.SIGKILL, 4), (signal.SIGKILL, 5),
-               (signal.SIGKILL, 6)]
-    cut = _cut_and_resume(tmp_path, cache_dir, config, lambda out: _generations(out, "nsga2-ls-weights", n_gen),
-                          moments, during=second_run)
+    def progress(out: Path) -> int:  # generations of the search, then points of the sweep
+        return _generations(out, "nsga2-ls-weights", n_gen) + _units(out, "ls")
+
+    moments = [(signal.SIGINT, 2), (signal.SIGKILL, 3), (signal.SIGTERM, 4),  # in the search
+               (signal.SIGTERM, n_gen + 1), (signal.SIGKILL, n_gen + 2), (signal.SIGKILL, n_gen + 3),
+               (signal.SIGINT, n_gen + 4)]  # in the sweep
+    cut = _cut_and_resume(tmp_path, cache_dir, config, progress, moments, during=second_run)
     assert refusals[:2] == [2, 2], refusals
     assert refusals[2].count("being written by another run") == 2 and len(refusals[2].splitlines()) == 2
-    reference = tmp_path / "reference"
-    assert main(_args(config, reference, cache_dir)) == 0
-    pd.testing.assert_frame_equal(_points(cut), _points(reference))
-    if VALIDATOR.is_file():
-        check = subprocess.run([sys.executable, str(VALIDATOR), str(cut)], capture_output=True, text=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-
-
-@pytest.mark.slow
-@pytest.mark.fault(what="SIGINT, SIGTERM, then kill -9 after three points of a gradient (ls) sweep, each "
-                        "continued with --resume", answer="exit 130 / 143 with one line; the resumed front is "
-                                                         "identical to an uninterrupted run's")
-def test_a_gradient_sweep_cut_by_every_signal_resumes_to_the_identical_front(tmp_path, cache_dir):
-    config = tmp_path / "grad.toml"
-    config.write_text('solvers = ["ls"]\n[explore.ls]\nweights = [0.1, 0.25, 0.4, 0.55, 0.7, 0.85]\nepochs = 2\n')
-    moments = [(signal.SIGINT, 1), (signal.SIGTERM, 2), (signal.SIGKILL, 3), (signal.SIGKILL, 4),
-               (signal.SIGKILL, 5)]
-    cut = _cut_and_resume(tmp_path, cache_dir, config, lambda out: _units(out, "ls"), moments)
     reference = tmp_path / "reference"
     assert main(_args(config, reference, cache_dir)) == 0
     pd.testing.assert_frame_equal(_points(cut), _points(reference))

@@ -497,3 +497,48 @@ def test_docs_reliability_md_is_current_and_lists_at_least_60_cases():
     assert done.returncode == 0, done.stdout + done.stderr
     count = int(re.search(r"(\d+) distinct cases", done.stdout).group(1))
     assert count >= 60, done.stdout
+
+
+# ------------------------------------------------------------------ an exported model that lies
+
+
+def _export(folder: Path, *, record_edit: Callable[[dict], object] | None = None,
+            weights_edit: Callable[[dict], dict] | None = None) -> Path:
+    """An export as select_and_export writes it (weights + JSON record), edited by hand."""
+    from safetensors.torch import save_file
+
+    from pareto_unlearn._io import sha256_file
+    from pareto_unlearn.task import build_model
+
+    model = build_model("mlp", n_classes=10, input_shape=(1, 8, 8), seed=0)
+    path = folder / "chosen.safetensors"
+    state = _state(model)
+    save_file(weights_edit(state) if weights_edit else state, str(path))
+    record: object = {"architecture": {"model": "mlp", "n_classes": 10, "input_shape": [1, 8, 8], "seed": 0},
+                      "files": {"model_sha256": sha256_file(path)}}
+    if record_edit is not None:
+        record = record_edit(record) or record
+    (folder / "chosen.json").write_text(json.dumps(record))
+    return path
+
+
+EXPORT_CASES = [
+    pytest.param({"weights_edit": _poison(float("nan"))}, "CacheError", "NaN or inf", marks=fault(
+        "an exported model holding NaN (its record's hash updated)", "CacheError naming the tensor"),
+        id="export-nan"),
+    pytest.param({"record_edit": lambda r: [r]}, "RunDirError", "not the record", marks=fault(
+        "an export whose JSON record is a list", "RunDirError naming the file"), id="export-record-list"),
+    pytest.param({"record_edit": lambda r: r["architecture"].pop("n_classes") and None}, "RunDirError",
+                 "n_classes", marks=fault("an export whose architecture lacks n_classes",
+                                          "RunDirError naming the file and the key"), id="export-architecture"),
+]
+
+
+@pytest.mark.parametrize("edits, error, needle", EXPORT_CASES)
+def test_an_exported_model_that_lies_is_refused(edits, error, needle, tmp_path: Path):
+    from pareto_unlearn import exceptions
+    from pareto_unlearn.selection_export import load_exported
+
+    path = _export(tmp_path, **edits)
+    with pytest.raises(getattr(exceptions, error), match=needle):
+        load_exported(path)

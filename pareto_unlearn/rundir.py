@@ -9,6 +9,9 @@ says ``complete: false`` until the run has finished.
 from __future__ import annotations
 
 import io
+import json
+import math
+import numbers
 import os
 import shutil
 from collections.abc import Mapping
@@ -26,6 +29,8 @@ __all__ = [
     "write_run_dir",
     "load_run",
     "read_points",
+    "read_summary",
+    "check_summary",
     "FIGURE_DPI",
 ]
 
@@ -153,7 +158,6 @@ def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], F
         summary's solvers or objectives are not the front's; a solver name is not a registered one.
     """
     from pareto_unlearn.exceptions import CacheError
-    from pareto_unlearn.summary import read_summary
 
     directory = Path(directory)
     summary = read_summary(directory / "summary.json")
@@ -252,3 +256,97 @@ def read_points(path: str | os.PathLike, front: Front) -> None:
             row = int(np.flatnonzero(~same)[0])
             raise RunDirError(f"{where} row {row + 2} column {column} is {cells[row]!r} but front/ holds "
                               f"{wanted[row]!r}; {fix}")
+
+
+# ------------------------------------------------------------------ reading summary.json back
+
+_SUMMARY_KEYS = ("schema_version", "complete", "task", "objectives", "reference", "kl_direction",
+                 "hv_reference_point", "original", "retrain", "solvers")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_summary(summary: Any, where: str = "summary.json") -> dict[str, Any]:
+    """``summary`` (a parsed ``summary.json``) if it is one this version can read, else :class:`RunDirError`.
+
+    Checked: a JSON object with every key :func:`pareto_unlearn.summary.summarize` writes, a format
+    version not newer than :data:`SCHEMA_VERSION`, objective names, a finite reference point of one value
+    per objective, one row of numbers (or ``null``) per solver and, when present, a manifest
+    (:func:`pareto_unlearn.manifest.check_manifest`).
+
+    Examples
+    --------
+    >>> check_summary({"schema_version": 99}, "run/summary.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pareto_unlearn.exceptions.RunDirError: run/summary.json was written by a newer pareto-unlearn ...
+    """
+    from pareto_unlearn.manifest import check_manifest
+
+    def bad(what: str) -> RunDirError:
+        return RunDirError(f"{where}: {what}; it was edited or damaged, write the run again with explore")
+
+    if not isinstance(summary, dict):
+        raise bad(f"holds a JSON {type(summary).__name__}, not an object")
+    raw_version = summary.get("schema_version")
+    if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
+        raise bad(f"schema_version is {raw_version!r}, not a format number")
+    version: int = raw_version
+    if version > SCHEMA_VERSION:
+        raise RunDirError(f"{where} was written by a newer pareto-unlearn (format "
+                          f"{version}; this one reads up to {SCHEMA_VERSION}); upgrade "
+                          "pareto-unlearn to read it")
+    missing = [k for k in _SUMMARY_KEYS if k not in summary]
+    if missing:
+        raise bad(f"lacks {', '.join(missing)}")
+    if not isinstance(summary["complete"], bool):
+        raise bad(f"complete is {summary['complete']!r}, not true or false")
+    if not isinstance(summary["task"], dict):
+        raise bad("task is not an object")
+    objectives = summary["objectives"]
+    if not isinstance(objectives, list) or not objectives or not all(isinstance(o, str) for o in objectives):
+        raise bad(f"objectives is {objectives!r}, not a list of names")
+    ref = summary["hv_reference_point"]
+    if (not isinstance(ref, list) or len(ref) != len(objectives)
+            or not all(_is_number(v) and math.isfinite(v) for v in ref)):
+        raise bad(f"hv_reference_point is {ref!r}, not {len(objectives)} finite numbers")
+    for key in ("original", "retrain"):
+        if not isinstance(summary[key], dict):
+            raise bad(f"{key} is not an object")
+    solvers = summary["solvers"]
+    if not isinstance(solvers, dict):
+        raise bad("solvers is not an object")
+    for name, row in solvers.items():
+        if not isinstance(row, dict):
+            raise bad(f"solvers.{name} is not an object")
+        for column, value in row.items():
+            if value is not None and not _is_number(value):  # every column of a row is a number
+                raise bad(f"solvers.{name}.{column} is {value!r}, not a number")
+    if "manifest" in summary:
+        check_manifest(summary["manifest"], f"{where} manifest")
+    return summary
+
+
+def read_summary(path: Any) -> dict[str, Any]:
+    """Read and check a ``summary.json`` (:func:`check_summary`); :class:`RunDirError` when it is not one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunDirError(f"{path.parent} is not a run directory (no summary.json); give the --out of an "
+                          "explore run") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path} cannot be read ({exc}); write the run again with explore") from None
+    try:
+        summary = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise RunDirError(f"{path} is not valid JSON ({exc}); write the run again with explore") from None
+    return check_summary(summary, str(path))
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON (the summary writes null for a missing number)")
+
+

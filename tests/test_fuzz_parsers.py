@@ -18,9 +18,9 @@ from pareto_unlearn.config import RunConfig, load_config, recipe_for
 from pareto_unlearn.exceptions import ParetoUnlearnError
 from pareto_unlearn.experiments import parse_budgets
 from pareto_unlearn.manifest import check_manifest
+from pareto_unlearn.rundir import check_summary, read_summary
 from pareto_unlearn.selection import Constrained, Knee, Preference
 from pareto_unlearn.selection_export import _weights
-from pareto_unlearn.summary import check_summary, read_summary
 from pareto_unlearn.task._splits import parse_forget
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,

@@ -530,7 +530,8 @@ EXPORT_CASES = [
         "an export whose JSON record is a list", "RunDirError naming the file"), id="export-record-list"),
     pytest.param({"record_edit": lambda r: r["architecture"].pop("n_classes") and None}, "RunDirError",
                  "n_classes", marks=fault("an export whose architecture lacks n_classes",
-                                          "RunDirError naming the file and the key"), id="export-architecture"),
+                                          "RunDirError naming the file and the key"),
+                 id="export-architecture"),
 ]
 
 

@@ -462,11 +462,15 @@ def _cut_and_resume(tmp_path: Path, cache_dir: Path, config: Path, progress, mom
         proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn.cli", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None and progress(out) < reached:
-            if during is not None and i == 0 and progress(out) >= 1:
+        while time.monotonic() < deadline and proc.poll() is None:
+            now = progress(out)
+            if during is not None and now >= 1:  # the first process is writing: try a second one
                 during(out)
                 during = None
+            elif now >= reached:
+                break
             time.sleep(0.01)
+        assert during is None, "the first process was never seen writing"
         assert proc.poll() is None, f"the run ended before it was stopped at {reached}: {proc.stderr.read()}"
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)

@@ -182,4 +182,3 @@ def summarize(
         "settings": settings or {},
         "manifest": manifest,
     })
-

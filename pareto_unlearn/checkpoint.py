@@ -214,6 +214,10 @@ class UnitStore:
         final = self._path(key)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        front.save(tmp)
+        try:
+            front.save(tmp)
+        except BaseException:  # a full disk or an interrupt: leave no half-written unit behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)

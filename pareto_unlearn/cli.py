@@ -262,13 +262,14 @@ def _print_summary(summary: dict, out: Path, elapsed: float) -> None:
 
 
 def _cmd_table(args) -> int:
+    from pareto_unlearn._lock import run_lock
     from pareto_unlearn.experiments import run_table
     from pareto_unlearn.rundir import prepare_out_dir
 
     cfg = _run_config(args)
     _apply_threads(cfg)
     start = time.perf_counter()
-    with _dask_client(args, cfg) as client:  # a scheduler that does not answer leaves --out untouched
+    with _dask_client(args, cfg) as client, run_lock(args.out):  # one run at a time writes --out
         out = prepare_out_dir(args.out, force=args.force, resume=args.resume)
         result = run_table(cfg, out, progress=not args.no_progress, client=client)
     print((out / "table.md").read_text())
@@ -281,6 +282,7 @@ def _cmd_table(args) -> int:
 
 
 def _cmd_explore(args, *, demo: bool = False) -> int:
+    from pareto_unlearn._lock import run_lock
     from pareto_unlearn.experiments import explore
     from pareto_unlearn.rundir import prepare_out_dir
     from pareto_unlearn.solvers import default_settings
@@ -293,7 +295,8 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
         settings = default_settings(cfg.task, quick=True)
         print("quick settings: " + "; ".join(f"{k}: {v}" for k, v in settings.items() if k in cfg.solvers))
     start = time.perf_counter()
-    with _dask_client(args, cfg) as client:  # a scheduler that does not answer leaves --out untouched
+    # a scheduler that does not answer leaves --out untouched; a second run on --out is refused at once
+    with _dask_client(args, cfg) as client, run_lock(args.out):
         out = prepare_out_dir(args.out, force=args.force, resume=args.resume)
         for i, seed in enumerate(cfg.seeds):
             target = out if i == 0 else out / f"seed{seed}"
@@ -309,8 +312,8 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
             if len(cfg.seeds) > 1:
                 print(f"seed {seed}:")
             _print_summary(result.summary, target, time.perf_counter() - start)
-    if len(cfg.seeds) > 1:
-        _write_seed_summary(out, [out if i == 0 else out / f"seed{s}" for i, s in enumerate(cfg.seeds)])
+        if len(cfg.seeds) > 1:
+            _write_seed_summary(out, [out if i == 0 else out / f"seed{s}" for i, s in enumerate(cfg.seeds)])
     return 0
 
 
@@ -420,9 +423,12 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from pareto_unlearn._lock import run_lock
     from pareto_unlearn.experiments import write_report
 
-    path = write_report(args.run_dir)
+    locked = run_lock(args.run_dir) if Path(args.run_dir).is_dir() else contextlib.nullcontext()
+    with locked:  # not while a run is writing the directory
+        path = write_report(args.run_dir)
     print(f"wrote {path}")
     html = path.parent / "report.html"
     if html.exists():
@@ -431,7 +437,7 @@ def _cmd_report(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 130 Ctrl-C, 143 SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", False))
@@ -444,16 +450,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _cmd_compare,
         "report": _cmd_report,
     }
+    from pareto_unlearn._signals import exit_code, interruptible
+
     try:
-        return handlers[args.command](args)
+        with interruptible():  # SIGTERM stops like Ctrl-C; no interrupt is lost in a destructor
+            return handlers[args.command](args)
     except ParetoUnlearnError as exc:
-        print(f"pareto-unlearn {args.command}: error: {exc}", file=sys.stderr)
+        print(f"pareto-unlearn {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        code = exit_code(exc)
+        name = "SIGTERM" if code == 143 else "Ctrl-C"
         out = getattr(args, "out", None)
         where = f"; the finished part is in {out} (complete: false), continue with --resume" if out else ""
-        print(f"pareto-unlearn {args.command}: interrupted{where}", file=sys.stderr)
-        return 130
+        print(f"pareto-unlearn {args.command}: interrupted ({name}){where}", file=sys.stderr)
+        return code
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (a message that quotes a file's text may hold line breaks)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":

@@ -73,3 +73,35 @@ def manifest(**extra: Any) -> dict[str, Any]:
         },
         **extra,
     }
+
+
+def check_manifest(value: Any, where: str = "manifest") -> dict[str, Any]:
+    """``value`` if it has the shape :func:`manifest` writes, else
+    :class:`~pareto_unlearn.exceptions.RunDirError`.
+
+    Examples
+    --------
+    >>> check_manifest({"versions": {"torch": "2.4"}})["versions"]["torch"]
+    '2.4'
+    >>> check_manifest({"versions": ["torch"]})
+    Traceback (most recent call last):
+    ...
+    pareto_unlearn.exceptions.RunDirError: manifest: versions is ['torch'], not an object of package → version
+    """
+    from pareto_unlearn.exceptions import RunDirError
+
+    if not isinstance(value, dict):
+        raise RunDirError(f"{where}: is a JSON {type(value).__name__}, not an object")
+    versions = value.get("versions", {})
+    if not isinstance(versions, dict) or not all(v is None or isinstance(v, str) for v in versions.values()):
+        raise RunDirError(f"{where}: versions is {versions!r}, not an object of package → version")
+    for key in ("hardware",):
+        if key in value and not isinstance(value[key], dict):
+            raise RunDirError(f"{where}: {key} is {value[key]!r}, not an object")
+    commit = value.get("git_commit")
+    if commit is not None and not isinstance(commit, str):
+        raise RunDirError(f"{where}: git_commit is {commit!r}, not a string")
+    return value
+
+
+__all__ += ["check_manifest"]

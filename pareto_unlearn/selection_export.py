@@ -414,14 +414,21 @@ def load_exported(path: str | os.PathLike, *, model: Any = None,
         record = read_json(paths["json"])
     except ValueError as exc:
         raise RunDirError(f"{paths['json']} is not valid JSON ({exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("files", {}), dict):
+        raise RunDirError(f"{paths['json']} is not the record select_and_export writes; "
+                          "export the model again")
     if model is None:
         arch = record.get("architecture", {})
-        if arch.get("model") in (None, "custom"):
+        if not isinstance(arch, dict) or arch.get("model") in (None, "custom"):
             raise ConfigError(f"{paths['model']} holds a bring-your-own model; "
                               "pass model= (its architecture)")
-        model = build_model(arch["model"], n_classes=int(arch["n_classes"]),
-                            input_shape=tuple(arch["input_shape"]), seed=int(arch["seed"]))
+        try:
+            n_classes, shape, seed = int(arch["n_classes"]), tuple(arch["input_shape"]), int(arch["seed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunDirError(f"{paths['json']}: its architecture cannot be read ({type(exc).__name__}: "
+                              f"{exc}); export the model again") from None
+        model = build_model(arch["model"], n_classes=n_classes, input_shape=shape, seed=seed)
     model = model.to(device)
-    load_state_checked(model, paths["model"], record.get("files", {}).get("model_sha256"))
+    load_state_checked(model, paths["model"], record["files"].get("model_sha256"))
     model.eval()
     return model, record

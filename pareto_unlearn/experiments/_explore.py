@@ -279,7 +279,7 @@ def explore(
         bar.close()
     except KeyboardInterrupt:
         if out is not None:
-            logger.warning("interrupted: writing the finished solvers to %s with complete: false", out)
+            logger.info("interrupted: writing the finished solvers to %s with complete: false", out)
             partial = [f for f in (finished(n) for n in names) if f is not None]
             _write(out, [original_front, *partial], task, cfg, objectives, evaluator, ref_point, original,
                    retrain, seed, run_settings, complete=False)

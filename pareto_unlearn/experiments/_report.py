@@ -99,6 +99,19 @@ def write_report_html(run_dir: str | os.PathLike) -> Path:
                                notes=[f"Run directory {run_dir}."])
 
 
+def _no_markup(text: str) -> str:
+    """``text`` with every ``<`` written ``&lt;``: names and settings read from a run directory (a folder,
+    a hyper-parameter, a task's forget set) show as text in any Markdown viewer, never as HTML. The report
+    writes no HTML of its own into report.md.
+
+    Examples
+    --------
+    >>> _no_markup("RA >= 95; <img src=x onerror=alert(1)>")
+    'RA >= 95; &lt;img src=x onerror=alert(1)>'
+    """
+    return text.replace("<", "&lt;")
+
+
 def _reference_table(summary: dict[str, Any], objective_names: list[str]) -> str:
     rows = []
     for name in ("original", "retrain"):
@@ -176,7 +189,8 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
         f"# Pareto unlearning report: {task.get('name')}, forget {task.get('forget')}, "
         f"seed {task.get('seed')}",
         "",
-        f"Run directory `{run_dir}`" + ("" if summary.get("complete") else " (**incomplete run**)") + ".",
+        f"Run directory `{str(run_dir).replace('`', chr(39))}`"
+        + ("" if summary.get("complete") else " (**incomplete run**)") + ".",
         "",
         "## Task",
         "",
@@ -230,6 +244,6 @@ def write_report(run_dir: str | os.PathLike, *, dpi: int = 120) -> Path:
         "",
     ]
     path = run_dir / "report.md"
-    atomic_write_text(path, "\n".join(lines))
+    atomic_write_text(path, _no_markup("\n".join(lines)))
     logger.info("wrote %s", path)
     return path

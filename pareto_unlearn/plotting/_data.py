@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -129,12 +130,15 @@ def _fmt(value: Any, spec: str = ".4g") -> str:
 
 def _hover(row: Mapping[str, Any], objective_names: Sequence[str], has_retrain: bool) -> str:
     """The hover text of one point: who made it, where, with what, its objectives, metrics and gaps."""
-    title = "Original (θ0)" if row["theta0"] else f"{row['solver']} · point {row['point']}"
-    lines = [f"<b>{title}</b>" + (f" · run {row['run']}" if row.get("multi_run") else ""),
-             f"space: {row['space'] or 'n/a'}; reference: {row['reference'] or 'n/a'}"]
+    esc = html.escape  # names and settings come from run directories: text, never markup
+    title = ("Original (θ0)" if row["theta0"]
+             else f"{esc(str(row['solver']))} · point {esc(str(row['point']))}")
+    lines = [f"<b>{title}</b>" + (f" · run {esc(str(row['run']))}" if row.get("multi_run") else ""),
+             f"space: {esc(str(row['space'] or 'n/a'))}; reference: {esc(str(row['reference'] or 'n/a'))}"]
     hyper = json.loads(row["hyperparameters"]) if row["hyperparameters"] else {}
     if hyper:
-        lines.append("hyper-parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items()))
+        lines.append("hyper-parameters: "
+                     + ", ".join(f"{esc(str(k))}={esc(_fmt(v))}" for k, v in hyper.items()))
     lines.append(", ".join(f"{name} {_fmt(row[name])}" for name in objective_names))
     lines.append(" · ".join(f"{k} {_fmt(row[k], '.2f')}" for k in SCORED))
     flags = [label for key, label in (("oracle_free_pick", "ORACLE-FREE PICK"), ("in_band", "in the band"),

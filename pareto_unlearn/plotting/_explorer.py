@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -230,7 +231,7 @@ class FrontExplorer:
                             nondominated=nondominated.value)
                 message.value = ""
             except ConfigError as exc:
-                message.value = f"<span style='color:#b00020'>{exc}</span>"
+                message.value = f"<span style='color:#b00020'>{html.escape(str(exc))}</span>"  # quotes input
 
         apply.on_click(on_apply)
         controls = widgets.HBox([solvers, widgets.VBox([constraint, nondominated, apply, message])])
@@ -268,8 +269,8 @@ class FrontExplorer:
             return
         columns = [c for c in self.selected.columns if c not in ("index", "hyperparameters")]
         table = self.selected[columns]
-        html = table.to_html(float_format=lambda v: f"{v:.4g}")
-        self._table.value = (f"<b>{len(table)} selected</b>" + html if len(table)
+        rows = table.to_html(float_format=lambda v: f"{v:.4g}", escape=True)  # names are text, not markup
+        self._table.value = (f"<b>{len(table)} selected</b>" + rows if len(table)
                              else "<i>Nothing selected: click a point, or draw a box or lasso.</i>")
 
     # ------------------------------------------------------------------ export

@@ -75,14 +75,17 @@ let selected = new Set(JSON.parse(document.getElementById('pu-initial').textCont
 const original = gd.data.map(t => ({x: Array.from(t.x || []), y: Array.from(t.y || [])}));
 const uidAt = (t, k) => { const c = t.customdata[k]; return Array.isArray(c) ? c[0] : c; };
 const roleOf = t => (t.meta && t.meta.role) || '';
-const fmt = v => (v === null || v === undefined || (typeof v === 'number' && !isFinite(v))) ? 'n/a'
-  : (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v));
+// every value read from a run is text: escaped before it reaches innerHTML (a name may hold markup)
+const ESC = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
+const esc = s => String(s).replace(/[&<>"']/g, c => ESC[c]);
+const fmt = v => esc((v === null || v === undefined || (typeof v === 'number' && !isFinite(v))) ? 'n/a'
+  : (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v)));
 function pointTraces() { return gd.data.map((t, i) => [t, i]).filter(([t]) => roleOf(t) === 'points'); }
 function renderTable() {
   const rows = [...selected].sort((a, b) => a - b).map(u => byUid.get(u)).filter(r => r);
   document.getElementById('pu-count').textContent = String(rows.length);
-  const head = '<tr>' + columns.map(c => '<th>' + c + '</th>').join('') + '</tr>';
-  const body = rows.map(r => '<tr data-uid="' + r.uid + '">'
+  const head = '<tr>' + columns.map(c => '<th>' + esc(c) + '</th>').join('') + '</tr>';
+  const body = rows.map(r => '<tr data-uid="' + esc(r.uid) + '">'
     + columns.map(c => '<td>' + fmt(r[c]) + '</td>').join('') + '</tr>').join('');
   document.getElementById('pu-table').innerHTML = rows.length ? '<table>' + head + body + '</table>'
     : '<p class="note">Nothing selected: click a point (shift-click adds), or draw a box or lasso.</p>';
@@ -97,8 +100,9 @@ function apply() {
 }
 function showDetails(u) {
   const r = byUid.get(u); if (!r) return;
-  const rows = columns.concat(['hyperparameters']).map(c => '<tr><td>' + c + '</td><td data-key="' + c + '">'
-    + fmt(r[c]) + '</td></tr>').join('');
+  const rows = columns.concat(['hyperparameters']).map(c => '<tr><td>' + esc(c) + '</td><td data-key="'
+    + esc(c) + '">' + fmt(r[c]) + '</td></tr>').join('');
+  // r.hover is HTML built by prepare_explorer_data with every value escaped; its only tags are b, i, br
   document.getElementById('pu-details').innerHTML = '<div>' + r.hover + '</div><table>' + rows + '</table>';
   document.getElementById('pu-details').dataset.uid = String(u);
 }

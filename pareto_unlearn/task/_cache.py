@@ -1,6 +1,8 @@
 """On-disk cache of trained models: safetensors weights + a JSON record keyed by a hash of everything
-that determines them. A hit never retrains; a corrupt or tampered file, or an entry whose record
-disagrees with its key (written by other code), is detected and rebuilt."""
+that determines them. A hit never retrains; a corrupt, truncated or tampered file, one with other tensor
+names or shapes or with NaN/inf, or an entry whose record disagrees with its key (written by other code),
+is detected and rebuilt. Two processes that want one entry do not both train it: the second waits on the
+entry's lock file and then reads it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors
@@ -25,6 +28,7 @@ from pareto_unlearn._io import (
     stable_hash,
     to_jsonable,
 )
+from pareto_unlearn._lock import entry_lock
 from pareto_unlearn.exceptions import CacheError
 
 __all__ = ["ModelCache", "default_cache_dir", "load_state_checked"]
@@ -45,7 +49,8 @@ def load_state_checked(model: nn.Module, path: str | os.PathLike, expected_sha25
     Raises
     ------
     CacheError
-        The file is truncated or tampered with (hash or format) or its shapes do not fit the model.
+        The file is truncated or tampered with (hash or format), its tensor names or shapes do not fit the
+        model, or a tensor holds NaN or inf.
     """
     if expected_sha256 is not None and sha256_file(path) != expected_sha256:
         raise CacheError(
@@ -68,6 +73,11 @@ def load_state_checked(model: nn.Module, path: str | os.PathLike, expected_sha25
                 f"{path}: {key} has shape {tuple(state[key].shape)} "
                 f"but the model expects {tuple(value.shape)}"
             )
+    bad = sorted(key for key, value in state.items() if value.is_floating_point() and not bool(
+        torch.isfinite(value).all()))
+    if bad:
+        raise CacheError(f"{path}: {bad[0]} holds NaN or inf" + (f" (and {len(bad) - 1} more tensors)"
+                                                                 if len(bad) > 1 else "") + "; delete it")
     model.load_state_dict({k: v.to(own[k].device) for k, v in state.items()})
 
 
@@ -106,25 +116,27 @@ class ModelCache:
         """
         key = self.key(fields)
         weights, record_path = self.paths(key)
-        if weights.exists() and record_path.exists():
-            try:
-                record = read_json(record_path)
-                if record.get("key") != key:
-                    raise CacheError(f"{record_path}: records key {record.get('key')!r}, expected {key!r}")
-                _check_record(record, fields, expect or {})
-                load_state_checked(model, weights, record.get("sha256"))
-                logger.info("model cache hit %s", key[:12])
-                return model, record.get("facts", {})
-            except (CacheError, ValueError, OSError) as exc:
-                logger.warning("model cache entry %s is unusable (%s); retraining", key[:12], exc)
-        facts = train(model)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        blob = save_safetensors(state)
-        atomic_write_bytes(weights, blob)
-        atomic_write_json(
-            record_path, {"key": key, "sha256": sha256_bytes(blob), "fields": fields, "facts": facts}
-        )
-        return model, facts
+        with entry_lock(weights):  # a second process wanting this entry waits, then reads what was stored
+            if weights.exists() and record_path.exists():
+                try:
+                    record = read_json(record_path)
+                    if not isinstance(record, dict) or record.get("key") != key:
+                        found = record.get("key") if isinstance(record, dict) else record
+                        raise CacheError(f"{record_path}: records key {found!r}, expected {key!r}")
+                    _check_record(record, fields, expect or {})
+                    load_state_checked(model, weights, record.get("sha256"))
+                    logger.info("model cache hit %s", key[:12])
+                    return model, record.get("facts", {})
+                except (CacheError, ValueError, OSError) as exc:
+                    logger.warning("model cache entry %s is unusable (%s); retraining", key[:12], exc)
+            facts = train(model)
+            state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+            blob = save_safetensors(state)
+            atomic_write_bytes(weights, blob)
+            atomic_write_json(
+                record_path, {"key": key, "sha256": sha256_bytes(blob), "fields": fields, "facts": facts}
+            )
+            return model, facts
 
 
 def _check_record(record: dict[str, Any], fields: dict[str, Any], expect: dict[str, Any]) -> None:

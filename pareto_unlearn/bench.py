@@ -78,9 +78,9 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
     ls_ms = time_ms(ls_step, repeat=repeat)
     return _ratio(
         "upgrad_vs_ls_step",
-        "jd step (autograd.grad per objective + torchjd UPGrad on J [2, n])",
+        "JD step (autograd.grad per objective + torchjd UPGrad on J [2, n])",
         jd_ms,
-        "ls step (one backward of ½f_F + ½f_R)",
+        "LS step (one backward of ½f_F + ½f_R)",
         ls_ms,
         "<= 1.2",
         n_params=sum(p.numel() for p in params),

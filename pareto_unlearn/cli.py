@@ -95,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--solvers",
         help="comma-separated solver names, any of those `pareto-unlearn --help` lists (default: "
-        "the evolutionary searches, jd, ls)",
+        "the evolutionary searches and the two gradient sweeps)",
     )
-    p.add_argument("--baselines", action="store_true", help="add FT, GA, RL, SalUn, l1-sparse as points")
+    p.add_argument("--baselines", action="store_true", help="add the classic baselines as points "
+                   "(`pareto-unlearn --help` lists them)")
     p.add_argument("--quick", action="store_true", help="small settings")
     p.add_argument("--out", required=True, help="output directory")
     _run_flags(p)
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("cheapest", "gradient"),
         default="cheapest",
         help="equal wall-clock budget of hv_at_budget_s: the cheapest solver's (default) or the gradient "
-        "budget (when the best ls/jd front is within 1 %% of its final HV)",
+        "budget (when the best gradient front is within 1 %% of its final HV)",
     )
     p.add_argument(
         "--stationarity",

@@ -202,8 +202,9 @@ def split_weight(weight: float, subsets: Sequence[str]) -> list[float]:
     """
     counts = {side: sum(s == side for s in subsets) for side in ("forget", "retain")}
     if counts["forget"] + counts["retain"] != len(subsets) or not all(counts.values()):
-        raise ConfigError(f"ls: one `weight` needs objectives on both the forget and the retain set; got "
-                          f"subsets {list(subsets)}. Give `weights=` (one per objective) instead")
+        raise ConfigError(f"LinearScalarization: one `weight` needs objectives on both the forget and the "
+                          f"retain set; got subsets {list(subsets)}. Give `weights=` (one per objective) "
+                          "instead")
     share = {"forget": weight / counts["forget"], "retain": (1.0 - weight) / counts["retain"]}
     return [share[s] for s in subsets]
 
@@ -249,7 +250,7 @@ class LinearScalarization(GradientSolver):
         else:
             weights = split_weight(self.weight, [o.subset for o in objectives])
         if len(weights) != len(objectives) or min(weights) < 0:
-            raise ConfigError(f"ls: need {len(objectives)} non-negative weights, got {weights}")
+            raise ConfigError(f"{self.name}: need {len(objectives)} non-negative weights, got {weights}")
         self.weights_ = weights
 
     def _space_step(self, losses, x, subsets, bound, meter) -> None:

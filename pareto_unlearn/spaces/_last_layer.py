@@ -76,7 +76,7 @@ def _layer_inputs(model: nn.Module, layer: nn.Linear, x: torch.Tensor,
         for i in range(0, len(x), batch_size):
             logits = model(x[i : i + batch_size])
             if not torch.equal(outputs[-1], logits):
-                raise ConfigError("nsga2-last-layer: the model's output is not the output of its last "
+                raise ConfigError("LastLayerSpace: the model's output is not the output of its last "
                                   "nn.Linear; the last-layer space needs logits = last_linear(features)")
     finally:
         handle.remove()

@@ -50,7 +50,7 @@ def default_lora_layers(model: nn.Module) -> list[str]:
     """Qualified names of the last two ``nn.Linear`` / ``nn.Conv2d`` layers of ``model``."""
     names = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     if not names:
-        raise ConfigError("nsga2-lora: the model has no nn.Linear or nn.Conv2d layer to adapt")
+        raise ConfigError("LoRASpace: the model has no nn.Linear or nn.Conv2d layer to adapt")
     return names[-2:]
 
 
@@ -99,16 +99,16 @@ class LoRAEvaluator(BoundSpace):
                  scale: float = DEFAULT_LORA_SCALE, chunk_size: int | None = None) -> None:
         model = task.original
         if not isinstance(model, nn.Sequential):
-            raise ConfigError("nsga2-lora: the model must be an nn.Sequential of named stages "
+            raise ConfigError("LoRASpace: the model must be an nn.Sequential of named stages "
                               "(see pareto_unlearn.task._models)")
         modules = dict(model.named_modules())
         self.layers = list(layers) if layers is not None else default_lora_layers(model)
         for name in self.layers:
             if not isinstance(modules.get(name), (nn.Linear, nn.Conv2d)):
-                raise ConfigError(f"nsga2-lora: `layers` entry {name!r} is not an nn.Linear or nn.Conv2d of "
+                raise ConfigError(f"LoRASpace: `layers` entry {name!r} is not an nn.Linear or nn.Conv2d of "
                                   f"the model; e.g. {default_lora_layers(model)}")
         if len(set(self.layers)) != len(self.layers) or not self.layers:
-            raise ConfigError(f"nsga2-lora: `layers` must be distinct, non-empty. Got {self.layers!r}.")
+            raise ConfigError(f"LoRASpace: `layers` must be distinct, non-empty. Got {self.layers!r}.")
         self.task, self.objectives, self.rank, self.scale = task, objectives, rank, scale
         children = list(model.named_children())
         first = next(i for i, (n, _) in enumerate(children)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from pareto_unlearn import Front, rebuild_model
+from pareto_unlearn._params import Configurable
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import COST_NAMES, METRIC_NAMES
 from pareto_unlearn.solvers import FAMILIES, REGISTRY, Solver, _names
@@ -182,7 +184,8 @@ def test_the_check_finds_a_name(tmp_path, code, expected):
     """The scan above can fail: names in comparisons, messages, help texts, the algorithm vocabulary."""
     module = tmp_path / "probe.py"
     module.write_text(code)
-    assert [hit.split(": ", 1)[1].split(" in ")[0] for hit in _spelled_names(module)] == [repr(e) for e in expected]
+    found = [hit.split(": ", 1)[1].split(" in ")[0] for hit in _spelled_names(module)]
+    assert found == [repr(e) for e in expected]
 
 
 def test_every_registered_solver_has_tiny_settings_or_a_settings_table():
@@ -237,3 +240,21 @@ def test_help_lists_every_registered_solver(capsys):
             main(argv)
         text = capsys.readouterr().out
         assert all(name in text for name in REGISTRY), argv
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hyperparameters_come_from_the_constructor(name):
+    """One mechanism (``Configurable.hyperparameters``): no class writes its own; the record is JSON, holds
+    no run-time setting the class declares unrecorded, and follows a recorded parameter's change."""
+    for solver in _solvers(name):
+        cls = type(solver)
+        space = getattr(solver, "space", None)
+        for klass in [*cls.__mro__, *(type(space).__mro__ if space is not None else ())]:
+            assert klass is Configurable or "hyperparameters" not in vars(klass), klass
+        record = solver.hyperparameters()
+        assert json.loads(json.dumps(record)) == record
+        unrecorded = cls._declared("unrecorded")
+        assert {"seed", "progress"} <= unrecorded and not unrecorded & set(record)
+        key = "epochs" if "epochs" in record else "n_gen"
+        changed = type(solver)(**{**solver.get_params(), key: record[key] + 1}).hyperparameters()
+        assert changed == {**record, key: record[key] + 1}

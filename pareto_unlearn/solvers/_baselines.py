@@ -104,9 +104,6 @@ class SalUn(RandomLabel):
         super().__init__(**kwargs)
         self.sparsity = sparsity
 
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "sparsity": self.sparsity}
-
     def _setup(self, model, task, objectives, meter) -> None:
         params = list(model.parameters())
         loss = _ce(model(task.forget.x), task.forget.y)
@@ -130,9 +127,6 @@ class L1Sparse(GradientSolver):
     def __init__(self, *, alpha: float = 5e-4, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
         self.alpha = alpha
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**super().hyperparameters(), "alpha": self.alpha}
 
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         steps = max(1, math.ceil(len(task.retain) / self.batch_size))

@@ -36,7 +36,7 @@ compiled. The floor on this CPU is the GEMM plus one ``exp`` per logit (~0.6× t
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -284,6 +284,7 @@ class LastLayerSpace(SearchSpace):
 
     name = "last-layer"
     rebuild_kind = "last_layer"
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size", "compile")  # speed only: same points
 
     def __init__(self, *, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3,
                  chunk_size: int | None = None, compile: bool = False) -> None:
@@ -302,9 +303,6 @@ class LastLayerSpace(SearchSpace):
     def bind(self, task, objectives) -> LastLayerEvaluator:
         return LastLayerEvaluator(task, objectives, scale=self.scale, chunk_size=self.chunk_size,
                                   compile=self.compile)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"scale": self.scale, "init_sigma": self.init_sigma}
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = rng.normal(0.0, self.init_sigma, size=(n, bound.n_var))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -322,6 +322,7 @@ class LoRASpace(SearchSpace):
 
     name = "lora"
     rebuild_kind = "lora"
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # a speed setting: the points do not depend on it
 
     def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2,
                  scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3, init_sigma_a: float = 0.5,
@@ -351,11 +352,6 @@ class LoRASpace(SearchSpace):
     def bind(self, task, objectives) -> LoRAEvaluator:
         return LoRAEvaluator(task, objectives, layers=self.layers, rank=self.rank, scale=self.scale,
                              chunk_size=self.chunk_size)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        layers = None if self.layers is None else list(self.layers)
-        return {"init_sigma": self.init_sigma, "rank": self.rank, "scale": self.scale,
-                "init_sigma_a": self.init_sigma_a, "layers": layers}
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = np.zeros((n, bound.n_var))

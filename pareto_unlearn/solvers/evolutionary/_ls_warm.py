@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -92,6 +92,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
 
     fixed_space = LS_WARM_SPACE
     rebuild_kind = "params"
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("seed_sweep",)
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
                  seed_sweep: Mapping[str, Any] | None = None, seed_front: Front | None = None,
@@ -101,14 +102,6 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
         self.sweep_start = sweep_start
         self.archive = archive
         self.seed_sweep = seed_sweep
-
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = {**super().hyperparameters(), "sweep_start": bool(self.sweep_start),
-              "archive": bool(self.archive)}
-        if self.seed_sweep is not None:
-            hp["seed_sweep"] = {"weights": [float(w) for w in self.seed_sweep["weights"]],
-                                "lr": float(self.seed_sweep["lr"]), "epochs": int(self.seed_sweep["epochs"])}
-        return hp
 
     def _validate_space(self) -> None:
         super()._validate_space()

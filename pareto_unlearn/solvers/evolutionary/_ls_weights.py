@@ -190,11 +190,6 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         self.momentum = momentum
         self.weight_decay = weight_decay
 
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = {k: v for k, v in super().hyperparameters().items() if k != "init_sigma"}
-        return {**hp, "lr_bounds": [float(v) for v in self.lr_bounds], "max_epochs": self.max_epochs,
-                "batch_size": self.batch_size, "momentum": self.momentum, "weight_decay": self.weight_decay}
-
     def _validate_space(self) -> None:
         bounds = self.lr_bounds
         numbers_ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2 and all(

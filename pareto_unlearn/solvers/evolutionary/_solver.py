@@ -16,7 +16,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -242,6 +242,11 @@ class EvolutionarySolver(Solver):
     family = "evolutionary"
     fixed_space = ""  # the space is given (the LS-settings searches bring their own)
     rebuild_kind = "none"
+    # a point's hyperparameters: the constructor's parameters (the space's own flattened in) but these
+    unrecorded: ClassVar[tuple[str, ...]] = ("seed", "progress", "initial", "ref_point", "seeded",
+                                             "seed_front")
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("n_offsprings", "algorithm", "population_chunks",
+                                                      "space")
     _JITTER = 0.05  # spread of the rows re-drawn when two initial rows collide (spaces without their own)
     # set by _setup (annotations only: no class attribute)
     n_var_: int
@@ -277,20 +282,6 @@ class EvolutionarySolver(Solver):
         return evolutionary_name(self.algorithm, self.space_name, seeded=self.seeded)
 
     # -- what subclasses provide ------------------------------------------------------------------
-    def hyperparameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = {"pop_size": self.pop_size, "n_gen": self.n_gen,
-                              "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-                              "mutation_eta": self.mutation_eta}
-        if self.n_offsprings is not None:
-            hp["n_offsprings"] = self.n_offsprings
-        if self.algorithm != NSGA2:
-            hp["algorithm"] = self.algorithm
-        if self.population_chunks != 1:
-            hp["population_chunks"] = self.population_chunks
-        if self.space is not None:
-            hp.update(self.space.hyperparameters())
-        return hp
-
     # -- what a space provides (the LS-settings searches override these) ----------------------------
     def _validate_space(self) -> None:
         """Check the space's own settings (called before anything runs)."""

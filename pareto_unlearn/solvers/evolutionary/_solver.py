@@ -561,12 +561,14 @@ class EvolutionarySolver(Solver):
         done = self._resume(store, algorithm, meter, log) if store is not None else 0
         self.resumed_from_ = done
         try:
-            for generation in range(done + 1, self.n_gen + 1):
-                while log.completed < generation:  # MOEA/D's next() evaluates one offspring, not a generation
-                    algorithm.next()
-                if store is not None:
+            # pymoo's callback (the generation log) counts the generations: step until it has logged them
+            # all, saving the state after each one it logs
+            while log.completed < self.n_gen:
+                algorithm.next()
+                if store is not None and log.completed > done:
+                    done = log.completed
                     with meter.paused():
-                        self._save_checkpoint(store, algorithm, generation, meter, log)
+                        self._save_checkpoint(store, algorithm, done, meter, log)
         finally:
             bar.close()
         pop = algorithm.pop

@@ -30,7 +30,9 @@ best of 60 interleaved runs on a shared 2-core CPU, so ±10 %): with one thread 
 evaluation is 610–850× faster than the elementwise twin (a full model per individual on raw inputs)
 and costs 2.13–2.33× the bare GEMM features [N, d] @ W_all [d, P·C] (5 ms); ``compile=True`` gives
 1.94–2.03×; the plain eager ``from_logits`` path costs 7.1–7.3×. With two threads: 2.37× eager, 2.21×
-compiled. The floor on this CPU is the GEMM plus one ``exp`` per logit (~0.6× the GEMM by itself).
+compiled. Those figures predate the fused path's base-2 logits (one ``exp2`` per logit, about a third
+of torch's ``exp``) and equal chunks: on the same machine, lightly loaded, 1.90× against 2.64× before
+(docs/speed.md, "Where the rest of eval_vs_gemm went").
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ from typing import Any, cast
 
 import torch
 
+from pareto_unlearn.distributed import DaskExecutor, connect
 from pareto_unlearn.manifest import manifest
+from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.solvers import EvolutionaryLSWeights, default_settings, make_aggregator
+from pareto_unlearn.solvers._jd import _assign_grad, jd_direction
+from pareto_unlearn.solvers.evolutionary import bench as space_bench
+from pareto_unlearn.task import load_task
+from pareto_unlearn.task._training import one_cpu_thread
 
 __all__ = ["run_bench", "time_ms", "bench_parallel_efficiency", "per_task_overhead_ms"]
 
@@ -50,8 +57,6 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
     """One ``jd`` (UPGrad) step over one ``ls`` step on the same two batches, same model and dtype."""
     from torchjd.aggregation import UPGrad
 
-    from pareto_unlearn.objectives import make_objectives
-    from pareto_unlearn.solvers._jd import _assign_grad, jd_direction
 
     objectives = make_objectives(task, reference="uniform")
     forget_kl, retain_ce = objectives
@@ -78,9 +83,9 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
     ls_ms = time_ms(ls_step, repeat=repeat)
     return _ratio(
         "upgrad_vs_ls_step",
-        "jd step (autograd.grad per objective + torchjd UPGrad on J [2, n])",
+        "JD step (autograd.grad per objective + torchjd UPGrad on J [2, n])",
         jd_ms,
-        "ls step (one backward of ½f_F + ½f_R)",
+        "LS step (one backward of ½f_F + ½f_R)",
         ls_ms,
         "<= 1.2",
         n_params=sum(p.numel() for p in params),
@@ -91,8 +96,6 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
 def bench_pama_vs_upgrad(task, *, repeat: int) -> dict[str, Any]:
     """One aggregation of a real [2, n] Jacobian (forget_kl, retain_ce at θ0) by PAMA's closed form
     against UPGrad's QP (issue 7: PAMA's step cost)."""
-    from pareto_unlearn.objectives import make_objectives
-    from pareto_unlearn.solvers import make_aggregator
 
     forget_kl, retain_ce = make_objectives(task, reference="uniform")
     model = task.copy_original()
@@ -113,8 +116,6 @@ def _time_search(task, objectives, settings: dict[str, Any], address: str | None
     """One LS-weights search, serial (``address`` None) or on Dask: total seconds (cluster start-up and
     shutdown included), start-up seconds, seconds of generations 2..n (after the workers warmed up), the
     front and the solver."""
-    from pareto_unlearn.distributed import connect
-    from pareto_unlearn.solvers import EvolutionaryLSWeights
 
     start = time.perf_counter()
     solver = EvolutionaryLSWeights(**settings)
@@ -143,8 +144,6 @@ def bench_dask_speedup(task, *, quick: bool, workers: int = 2, cnn_task=None) ->
     """
     import numpy as np
 
-    from pareto_unlearn.objectives import make_objectives
-    from pareto_unlearn.solvers import EvolutionaryLSWeights, default_settings
 
     search = EvolutionaryLSWeights().name
     settings = {**default_settings("digits", quick=quick)[search], "seed": 0, "progress": False}
@@ -184,7 +183,6 @@ def _sleep_unit(seconds: float, item: int) -> int:
 def per_task_overhead_ms(client: Any, *, units: int = 40, unit_s: float = 0.05) -> dict[str, float]:
     """Milliseconds Dask adds to each task: ``units`` sleeps of ``unit_s`` on the cluster, one unit a
     task, against what the workers could do with no overhead (units × unit_s / workers)."""
-    from pareto_unlearn.distributed import DaskExecutor
 
     n_workers = max(1, len(client.scheduler_info()["workers"]))
     executor = DaskExecutor(client, chunk_size=1)
@@ -208,10 +206,6 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
     """
     import numpy as np
 
-    from pareto_unlearn.distributed import DaskExecutor, connect
-    from pareto_unlearn.objectives import make_objectives
-    from pareto_unlearn.solvers import EvolutionaryLSWeights
-    from pareto_unlearn.task._training import one_cpu_thread
 
     objectives = make_objectives(task, reference="uniform")
     with one_cpu_thread():
@@ -258,7 +252,6 @@ def run_bench(
     dask: bool = True,
 ) -> dict[str, Any]:
     """Every ratio side by side on the digits CNN (random 50 % forgetting), with the machine."""
-    from pareto_unlearn.task import load_task
 
     repeat = 10 if quick else 50
     task = load_task(
@@ -271,13 +264,7 @@ def run_bench(
         progress=progress,
     )
     ratios: dict[str, Any] = {}
-    space_bench: Callable[..., dict[str, Any]] | None
-    try:
-        from pareto_unlearn.solvers.evolutionary import bench as space_bench
-    except ImportError:  # the subspace benches live with the subspaces
-        space_bench = None
-    if space_bench is not None:
-        ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
+    ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
     ratios["pama_vs_upgrad_aggregation"] = bench_pama_vs_upgrad(task, repeat=repeat)
     if dask:

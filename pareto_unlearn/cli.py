@@ -12,7 +12,28 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pareto_unlearn.exceptions import ParetoUnlearnError
+from pareto_unlearn import __version__
+from pareto_unlearn._io import atomic_write_text
+from pareto_unlearn._lock import run_lock
+from pareto_unlearn.bench import run_bench
+from pareto_unlearn.config import load_config
+from pareto_unlearn.distributed import connect, parse_dask_address, require_dask
+from pareto_unlearn.exceptions import ConfigError, ParetoUnlearnError
+from pareto_unlearn.experiments import (
+    budget_table,
+    compare,
+    explore,
+    parse_budgets,
+    run_table,
+    seed_summary,
+    write_budgets,
+    write_compare,
+    write_report,
+)
+from pareto_unlearn.plotting import plot_attainment, save_figure
+from pareto_unlearn.rundir import prepare_out_dir
+from pareto_unlearn.selection_export import select_and_export
+from pareto_unlearn.solvers import default_settings, solver_names
 
 __all__ = ["main", "build_parser"]
 
@@ -58,7 +79,6 @@ def _objective_flags(parser: argparse.ArgumentParser) -> None:
 
 def _solvers_epilog() -> str:
     """The registered solvers by family, for ``--help`` (``explore --solvers`` takes any of them)."""
-    from pareto_unlearn.solvers import solver_names
 
     lines = ["registered solvers (explore --solvers NAME,...):"]
     for family in ("evolutionary", "gradient", "baseline"):
@@ -78,7 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_solvers_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from pareto_unlearn import __version__
 
     parser.add_argument("--version", action="version", version=f"pareto-unlearn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--solvers",
         help="comma-separated solver names, any of those `pareto-unlearn --help` lists (default: "
-        "the evolutionary searches, jd, ls)",
+        "the evolutionary searches and the two gradient sweeps)",
     )
-    p.add_argument("--baselines", action="store_true", help="add FT, GA, IU, l1-sparse, RL, SalUn as points")
+    p.add_argument("--baselines", action="store_true", help="add the classic baselines as points "
+                   "(`pareto-unlearn --help` lists them)")
     p.add_argument("--quick", action="store_true", help="small settings")
     p.add_argument("--out", required=True, help="output directory")
     _run_flags(p)
@@ -127,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("cheapest", "gradient"),
         default="cheapest",
         help="equal wall-clock budget of hv_at_budget_s: the cheapest solver's (default) or the gradient "
-        "budget (when the best ls/jd front is within 1 %% of its final HV)",
+        "budget (when the best gradient front is within 1 %% of its final HV)",
     )
     p.add_argument(
         "--stationarity",
@@ -188,7 +208,6 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _run_config(args: argparse.Namespace, **forced):
-    from pareto_unlearn.config import load_config
 
     cfg = load_config(getattr(args, "config", None))
     overrides = {
@@ -220,7 +239,6 @@ def _dask_client(args, cfg):
     if not getattr(args, "dask", None):
         yield None
         return
-    from pareto_unlearn.distributed import connect, parse_dask_address, require_dask
 
     parse_dask_address(args.dask)  # a malformed address is refused before anything starts
     require_dask()  # one line and exit 2 without the dask extra
@@ -262,9 +280,6 @@ def _print_summary(summary: dict, out: Path, elapsed: float) -> None:
 
 
 def _cmd_table(args) -> int:
-    from pareto_unlearn._lock import run_lock
-    from pareto_unlearn.experiments import run_table
-    from pareto_unlearn.rundir import prepare_out_dir
 
     cfg = _run_config(args)
     _apply_threads(cfg)
@@ -282,10 +297,6 @@ def _cmd_table(args) -> int:
 
 
 def _cmd_explore(args, *, demo: bool = False) -> int:
-    from pareto_unlearn._lock import run_lock
-    from pareto_unlearn.experiments import explore
-    from pareto_unlearn.rundir import prepare_out_dir
-    from pareto_unlearn.solvers import default_settings
 
     # The demo is digits, random 50 %, every solver, unless a flag or --config says otherwise.
     forced = {"forget": args.forget or "random:0.5"} if demo and not args.config else {}
@@ -319,9 +330,6 @@ def _cmd_explore(args, *, demo: bool = False) -> int:
 
 def _write_seed_summary(out: Path, run_dirs: list[Path]) -> None:
     """HV mean ± 95 % interval per solver over seeds, and the median attainment surfaces."""
-    from pareto_unlearn._io import atomic_write_text
-    from pareto_unlearn.experiments import seed_summary
-    from pareto_unlearn.plotting import plot_attainment, save_figure
 
     summary = seed_summary(run_dirs)
     atomic_write_text(out / "seeds.csv", summary.table.to_csv(float_format="%.17g"))
@@ -331,8 +339,6 @@ def _write_seed_summary(out: Path, run_dirs: list[Path]) -> None:
 
 
 def _cmd_bench(args) -> int:
-    from pareto_unlearn.bench import run_bench
-    from pareto_unlearn.exceptions import ConfigError
 
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads {args.threads}: threads must be an integer >= 1")
@@ -365,7 +371,6 @@ def _cmd_bench(args) -> int:
 
 
 def _cmd_select(args) -> int:
-    from pareto_unlearn.selection_export import select_and_export
 
     result = select_and_export(
         args.run_dir,
@@ -399,8 +404,6 @@ def _cmd_select(args) -> int:
 
 
 def _cmd_compare(args) -> int:
-    from pareto_unlearn.exceptions import ConfigError
-    from pareto_unlearn.experiments import budget_table, compare, parse_budgets, write_budgets, write_compare
 
     if args.budgets is None and args.budget_axis is not None:
         raise ConfigError("--budget-axis counts --budgets; give --budgets too, e.g. --budgets 1,2,5,10")
@@ -423,8 +426,6 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from pareto_unlearn._lock import run_lock
-    from pareto_unlearn.experiments import write_report
 
     locked = run_lock(args.run_dir) if Path(args.run_dir).is_dir() else contextlib.nullcontext()
     with locked:  # not while a run is writing the directory

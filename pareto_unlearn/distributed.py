@@ -61,8 +61,10 @@ class SerialExecutor:
 
     distributed = False
 
-    def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = ()) -> Pending:
-        """``fn(*shared, item)`` for every item, run here when the caller waits."""
+    def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = (),
+               longest_first: Sequence[float] | None = None) -> Pending:
+        """``fn(*shared, item)`` for every item, run here, in order, when the caller waits
+        (``longest_first`` matters only to executors that run units side by side)."""
         def compute(on_result: OnResult | None) -> list[Any]:
             results = []
             for i, item in enumerate(items):
@@ -74,7 +76,7 @@ class SerialExecutor:
         return Pending(compute)
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = (),
-            on_result: OnResult | None = None) -> list[Any]:
+            on_result: OnResult | None = None, longest_first: Sequence[float] | None = None) -> list[Any]:
         """``[fn(*shared, item) for item in items]``."""
         return self.submit(fn, items, shared=shared).wait(on_result)
 
@@ -252,7 +254,8 @@ class DaskExecutor:
         """Per worker, how often each shared object (by ``SharedObject.token``) arrived there."""
         return self.client.run(_received)
 
-    def _chunks(self, n: int) -> list[range]:
+    def _chunks(self, n: int, longest_first: Sequence[float] | None = None) -> list[list[int]]:
+        """Item indices of each task, in the order they are submitted."""
         size = self.chunk_size
         if size is None:
             try:
@@ -260,7 +263,10 @@ class DaskExecutor:
             except Exception:  # noqa: BLE001 - no scheduler information: one unit a task
                 n_workers = n
             size = max(1, n // (n_workers * self.chunks_per_worker))
-        return [range(a, min(a + size, n)) for a in range(0, n, size)]
+        order = list(range(n))
+        if longest_first is not None:  # the costliest units first, so the last to finish are short ones
+            order = sorted(order, key=lambda i: -float(longest_first[i]))
+        return [order[a : a + size] for a in range(0, n, size)]
 
     def _submit_chunk(self, fn: Callable[..., Any], items: list[Any],
                       shared: Sequence[Any]) -> tuple[Any, list[Any]]:
@@ -277,11 +283,16 @@ class DaskExecutor:
             if handle.future is future:
                 handle.future = self._scatter(handle.value, handle.token)
 
-    def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = ()) -> Pending:
-        """Start the units on the cluster now; ``wait`` collects them."""
+    def submit(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = (),
+               longest_first: Sequence[float] | None = None) -> Pending:
+        """Start the units on the cluster now; ``wait`` collects them (in the order of the items).
+
+        ``longest_first`` (one expected cost per item, any unit) submits the costliest units first: a
+        generation then ends on short units, and the workers wait less for the last one.
+        """
         from distributed import as_completed
 
-        chunks = self._chunks(len(items))
+        chunks = self._chunks(len(items), longest_first)
         submitted = [self._submit_chunk(fn, [items[i] for i in chunk], shared) for chunk in chunks]
 
         def compute(on_result: OnResult | None) -> list[Any]:
@@ -297,11 +308,11 @@ class DaskExecutor:
                     if not _is_worker_loss(exc):
                         raise
                     if attempts[c] >= self.max_attempts:
-                        raise ComputeError(f"Dask: units {chunks[c].start}–{chunks[c].stop - 1} were lost "
+                        raise ComputeError(f"Dask: units {_span(chunks[c])} were lost "
                                            f"{attempts[c]} times with their worker ({exc}); check the "
                                            "workers' memory and logs") from None
-                    logger.warning("Dask: units %d–%d lost with a worker (%s); submitting them again",
-                                   chunks[c].start, chunks[c].stop - 1, exc)
+                    logger.warning("Dask: units %s lost with a worker (%s); submitting them again",
+                                   _span(chunks[c]), exc)
                     # Their dependencies may have gone with the worker: send them again (once per loss).
                     self._reshare(shared, used)
                     attempts[c] += 1
@@ -320,9 +331,16 @@ class DaskExecutor:
         return Pending(compute)
 
     def map(self, fn: Callable[..., Any], items: Sequence[Any], *, shared: Sequence[Any] = (),
-            on_result: OnResult | None = None) -> list[Any]:
-        """``[fn(*shared, item) for item in items]``, computed on the workers."""
-        return self.submit(fn, items, shared=shared).wait(on_result)
+            on_result: OnResult | None = None, longest_first: Sequence[float] | None = None) -> list[Any]:
+        """``[fn(*shared, item) for item in items]``, computed on the workers (see :meth:`submit`)."""
+        return self.submit(fn, items, shared=shared, longest_first=longest_first).wait(on_result)
+
+
+def _span(indices: Sequence[int]) -> str:
+    """Item indices for a message: ``3–6`` when consecutive, else the list."""
+    if list(indices) == list(range(indices[0], indices[-1] + 1)):
+        return f"{indices[0]}–{indices[-1]}"
+    return ", ".join(map(str, indices))
 
 
 def make_executor(client: Any = None, *, threads: int | None = None) -> SerialExecutor | DaskExecutor:

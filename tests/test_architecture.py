@@ -347,3 +347,42 @@ def test_every_module_imports_on_its_own():
     failures = [f"[{group}]\n{done.stdout}{done.stderr}"
                 for group, done in results.items() if done.returncode]
     assert not failures, "modules that do not import on their own:\n" + "\n".join(failures)
+
+
+# --- imports inside functions ------------------------------------------------------------------
+
+# A package module imported inside a function hides an edge of the graph from a reader and delays its
+# errors to the first call. The package's ``__init__`` loads nearly every module anyway, so such an import
+# saves nothing; one is allowed only with its reason on the line, ``# lazy: <why>`` (an optional extra's
+# module, say).
+_LAZY = "# lazy: "
+
+
+def _unexplained_function_level_imports(module: str, path: Path) -> list[ImportSite]:
+    """The function-level imports of package modules in ``module`` that do not state a reason."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = []
+    for target, site in _imports(module, path, ast.parse(source, filename=str(path))):
+        inside_package = target == PACKAGE or target.startswith(PACKAGE + ".")
+        if site.where != "<module>" and inside_package and _LAZY not in lines[site.line - 1] \
+                and site not in found:
+            found.append(site)
+    return found
+
+
+def test_package_imports_sit_at_module_level_unless_a_reason_is_given():
+    found = [f"{path.relative_to(REPO)}: {site}" for module, path in _modules().items()
+             for site in _unexplained_function_level_imports(module, path)]
+    assert not found, (f"package modules imported inside functions without `{_LAZY}<reason>` on the line; "
+                       "import them at module level:\n" + "\n".join(found))
+
+
+def test_the_function_level_check_finds_one(tmp_path):
+    """The check above can fail: an unexplained import in a function is found, an explained one is not."""
+    path = tmp_path / "probe.py"
+    path.write_text("from pareto_unlearn.front import Front\n\n\n"
+                    "def f():\n    from pareto_unlearn.front import COST_NAMES\n\n\n"
+                    "def g():\n    from pareto_unlearn.distributed import connect  # lazy: needs dask\n")
+    found = _unexplained_function_level_imports(f"{PACKAGE}.probe", path)
+    assert [(site.line, site.where) for site in found] == [(5, "f")]

@@ -326,3 +326,15 @@ def test_cli_dask_without_the_dask_extra_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2 and len(err) == 1, result.stderr
     assert err[0].endswith("--dask needs the dask extra: pip install 'pareto-unlearn[dask]'")
     assert not out.exists()
+
+
+def test_longest_units_are_submitted_first_and_results_keep_item_order(client):
+    costs = [1.0, 5.0, 3.0, 5.0, 0.0]
+    assert DaskExecutor(None, chunk_size=2)._chunks(5, costs) == [[1, 3], [2, 0], [4]]
+    assert DaskExecutor(None, chunk_size=2)._chunks(5) == [[0, 1], [2, 3], [4]]
+    seen = []
+    out = DaskExecutor(client, chunk_size=1).map(lambda k, x: k * x, list(range(5)), shared=(3,),
+                                                 on_result=lambda i, v: seen.append((i, v)),
+                                                 longest_first=costs)
+    assert out == [3 * x for x in range(5)]
+    assert sorted(seen) == [(i, 3 * i) for i in range(5)]

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pareto_unlearn import Front, rebuild_model
+from pareto_unlearn._params import Configurable
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import COST_NAMES, METRIC_NAMES
-from pareto_unlearn.solvers import FAMILIES, REGISTRY, Solver
+from pareto_unlearn.solvers import FAMILIES, REGISTRY, Solver, _names
 from pareto_unlearn.solvers._registry import (
     baseline_candidates,
     baseline_grid,
@@ -121,30 +124,76 @@ def test_every_registered_solver_returns_a_front_that_rebuilds(name, digits_task
     np.testing.assert_array_equal(again.F, front.F)
 
 
+def _docstring_ids(tree: ast.AST) -> set[int]:
+    """ids of the docstring constants (documentation may name solvers; code and messages may not)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
 def _string_constants(path: Path):
+    """(line, text) of every string constant outside docstrings and ``__all__`` lists, f-strings' literal
+    parts included."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    exported = set()
+    skipped = _docstring_ids(tree)
     for node in ast.walk(tree):  # ``__all__`` lists name the classes (SalUn is both a class and a solver)
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
-            exported |= {id(c) for c in ast.walk(node.value)}
+            skipped |= {id(c) for c in ast.walk(node.value)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exported:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
             yield node.lineno, node.value
+
+
+# A registered name as a word of a string (not part of a longer name or identifier): "nsga2-lora: ..."
+# in a message, "e.g. jd" in a help text, or the string "ls" itself.
+_NAME_WORD = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, sorted(REGISTRY, key=len, reverse=True)))
+                        + r")(?![\w-])")
+_VOCABULARY = {"LS_WARM_SPACE", "LS_WEIGHTS_SPACE"}  # with ALGORITHMS; "seeded" is also a parameter
+
+
+def _spelled_names(path: Path) -> list[str]:
+    """Registered solver names, and the words evolutionary names are made of, spelled in ``path``."""
+    words = {getattr(_names, key) for key in _VOCABULARY if isinstance(getattr(_names, key), str)}
+    words |= set(_names.ALGORITHMS)
+    found = []
+    for line, value in _string_constants(path):
+        hits = [m.group(1) for m in _NAME_WORD.finditer(value)] + ([value] if value in words else [])
+        found += [f"{path.name}:{line}: {hit!r} in {value[:60]!r}" for hit in hits]
+    return found
 
 
 def test_no_solver_name_is_spelled_outside_the_registry():
     registry = {PACKAGE / "solvers" / "_names.py", PACKAGE / "solvers" / "_registry.py"}
-    found = [f"{path.relative_to(PACKAGE.parent)}:{line}: {value!r}"
-             for path in sorted(PACKAGE.rglob("*.py")) if path not in registry
-             for line, value in _string_constants(path) if value in REGISTRY]
-    assert not found, "solver names outside the registry:\n" + "\n".join(found)
+    found = [f"{path.parent.relative_to(PACKAGE.parent)}/{hit}" for path in sorted(PACKAGE.rglob("*.py"))
+             if path not in registry for hit in _spelled_names(path)]
+    assert not found, "solver names outside solvers/_names.py and the registry:\n" + "\n".join(found)
 
 
-def test_the_check_finds_a_name(tmp_path):
-    """The grep above can fail: a module that dispatches on a name is found."""
-    module = tmp_path / "dispatch.py"
-    module.write_text('def pick(name):\n    return name == "nsga2-lora"\n')
-    assert [v for _, v in _string_constants(module) if v in REGISTRY] == ["nsga2-lora"]
+@pytest.mark.parametrize("code, expected", [
+    ('def pick(name):\n    return name == "nsga2-lora"\n', ["nsga2-lora"]),
+    ('def fail():\n    raise ValueError(f"nsga2-lora: {1} is wrong; try jd")\n', ["nsga2-lora", "jd"]),
+    ('HELP = "the best gradient front (ls, jd-mgda)"\n', ["ls", "jd-mgda"]),
+    ('ALGORITHM = "sms-emoa"\n', ["sms-emoa"]),
+    ('"""Docs may say nsga2-lora."""\nX = "lsq jd_x nsga2-lora-x"\n', []),
+])
+def test_the_check_finds_a_name(tmp_path, code, expected):
+    """The scan above can fail: names in comparisons, messages, help texts, the algorithm vocabulary."""
+    module = tmp_path / "probe.py"
+    module.write_text(code)
+    found = [hit.split(": ", 1)[1].split(" in ")[0] for hit in _spelled_names(module)]
+    assert found == [repr(e) for e in expected]
+
+
+def test_every_registered_solver_has_tiny_settings_or_a_settings_table():
+    """The contract runs every registered solver, those added later included, at small settings."""
+    tables = _settings()
+    for name, entry in REGISTRY.items():  # baselines take their grid from baseline_grid
+        assert entry.family == "baseline" or entry.settings in tables, f"{name}: no settings table"
+        assert entry.family != "baseline" or baseline_grid(name, "digits")["lr"], name
 
 
 def test_unknown_solver_is_refused_with_the_closest_name():
@@ -191,3 +240,21 @@ def test_help_lists_every_registered_solver(capsys):
             main(argv)
         text = capsys.readouterr().out
         assert all(name in text for name in REGISTRY), argv
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hyperparameters_come_from_the_constructor(name):
+    """One mechanism (``Configurable.hyperparameters``): no class writes its own; the record is JSON, holds
+    no run-time setting the class declares unrecorded, and follows a recorded parameter's change."""
+    for solver in _solvers(name):
+        cls = type(solver)
+        space = getattr(solver, "space", None)
+        for klass in [*cls.__mro__, *(type(space).__mro__ if space is not None else ())]:
+            assert klass is Configurable or "hyperparameters" not in vars(klass), klass
+        record = solver.hyperparameters()
+        assert json.loads(json.dumps(record)) == record
+        unrecorded = cls._declared("unrecorded")
+        assert {"seed", "progress"} <= unrecorded and not unrecorded & set(record)
+        key = "epochs" if "epochs" in record else "n_gen"
+        changed = type(solver)(**{**solver.get_params(), key: record[key] + 1}).hyperparameters()
+        assert changed == {**record, key: record[key] + 1}

@@ -44,12 +44,13 @@ _SLACK = 1e-9  # relative: a point logged at exactly the budget counts
 
 
 def is_gradient_solver(name: str) -> bool:
-    """Whether ``name`` is a registered gradient family (``ls``, ``jd``, every ``jd-<aggregator>``): the
-    fronts the others are measured against.
+    """Whether ``name`` is a registered gradient family (LS, JD with any aggregator): the fronts the others
+    are measured against.
 
     Examples
     --------
-    >>> [is_gradient_solver(s) for s in ("jd", "jd-mgda", "ls", "nsga2-lora", "jdx")]
+    >>> from pareto_unlearn.solvers._names import JD, LS, NSGA2, evolutionary_name, jd_name
+    >>> [is_gradient_solver(s) for s in (JD, jd_name("mgda"), LS, evolutionary_name(NSGA2, "lora"), "jdx")]
     [True, True, True, False, False]
     """
     return name in REGISTRY and REGISTRY[name].family == "gradient"
@@ -151,7 +152,7 @@ def hv_utility_within(front: Front, name: str, budget: float, ref: np.ndarray, r
 
 def hv_of_seeds(front: Front, name: str) -> float:
     """HV at the end of generation 1 of solver ``name`` when that generation is a seed sweep (its points'
-    hyperparameters hold ``seed_sweep``, as ``nsga2-ls-warm``'s can); NaN for any other solver. The
+    hyperparameters hold ``seed_sweep``, as the warm LS-settings search's can); NaN for any other solver. The
     solver's final HV minus this is what the search added to its seeds.
 
     Examples

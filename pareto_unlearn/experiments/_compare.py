@@ -97,7 +97,7 @@ _COLUMN_NOTES = {
                        "points and θ0 (always a candidate)",
     "hv_at_budget_s": "HV reached within budget_s seconds (the cheapest solver's wall-clock)",
     "hv_at_budget_passes": "HV reached within budget_passes sample-passes (the cheapest solver's)",
-    "gradient_budget_s": "wall-clock at which the best gradient front (ls, jd, jd-*; largest HV) is within "
+    "gradient_budget_s": "wall-clock at which the best gradient front (largest HV) is within "
                          "1 % of its own final HV (its anytime curve)",
     "hv_at_gradient_budget": "HV reached within gradient_budget_s",
     "hv_utility_at_gradient_budget": "HV@utility within gradient_budget_s (NaN: a population log without RA, "
@@ -110,7 +110,8 @@ _COLUMN_NOTES = {
     "hv_not_dominated_by_gradient": "HV of (gradient fronts ∪ this solver) − HV of the gradient fronts: the "
                                     "part of its front no gradient point dominates",
     "hv_over_seeds": "hv − the HV of the solver's seed sweep (its generation 1; only solvers seeded from a "
-                     "sweep, e.g. nsga2-ls-warm with seed_sweep): what the search added to its seeds",
+                     "sweep, e.g. the warm LS-settings search with seed_sweep): what the search added to "
+                     "its seeds",
     "median_stationarity_gap": "median Pareto-stationarity gap (definitions §4, full-set Jacobian over all "
                                "parameters) of at most 10 non-dominated points spread along the front "
                                "(only with stationarity=True)",

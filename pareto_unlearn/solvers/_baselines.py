@@ -176,10 +176,6 @@ class SalUn(RandomLabel):
         super().__init__(**kwargs)
         self.sparsity = sparsity
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """RL's settings and the mask's sparsity."""
-        return {**super().hyperparameters(), "sparsity": self.sparsity}
-
     def _setup(self, model, task, objectives, meter) -> None:
         masks = saliency_mask(model, task.forget, self.batch_size, self.sparsity)
         meter.add(forward=len(task.forget), backward=len(task.forget))
@@ -199,10 +195,6 @@ class L1Sparse(GradientSolver):
     def __init__(self, *, alpha: float = 5e-4, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
         self.alpha = alpha
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """FT's settings and the ℓ1 weight α."""
-        return {**super().hyperparameters(), "alpha": self.alpha}
 
     def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
         alpha_e = self.alpha * (1.0 - (epoch - 1) / self.epochs)  # `epoch` counts from 1

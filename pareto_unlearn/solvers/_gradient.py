@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -68,6 +68,11 @@ class GradientSolver(Solver):
     """
 
     family = "gradient"
+    # a point's hyperparameters: the constructor's parameters but these (the SGD's fixed settings and
+    # run-time ones); a space's name and settings when there is one
+    unrecorded: ClassVar[tuple[str, ...]] = ("momentum", "weight_decay", "seed", "progress", "record",
+                                             "start")
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("record_every", "space")
 
     def __init__(
         self,
@@ -100,17 +105,14 @@ class GradientSolver(Solver):
         """What a solver's name adds for its space (``-last-layer``); nothing for every parameter."""
         return f"-{self.space.name}" if self.space is not None else ""
 
-    # -- what subclasses change -------------------------------------------------------------------
-    def hyperparameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = {"lr": self.lr, "epochs": self.epochs}
-        if self.space is None:
-            hp["batch_size"] = self.batch_size
-        else:
-            hp.update({"space": self.space.name, **self.space.hyperparameters()})
-        if self.record_every != 1:
-            hp["record_every"] = self.record_every
-        return hp
+    def _recorded(self, name: str, value: Any) -> dict[str, Any]:
+        if name == "batch_size" and self.space is not None:  # a space descends full batch
+            return {}
+        if name == "space":
+            return {"space": value.name, **value.hyperparameters()}
+        return super()._recorded(name, value)
 
+    # -- what subclasses change -------------------------------------------------------------------
     def _space_step(self, losses: torch.Tensor, x: torch.Tensor, subsets: list[str], bound: Any,
                     meter: CostMeter) -> None:  # pragma: no cover
         """Set ``x.grad`` from the objectives ``losses`` [m] of the genome ``x`` (a solver in a space)."""

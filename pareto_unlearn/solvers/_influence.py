@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F_nn
@@ -152,6 +152,8 @@ class InfluenceUnlearning(GradientSolver):
 
     family = "baseline"
     name = IU
+    # a point records α and the damping N; the rest only chunk the work or are run-time switches
+    unrecorded: ClassVar[tuple[str, ...]] = ("batch_size", "seed", "progress")
 
     def __init__(self, *, alpha: float = 10.0, damping: int = 1000, batch_size: int = 64, seed: int = 0,
                  progress: bool = True) -> None:
@@ -160,10 +162,6 @@ class InfluenceUnlearning(GradientSolver):
         self.batch_size = batch_size
         self.seed = seed
         self.progress = progress
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """What the point records: α and the damping N."""
-        return {"alpha": self.alpha, "damping": self.damping}
 
     def _validate(self) -> None:
         if not (isinstance(self.alpha, (int, float)) and self.alpha > 0 and math.isfinite(self.alpha)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 import torchjd.aggregation as tja
@@ -144,6 +144,8 @@ class JacobianDescent(GradientSolver):
     """
 
     name = JD
+    unrecorded: ClassVar[tuple[str, ...]] = ("name",)
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("pref_vector",)
 
     def __init__(
         self,
@@ -157,12 +159,6 @@ class JacobianDescent(GradientSolver):
         self.aggregator = aggregator
         self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
         self.name = name or jd_name(aggregator) + self._space_suffix()
-
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = {**super().hyperparameters(), "aggregator": self.aggregator}
-        if self.pref_vector is not None:
-            hp["pref_vector"] = self.pref_vector
-        return hp
 
     def _warm_up(self, task) -> None:
         # The first UPGrad call of a process pays ~2.5 s of one-time initialisation: keep it off the clock.
@@ -202,8 +198,9 @@ def split_weight(weight: float, subsets: Sequence[str]) -> list[float]:
     """
     counts = {side: sum(s == side for s in subsets) for side in ("forget", "retain")}
     if counts["forget"] + counts["retain"] != len(subsets) or not all(counts.values()):
-        raise ConfigError(f"ls: one `weight` needs objectives on both the forget and the retain set; got "
-                          f"subsets {list(subsets)}. Give `weights=` (one per objective) instead")
+        raise ConfigError(f"LinearScalarization: one `weight` needs objectives on both the forget and the "
+                          f"retain set; got subsets {list(subsets)}. Give `weights=` (one per objective) "
+                          "instead")
     share = {"forget": weight / counts["forget"], "retain": (1.0 - weight) / counts["retain"]}
     return [share[s] for s in subsets]
 
@@ -219,6 +216,8 @@ class LinearScalarization(GradientSolver):
     """
 
     name = LS
+    unrecorded: ClassVar[tuple[str, ...]] = ("name",)
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("weights",)
 
     def __init__(
         self,
@@ -233,13 +232,10 @@ class LinearScalarization(GradientSolver):
         self.weights = None if weights is None else [float(w) for w in weights]
         self.name = name or LS + self._space_suffix()
 
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = super().hyperparameters()
-        if self.weights is not None:
-            hp["weights"] = self.weights
-        else:
-            hp["w"] = self.weight
-        return hp
+    def _recorded(self, name: str, value: Any) -> dict[str, Any]:
+        if name == "weight":  # recorded as w, and only when no per-objective weights are given
+            return {} if self.weights is not None else {"w": value}
+        return super()._recorded(name, value)
 
     def _setup(self, model, task, objectives, meter) -> None:
         if self.weights is not None:
@@ -249,7 +245,7 @@ class LinearScalarization(GradientSolver):
         else:
             weights = split_weight(self.weight, [o.subset for o in objectives])
         if len(weights) != len(objectives) or min(weights) < 0:
-            raise ConfigError(f"ls: need {len(objectives)} non-negative weights, got {weights}")
+            raise ConfigError(f"{self.name}: need {len(objectives)} non-negative weights, got {weights}")
         self.weights_ = weights
 
     def _space_step(self, losses, x, subsets, bound, meter) -> None:

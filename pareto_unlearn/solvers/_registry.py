@@ -30,7 +30,20 @@ from pareto_unlearn.solvers._base import FAMILIES, Solver
 from pareto_unlearn.solvers._baselines import FineTune, GradientAscent, L1Sparse, RandomLabel, SalUn
 from pareto_unlearn.solvers._influence import InfluenceUnlearning
 from pareto_unlearn.solvers._jd import AGGREGATORS, JacobianDescent, LinearScalarization
-from pareto_unlearn.solvers._names import FT, GA, IU, JD, L1_SPARSE, LS, RL, SALUN, jd_name
+from pareto_unlearn.solvers._names import (
+    FT,
+    GA,
+    IU,
+    JD,
+    L1_SPARSE,
+    LS,
+    NSGA2,
+    RL,
+    SALUN,
+    SMS_EMOA,
+    evolutionary_name,
+    jd_name,
+)
 from pareto_unlearn.solvers.evolutionary import EvolutionaryLSWarm, EvolutionaryLSWeights, EvolutionarySolver
 from pareto_unlearn.spaces import LastLayerSpace, LoRASpace, SearchSpace
 
@@ -81,13 +94,13 @@ def space_of(name: str) -> str:
 def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
                   space: SearchSpace | None = None, seeded_by: str | None = None,
                   seeded: bool = False) -> SolverEntry:
-    fixed: dict[str, Any] = {} if algorithm == "nsga2" else {"algorithm": algorithm}
+    fixed: dict[str, Any] = {} if algorithm == NSGA2 else {"algorithm": algorithm}
     if space is not None:
         fixed["space"] = space
     if seeded:
         fixed["seeded"] = True
     space_name = space.name if space is not None else cls.fixed_space
-    name = f"{algorithm}-{space_name}" + ("-seeded" if seeded else "")  # as the solver names itself
+    name = evolutionary_name(algorithm, space_name, seeded=seeded)  # as the solver names itself
     return SolverEntry(name, "evolutionary", cls, fixed, name, color, default=True, seeded_by=seeded_by)
 
 
@@ -95,15 +108,15 @@ def _evolutionary(cls: type[EvolutionarySolver], algorithm: str, color: str, *,
 _JD_COLORS = {"mgda": "#ff8c00", "pcgrad": "#c8c800", "cagrad": "#006d6d", "nash-mtl": "#a0a0ff",
               "pama": "#ff9e9e"}
 _ENTRIES = [
-    _evolutionary(EvolutionarySolver, "nsga2", "#1f5fbf", space=LastLayerSpace()),
-    _evolutionary(EvolutionarySolver, "nsga2", "#00b4d8", space=LoRASpace()),
-    _evolutionary(EvolutionaryLSWeights, "nsga2", "#7b3fa0"),
-    _evolutionary(EvolutionaryLSWarm, "nsga2", "#e75fb0", seeded_by=LS),
-    _evolutionary(EvolutionaryLSWarm, "sms-emoa", "#8b5a2b", seeded_by=LS),
+    _evolutionary(EvolutionarySolver, NSGA2, "#1f5fbf", space=LastLayerSpace()),
+    _evolutionary(EvolutionarySolver, NSGA2, "#00b4d8", space=LoRASpace()),
+    _evolutionary(EvolutionaryLSWeights, NSGA2, "#7b3fa0"),
+    _evolutionary(EvolutionaryLSWarm, NSGA2, "#e75fb0", seeded_by=LS),
+    _evolutionary(EvolutionaryLSWarm, SMS_EMOA, "#8b5a2b", seeded_by=LS),
     # NSGA-II continuing the same-space ls sweep (its cost charged first): what the search adds to it
-    _evolutionary(EvolutionarySolver, "nsga2", "#000080", space=LastLayerSpace(), seeded=True,
+    _evolutionary(EvolutionarySolver, NSGA2, "#000080", space=LastLayerSpace(), seeded=True,
                   seeded_by=f"{LS}-{LastLayerSpace.name}"),
-    _evolutionary(EvolutionarySolver, "nsga2", "#b03060", space=LoRASpace(), seeded=True,
+    _evolutionary(EvolutionarySolver, NSGA2, "#b03060", space=LoRASpace(), seeded=True,
                   seeded_by=f"{LS}-{LoRASpace.name}"),
     SolverEntry(JD, "gradient", JacobianDescent, {"aggregator": "upgrad"}, JD, "#d62728", default=True),
     SolverEntry(LS, "gradient", LinearScalarization, {}, LS, "#2ca02c", default=True),
@@ -333,8 +346,8 @@ def resolve_settings(task: str, tables: Mapping[str, Any], solvers: Any = (), *,
     for name, entry in REGISTRY.items():
         if entry.seeded_by is None or not issubclass(entry.cls, EvolutionaryLSWarm):
             continue
-        algorithm = entry.fixed.get("algorithm", "nsga2")
-        if settings[name].get("algorithm", "nsga2") != algorithm:
+        algorithm = entry.fixed.get("algorithm", NSGA2)
+        if settings[name].get("algorithm", NSGA2) != algorithm:
             others = [n for n, e in REGISTRY.items() if e.cls is entry.cls and n != name]
             raise ConfigError(f"[explore.{name}] algorithm = {settings[name]['algorithm']!r} contradicts the "
                               f"solver's name; leave it out (or run one of {', '.join(others)})")

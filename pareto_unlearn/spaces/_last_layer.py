@@ -30,13 +30,15 @@ best of 60 interleaved runs on a shared 2-core CPU, so ±10 %): with one thread 
 evaluation is 610–850× faster than the elementwise twin (a full model per individual on raw inputs)
 and costs 2.13–2.33× the bare GEMM features [N, d] @ W_all [d, P·C] (5 ms); ``compile=True`` gives
 1.94–2.03×; the plain eager ``from_logits`` path costs 7.1–7.3×. With two threads: 2.37× eager, 2.21×
-compiled. The floor on this CPU is the GEMM plus one ``exp`` per logit (~0.6× the GEMM by itself).
+compiled. Those figures predate the fused path's base-2 logits (one ``exp2`` per logit, about a third
+of torch's ``exp``) and equal chunks: on the same machine, lightly loaded, 1.90× against 2.64× before
+(docs/speed.md, "Where the rest of eval_vs_gemm went").
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -76,7 +78,7 @@ def _layer_inputs(model: nn.Module, layer: nn.Linear, x: torch.Tensor,
         for i in range(0, len(x), batch_size):
             logits = model(x[i : i + batch_size])
             if not torch.equal(outputs[-1], logits):
-                raise ConfigError("nsga2-last-layer: the model's output is not the output of its last "
+                raise ConfigError("LastLayerSpace: the model's output is not the output of its last "
                                   "nn.Linear; the last-layer space needs logits = last_linear(features)")
     finally:
         handle.remove()
@@ -284,6 +286,7 @@ class LastLayerSpace(SearchSpace):
 
     name = "last-layer"
     rebuild_kind = "last_layer"
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size", "compile")  # speed only: same points
 
     def __init__(self, *, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3,
                  chunk_size: int | None = None, compile: bool = False) -> None:
@@ -302,9 +305,6 @@ class LastLayerSpace(SearchSpace):
     def bind(self, task, objectives) -> LastLayerEvaluator:
         return LastLayerEvaluator(task, objectives, scale=self.scale, chunk_size=self.chunk_size,
                                   compile=self.compile)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"scale": self.scale, "init_sigma": self.init_sigma}
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = rng.normal(0.0, self.init_sigma, size=(n, bound.n_var))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ def default_lora_layers(model: nn.Module) -> list[str]:
     """Qualified names of the last two ``nn.Linear`` / ``nn.Conv2d`` layers of ``model``."""
     names = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     if not names:
-        raise ConfigError("nsga2-lora: the model has no nn.Linear or nn.Conv2d layer to adapt")
+        raise ConfigError("LoRASpace: the model has no nn.Linear or nn.Conv2d layer to adapt")
     return names[-2:]
 
 
@@ -99,16 +99,16 @@ class LoRAEvaluator(BoundSpace):
                  scale: float = DEFAULT_LORA_SCALE, chunk_size: int | None = None) -> None:
         model = task.original
         if not isinstance(model, nn.Sequential):
-            raise ConfigError("nsga2-lora: the model must be an nn.Sequential of named stages "
+            raise ConfigError("LoRASpace: the model must be an nn.Sequential of named stages "
                               "(see pareto_unlearn.task._models)")
         modules = dict(model.named_modules())
         self.layers = list(layers) if layers is not None else default_lora_layers(model)
         for name in self.layers:
             if not isinstance(modules.get(name), (nn.Linear, nn.Conv2d)):
-                raise ConfigError(f"nsga2-lora: `layers` entry {name!r} is not an nn.Linear or nn.Conv2d of "
+                raise ConfigError(f"LoRASpace: `layers` entry {name!r} is not an nn.Linear or nn.Conv2d of "
                                   f"the model; e.g. {default_lora_layers(model)}")
         if len(set(self.layers)) != len(self.layers) or not self.layers:
-            raise ConfigError(f"nsga2-lora: `layers` must be distinct, non-empty. Got {self.layers!r}.")
+            raise ConfigError(f"LoRASpace: `layers` must be distinct, non-empty. Got {self.layers!r}.")
         self.task, self.objectives, self.rank, self.scale = task, objectives, rank, scale
         children = list(model.named_children())
         first = next(i for i, (n, _) in enumerate(children)
@@ -322,6 +322,7 @@ class LoRASpace(SearchSpace):
 
     name = "lora"
     rebuild_kind = "lora"
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # a speed setting: the points do not depend on it
 
     def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2,
                  scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3, init_sigma_a: float = 0.5,
@@ -351,11 +352,6 @@ class LoRASpace(SearchSpace):
     def bind(self, task, objectives) -> LoRAEvaluator:
         return LoRAEvaluator(task, objectives, layers=self.layers, rank=self.rank, scale=self.scale,
                              chunk_size=self.chunk_size)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        layers = None if self.layers is None else list(self.layers)
-        return {"init_sigma": self.init_sigma, "rank": self.rank, "scale": self.scale,
-                "init_sigma_a": self.init_sigma_a, "layers": layers}
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         rows = np.zeros((n, bound.n_var))

@@ -40,10 +40,6 @@ class SearchSpace(Configurable):
         """The space on ``task`` and ``objectives``: caches at θ0 what evaluating its points needs."""
         raise NotImplementedError
 
-    def hyperparameters(self) -> dict[str, Any]:
-        """What a point's provenance records of the space's configuration."""
-        return {}
-
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` distinct genomes around θ0 (row 0 is θ0 itself), for an evolutionary initial population."""
         raise NotImplementedError  # pragma: no cover

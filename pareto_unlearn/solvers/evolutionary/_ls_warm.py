@@ -1,4 +1,4 @@
-"""``nsga2-ls-warm``: NSGA-II over LS settings where every offspring continues from a survivor's model.
+"""The warm LS-settings search: NSGA-II over LS settings, every offspring continuing a survivor's model.
 
 Genome and evaluation
 ---------------------
@@ -7,7 +7,7 @@ The genome is that of :class:`EvolutionaryLSWeights` (w, log10 lr, epochs), with
 ``seed_sweep`` — exactly the LS sweep a user would run (its weights, lr, epochs and the run seed, so its
 points are those of :class:`~pareto_unlearn.solvers.LinearScalarization` with the same settings), charged
 to this solver like every other generation. When that sweep already ran (``seed_front=``,
-as ``explore`` does with its ``ls`` front), generation 1 takes its points at their recorded cost instead
+as ``explore`` does with its LS sweep's front), generation 1 takes its points at their recorded cost instead
 of running it again: the same models, charged what they cost once. From generation 2 on, an offspring's
 fine-tune starts from the model of the survivor of the previous generation nearest to it in the genome
 box (scaled to [0, 1]), so lineages keep improving along the front at E epochs a generation instead of
@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.metrics import Predictions, predict
 from pareto_unlearn.objectives import reference_label
 from pareto_unlearn.solvers._jd import LinearScalarization
+from pareto_unlearn.solvers._names import LS_WARM_SPACE
 from pareto_unlearn.solvers.evolutionary._ls_weights import (
     _PREDICTION_SPLITS,
     EvolutionaryLSWeights,
@@ -89,8 +90,9 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
     >>> front = solver.run(task, objectives)  # doctest: +SKIP
     """
 
-    fixed_space = "ls-warm"
+    fixed_space = LS_WARM_SPACE
     rebuild_kind = "params"
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("seed_sweep",)
 
     def __init__(self, *, max_epochs: int = 1, sweep_start: bool = True, archive: bool = True,
                  seed_sweep: Mapping[str, Any] | None = None, seed_front: Front | None = None,
@@ -100,14 +102,6 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
         self.sweep_start = sweep_start
         self.archive = archive
         self.seed_sweep = seed_sweep
-
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = {**super().hyperparameters(), "sweep_start": bool(self.sweep_start),
-              "archive": bool(self.archive)}
-        if self.seed_sweep is not None:
-            hp["seed_sweep"] = {"weights": [float(w) for w in self.seed_sweep["weights"]],
-                                "lr": float(self.seed_sweep["lr"]), "epochs": int(self.seed_sweep["epochs"])}
-        return hp
 
     def _validate_space(self) -> None:
         super()._validate_space()
@@ -184,7 +178,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
                                   "'params').")
         if (np.diff(wall) < 0).any():
             raise ConfigError(f"{owner}: `seed_front`'s cost columns must be cumulative, as a sweep's Front "
-                              "has them (explore's `ls` front).")
+                              "has them (the front of explore's LS sweep).")
         return {row.astype(np.float32).tobytes(): k for k, row in enumerate(self._seed_rows())}
 
     def _ready_seed(self, k: int) -> tuple[tuple[FineTuneOutcome, np.ndarray], dict[str, float]]:
@@ -241,6 +235,10 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
                 self._update_archive(np.asarray(X, dtype=float), F, self.generation_log_.generation)
                 self._hold_archive()  # MOEA/D evaluates a generation's offspring in several calls
         return F
+
+    def _unit_epochs(self, row: np.ndarray, item: Any) -> int:
+        override = item[3]  # a seed point trains at its sweep's epochs
+        return int(override["epochs"]) if override is not None else super()._unit_epochs(row, item)
 
     def _keep(self, key: bytes, result) -> FineTuneOutcome:
         outcome, params = result
@@ -321,8 +319,8 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
         self.survivors_ = np.asarray(X, dtype=np.float32).copy()
 
     def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
-        return [evaluator.from_predictions(self.predictions_[row.tobytes()])
-                for row in np.asarray(X, dtype=np.float32)]
+        return self._score([self.predictions_[row.tobytes()] for row in np.asarray(X, dtype=np.float32)],
+                           evaluator)
 
     def _front(self, X, F, born, metrics, cost, objectives, task, anytime):
         front = super()._front(X, F, born, metrics, cost, objectives, task, anytime)

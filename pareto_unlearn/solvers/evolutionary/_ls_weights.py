@@ -31,6 +31,7 @@ from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.metrics import PredictionRecorder, Predictions
 from pareto_unlearn.objectives import objectives_from_spec
 from pareto_unlearn.solvers._jd import LinearScalarization
+from pareto_unlearn.solvers._names import LS_WEIGHTS_SPACE
 from pareto_unlearn.solvers.evolutionary._solver import (
     EvolutionarySolver,
     SpaceMeter,
@@ -176,7 +177,7 @@ class EvolutionaryLSWeights(EvolutionarySolver):
     >>> model = rebuild_model(None, front, 0)  # replays the point's fine-tune  # doctest: +SKIP
     """
 
-    fixed_space = "ls-weights"  # a fixed space, not a SearchSpace object
+    fixed_space = LS_WEIGHTS_SPACE  # a fixed space, not a SearchSpace object
     rebuild_kind = "ls_finetune"
 
     def __init__(self, *, lr_bounds: tuple[float, float] = DEFAULT_LR_BOUNDS, max_epochs: int = 5,
@@ -188,11 +189,6 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         self.batch_size = batch_size
         self.momentum = momentum
         self.weight_decay = weight_decay
-
-    def hyperparameters(self) -> dict[str, Any]:
-        hp = {k: v for k, v in super().hyperparameters().items() if k != "init_sigma"}
-        return {**hp, "lr_bounds": [float(v) for v in self.lr_bounds], "max_epochs": self.max_epochs,
-                "batch_size": self.batch_size, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     def _validate_space(self) -> None:
         bounds = self.lr_bounds
@@ -212,8 +208,8 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         spec = objectives.spec()
         self.objectives_spec_ = spec if spec["rebuildable"] else None
         if self.objectives_spec_ is None:
-            logger.warning("nsga2-ls-weights: these objectives cannot be rebuilt by name; points will not be "
-                           "rebuildable by Front.model")
+            logger.warning("%s: these objectives cannot be rebuilt by name; points will not be "
+                           "rebuildable by Front.model", self.name)
         self.n_var_ = 3
         self.xl_ = np.array([0.0, float(self.lr_bounds[0]), 0.5])
         self.xu_ = np.array([1.0, float(self.lr_bounds[1]), self.max_epochs + 0.5])
@@ -257,9 +253,15 @@ class EvolutionaryLSWeights(EvolutionarySolver):
             self._log_partial(F, RA, meter)
 
         if todo:
+            # a fine-tune's time grows with its epochs: on a cluster the longest start first
+            epochs = [self._unit_epochs(rows[i], items[i]) for i in todo]
             self.executor_.map(fn, [items[i] for i in todo], shared=(*self.shared_, self._settings()),
-                               on_result=arrived)
+                               on_result=arrived, longest_first=epochs)
         return F
+
+    def _unit_epochs(self, row: np.ndarray, item: Any) -> int:
+        """Epochs of the fine-tune that ``item`` (of genome ``row``) runs."""
+        return decode_genome(row, max_epochs=self.max_epochs)[2]
 
     def _take_ready(self, ready: dict[int, tuple[Any, dict[str, float]]], rows: np.ndarray, F: np.ndarray,
                     RA: np.ndarray, meter: SpaceMeter) -> None:
@@ -317,14 +319,14 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         self.predictions_ = {k: v for k, v in self.predictions_.items() if k in keep}
 
     def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
-        out = []
+        predictions = []
         for row in np.asarray(X, dtype=np.float32):
             pred = self.predictions_.get(row.tobytes())
             if pred is None:  # not kept (should not happen): replay the fine-tune
                 pred = ls_finetune(task, self.objectives_, row, individual_seed(self.seed, row),
                                    **self._settings()).predictions
-            out.append(evaluator.from_predictions(pred))
-        return out
+            predictions.append(pred)
+        return self._score(predictions, evaluator)
 
     def _rebuild_fields(self) -> dict[str, Any]:
         return {**self._settings(), "objectives": self.objectives_spec_}

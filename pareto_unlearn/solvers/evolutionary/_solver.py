@@ -16,7 +16,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from pareto_unlearn.metrics._metrics import _accuracy
 from pareto_unlearn.objectives import reference_label
 from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
+from pareto_unlearn.solvers._names import ALGORITHMS, MOEAD, NSGA2, NSGA3, SMS_EMOA, evolutionary_name
 from pareto_unlearn.spaces._space import SearchSpace
 
 __all__ = ["EvolutionarySolver", "SpaceMeter", "SpaceProblem", "population_hv",
@@ -46,8 +47,8 @@ logger = logging.getLogger(__name__)
 _POP_FLOAT_KEYS = ("X", "F", "G", "H", "CV", "F_true", "crowding")
 _POP_INT_KEYS = ("rank", "n_gen", "n_iter")
 
-# pymoo algorithms a space can run (NSGA-II by default; SMS-EMOA measured better on nsga2-ls-warm).
-ALGORITHMS = ("nsga2", "sms-emoa", "moead", "nsga3")
+# pymoo algorithms a space can run: ALGORITHMS (NSGA-II by default; SMS-EMOA measured better on the warm
+# LS-settings search).
 MOEAD_NEIGHBORS = 5  # subproblems a MOEA/D parent is drawn from and an offspring may replace
 
 # Value given to NaN / inf objectives for pymoo's ranking only; the Front keeps the true values.
@@ -226,13 +227,13 @@ class EvolutionarySolver(Solver):
         direction, one offspring per subproblem a generation, so ``n_offsprings`` does not apply) or
         NSGA-III (rank, then niches along at most ``pop_size`` reference directions in place of
         crowding: made for three objectives and more), with the same operators (directions: see
-        ``_directions``); the solver's name is ``{algorithm}-{space}`` (``nsga2-lora``, ``sms-emoa-ls-warm``).
+        ``_directions``); the solver's name is ``{algorithm}-{space}`` (``solvers._names.evolutionary_name``).
     ref_point : array-like [m], optional
         HV reference point of the per-generation log; default ``hv_reference_point(task, objectives)``.
     seeded : bool
         Continue a gradient sweep of the same space: the non-dominated genomes of ``seed_front`` (up to
         ``pop_size``) open the initial population, its cost is charged first and its anytime log starts
-        this one's; the name gains ``-seeded`` (``nsga2-last-layer-seeded``).
+        this one's; the name gains ``-seeded``.
     seed_front : Front, optional
         What ``seeded`` continues: a Front of points of this space with cumulative cost columns (explore
         passes the seeding sweep's front).
@@ -241,6 +242,11 @@ class EvolutionarySolver(Solver):
     family = "evolutionary"
     fixed_space = ""  # the space is given (the LS-settings searches bring their own)
     rebuild_kind = "none"
+    # a point's hyperparameters: the constructor's parameters (the space's own flattened in) but these
+    unrecorded: ClassVar[tuple[str, ...]] = ("seed", "progress", "initial", "ref_point", "seeded",
+                                             "seed_front")
+    recorded_if_changed: ClassVar[tuple[str, ...]] = ("n_offsprings", "algorithm", "population_chunks",
+                                                      "space")
     _JITTER = 0.05  # spread of the rows re-drawn when two initial rows collide (spaces without their own)
     # set by _setup (annotations only: no class attribute)
     n_var_: int
@@ -251,7 +257,7 @@ class EvolutionarySolver(Solver):
     def __init__(self, *, space: SearchSpace | None = None, pop_size: int = 40, n_gen: int = 30,
                  seed: int = 0, progress: bool = True, initial: Any = None, crossover_eta: float = 15.0,
                  crossover_prob: float = 0.9, mutation_eta: float = 20.0,
-                 n_offsprings: int | None = None, algorithm: str = "nsga2", population_chunks: int = 1,
+                 n_offsprings: int | None = None, algorithm: str = NSGA2, population_chunks: int = 1,
                  ref_point: Sequence[float] | np.ndarray | None = None, seeded: bool = False,
                  seed_front: Front | None = None) -> None:
         self.space = space
@@ -273,23 +279,9 @@ class EvolutionarySolver(Solver):
     @property
     def name(self) -> str:  # type: ignore[override]  # read-only here; Solver.name is a plain attribute
         """``{algorithm}-{space}``: the front says which algorithm searched which space."""
-        return f"{self.algorithm}-{self.space_name}" + ("-seeded" if self.seeded else "")
+        return evolutionary_name(self.algorithm, self.space_name, seeded=self.seeded)
 
     # -- what subclasses provide ------------------------------------------------------------------
-    def hyperparameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = {"pop_size": self.pop_size, "n_gen": self.n_gen,
-                              "crossover_eta": self.crossover_eta, "crossover_prob": self.crossover_prob,
-                              "mutation_eta": self.mutation_eta}
-        if self.n_offsprings is not None:
-            hp["n_offsprings"] = self.n_offsprings
-        if self.algorithm != "nsga2":
-            hp["algorithm"] = self.algorithm
-        if self.population_chunks != 1:
-            hp["population_chunks"] = self.population_chunks
-        if self.space is not None:
-            hp.update(self.space.hyperparameters())
-        return hp
-
     # -- what a space provides (the LS-settings searches override these) ----------------------------
     def _validate_space(self) -> None:
         """Check the space's own settings (called before anything runs)."""
@@ -329,7 +321,18 @@ class EvolutionarySolver(Solver):
         return self.space.initial_rows(self.evaluator_, n, rng)
 
     def _final_metrics(self, X: np.ndarray, task, evaluator: MetricEvaluator) -> list[dict[str, float]]:
-        return [evaluator.from_predictions(p) for p in self.evaluator_.predictions(X)]
+        return self._score(self.evaluator_.predictions(X), evaluator)
+
+    def _score(self, predictions: Sequence, evaluator: MetricEvaluator) -> list[dict[str, float]]:
+        """``evaluator.from_predictions`` of each point's logits: here, or on the workers of a Dask run
+        (the M̃IA fits of the final population are most of the client's own work; the evaluator is sent
+        once, and each worker computes the same numbers as this process would)."""
+        # Other evaluators may record what they see (PredictionRecorder): they run here.
+        if not (self.executor_.distributed and type(evaluator) is MetricEvaluator and len(predictions) > 1):
+            return [evaluator.from_predictions(p) for p in predictions]
+        _ = evaluator.target_  # θ0's part, computed once here rather than once per worker
+        shared = self.executor_.share(evaluator)
+        return self.executor_.map(_score_on_worker, list(predictions), shared=shared)
 
     def _rebuild_kind(self) -> str:
         return self.space.rebuild_kind if self.space is not None else self.rebuild_kind
@@ -369,7 +372,7 @@ class EvolutionarySolver(Solver):
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"{owner}: `algorithm` must be one of {', '.join(ALGORITHMS)}. "
                               f"Got {self.algorithm!r}.")
-        if self.algorithm == "moead" and self.n_offsprings is not None:
+        if self.algorithm == MOEAD and self.n_offsprings is not None:
             raise ConfigError(f"{owner}: MOEA/D makes one offspring per subproblem a generation; leave "
                               f"`n_offsprings` out (got {self.n_offsprings!r}).")
         if self.n_offsprings is not None and not (_is_int(self.n_offsprings) and self.n_offsprings >= 1):
@@ -521,20 +524,20 @@ class EvolutionarySolver(Solver):
                      "eliminate_duplicates": True,
                      "crossover": SBX(eta=self.crossover_eta, prob=self.crossover_prob),
                      "mutation": PM(eta=self.mutation_eta)}
-        if self.algorithm == "sms-emoa":
+        if self.algorithm == SMS_EMOA:
             from pymoo.algorithms.moo.sms import SMSEMOA
 
             algorithm = SMSEMOA(**operators)
-        elif self.algorithm == "moead":
-            from pymoo.algorithms.moo.moead import MOEAD
+        elif self.algorithm == MOEAD:
+            from pymoo.algorithms.moo.moead import MOEAD as PymooMOEAD
 
-            algorithm = MOEAD(self._directions(len(objectives)),
+            algorithm = PymooMOEAD(self._directions(len(objectives)),
                               n_neighbors=min(self.pop_size, MOEAD_NEIGHBORS),
                               **{k: operators[k] for k in ("sampling", "crossover", "mutation")})
-        elif self.algorithm == "nsga3":
-            from pymoo.algorithms.moo.nsga3 import NSGA3
+        elif self.algorithm == NSGA3:
+            from pymoo.algorithms.moo.nsga3 import NSGA3 as PymooNSGA3
 
-            algorithm = NSGA3(self._directions(len(objectives)), **operators)
+            algorithm = PymooNSGA3(self._directions(len(objectives)), **operators)
         else:
             algorithm = NSGA2(**operators)
         self.algorithm_ = algorithm
@@ -558,12 +561,14 @@ class EvolutionarySolver(Solver):
         done = self._resume(store, algorithm, meter, log) if store is not None else 0
         self.resumed_from_ = done
         try:
-            for generation in range(done + 1, self.n_gen + 1):
-                while log.completed < generation:  # MOEA/D's next() evaluates one offspring, not a generation
-                    algorithm.next()
-                if store is not None:
+            # pymoo's callback (the generation log) counts the generations: step until it has logged them
+            # all, saving the state after each one it logs
+            while log.completed < self.n_gen:
+                algorithm.next()
+                if store is not None and log.completed > done:
+                    done = log.completed
                     with meter.paused():
-                        self._save_checkpoint(store, algorithm, generation, meter, log)
+                        self._save_checkpoint(store, algorithm, done, meter, log)
         finally:
             bar.close()
         pop = algorithm.pop
@@ -592,7 +597,7 @@ class EvolutionarySolver(Solver):
         fits = 0  # the most Das-Dennis partitions whose directions (C(p + m − 1, m − 1)) fit in pop_size
         while math.comb(fits + n_obj, n_obj - 1) <= self.pop_size:
             fits += 1
-        if fits and (math.comb(fits + n_obj - 1, n_obj - 1) == self.pop_size or self.algorithm == "nsga3"):
+        if fits and (math.comb(fits + n_obj - 1, n_obj - 1) == self.pop_size or self.algorithm == NSGA3):
             return get_reference_directions("das-dennis", n_obj, n_partitions=fits)
         return get_reference_directions("energy", n_obj, self.pop_size, seed=self.seed)
 
@@ -661,9 +666,9 @@ class EvolutionarySolver(Solver):
         algorithm.n_iter = int(state["n_iter"])
         algorithm.evaluator.n_eval = int(state["n_eval"])
         algorithm.random_state.bit_generator.state = state["pymoo_rng"]
-        if self.algorithm == "moead":
+        if self.algorithm == MOEAD:
             algorithm.ideal = np.asarray(state["ideal"], dtype=float)
-        if self.algorithm == "nsga3":
+        if self.algorithm == NSGA3:
             _restore_normalization(algorithm, state["normalization"])
         algorithm._set_optimum()
         restore_rng_states(state["rng"], arrays)
@@ -711,6 +716,11 @@ class EvolutionarySolver(Solver):
             cost={k: np.full(n, cost[k]) for k in COST_NAMES},
             provenance=provenance, rebuild=rebuild, arrays=arrays, anytime=list(anytime), task=task,
         )
+
+
+def _score_on_worker(evaluator, predictions) -> dict[str, float]:
+    """The metrics of one point from its logits: the unit a Dask worker runs at the end of a search."""
+    return evaluator.from_predictions(predictions)
 
 
 def _evaluate_piece(evaluator, X: np.ndarray) -> np.ndarray:

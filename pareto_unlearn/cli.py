@@ -15,6 +15,7 @@ from pathlib import Path
 from pareto_unlearn import __version__
 from pareto_unlearn._io import atomic_write_text
 from pareto_unlearn._lock import run_lock
+from pareto_unlearn._signals import exit_code, interruptible
 from pareto_unlearn.bench import run_bench
 from pareto_unlearn.config import load_config
 from pareto_unlearn.distributed import connect, parse_dask_address, require_dask
@@ -451,7 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare": _cmd_compare,
         "report": _cmd_report,
     }
-    from pareto_unlearn._signals import exit_code, interruptible
 
     try:
         with interruptible():  # SIGTERM stops like Ctrl-C; no interrupt is lost in a destructor

@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pareto_unlearn.exceptions import RunDirError
+
 __all__ = ["manifest"]
 
 _PACKAGES = (
@@ -88,8 +90,6 @@ def check_manifest(value: Any, where: str = "manifest") -> dict[str, Any]:
     ...
     pareto_unlearn.exceptions.RunDirError: manifest: versions is ['torch'], not an object of package → version
     """
-    from pareto_unlearn.exceptions import RunDirError
-
     if not isinstance(value, dict):
         raise RunDirError(f"{where}: is a JSON {type(value).__name__}, not an object")
     versions = value.get("versions", {})

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from pareto_unlearn.exceptions import ConfigError, RunDirError
+from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
 from pareto_unlearn.front import Front
+from pareto_unlearn.manifest import check_manifest
 from pareto_unlearn.metrics import is_sample_column
+from pareto_unlearn.solvers import solver_names
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -157,7 +159,6 @@ def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], F
         damaged; ``points.csv`` lacks or adds columns, holds text or numbers the front does not; the
         summary's solvers or objectives are not the front's; a solver name is not a registered one.
     """
-    from pareto_unlearn.exceptions import CacheError
 
     directory = Path(directory)
     summary = read_summary(directory / "summary.json")
@@ -177,7 +178,6 @@ def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], F
 
 
 def _check_front_against_summary(directory: Path, summary: dict[str, Any], front: Front) -> None:
-    from pareto_unlearn.solvers import solver_names
 
     known = {*solver_names(), "Original"}
     unknown = sorted(str(name) for name in front.solvers if name not in known)
@@ -283,7 +283,6 @@ def check_summary(summary: Any, where: str = "summary.json") -> dict[str, Any]:
     ...
     pareto_unlearn.exceptions.RunDirError: run/summary.json was written by a newer pareto-unlearn ...
     """
-    from pareto_unlearn.manifest import check_manifest
 
     def bad(what: str) -> RunDirError:
         return RunDirError(f"{where}: {what}; it was edited or damaged, write the run again with explore")

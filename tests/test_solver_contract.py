@@ -193,7 +193,8 @@ def test_every_registered_solver_has_tiny_settings_or_a_settings_table():
     tables = _settings()
     for name, entry in REGISTRY.items():  # baselines take their grid from baseline_grid
         assert entry.family == "baseline" or entry.settings in tables, f"{name}: no settings table"
-        assert entry.family != "baseline" or baseline_grid(name, "digits")["lr"], name
+        grid = baseline_grid(name, "digits") if entry.family == "baseline" else {}
+        assert entry.family != "baseline" or grid["lr"] or grid["alpha"], name  # IU's one setting is α
 
 
 def test_unknown_solver_is_refused_with_the_closest_name():
@@ -255,6 +256,6 @@ def test_hyperparameters_come_from_the_constructor(name):
         assert json.loads(json.dumps(record)) == record
         unrecorded = cls._declared("unrecorded")
         assert {"seed", "progress"} <= unrecorded and not unrecorded & set(record)
-        key = "epochs" if "epochs" in record else "n_gen"
+        key = next(k for k in ("epochs", "n_gen", "alpha") if k in record)
         changed = type(solver)(**{**solver.get_params(), key: record[key] + 1}).hyperparameters()
         assert changed == {**record, key: record[key] + 1}

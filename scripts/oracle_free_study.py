@@ -47,6 +47,10 @@ CNN_FORGETS = ("random:0.3", "class:3")
 SEEDS = (0, 1, 2)
 CNN_SEEDS = (0,)
 LEVELS = (0.5, 0.8, 0.9, 0.95)
+# The candidates of a study run: explore's quick settings of these solvers plus the baselines' grids (a
+# loaded 2-core machine runs ~20 explores in under an hour); --full-explore runs every default solver at
+# its full settings instead.
+STUDY_SOLVERS = "jd,ls,nsga2-last-layer,nsga2-ls-warm,ls-last-layer"
 TERMS = ("UA", "RA", "TA", "MIA")
 # --quick: one epoch, one learning rate per baseline and RAUL row (the ones test_cli uses), tiny sweeps
 QUICK_CONFIG = """
@@ -213,7 +217,8 @@ def write_markdown(runs: pd.DataFrame, tables: dict[tuple[str, str], tuple[str, 
                 goals[f"{label}: pick mean gap {pick:.2f} <= best table row's {gap:.2f}"] = bool(pick <= gap)
         else:
             goals[f"{label}: pick mean gap {pick:.2f} <= θ0's {theta0:.2f}"] = bool(pick <= theta0)
-            goals[f"{label}: no pick worse than θ0 by more than 0.2 (worst {worse:+.2f})"] = bool(worse <= 0.2)
+            goals[f"{label}: no pick worse than θ0 by more than 0.2 (worst {worse:+.2f})"] = \
+                bool(worse <= 0.2)
         goals[f"{label}: no pick with RA > 1 or TA > 2 points below θ0's (worst {d_ra.min():+.2f} / "
               f"{d_ta.min():+.2f})"] = bool((d_ra >= -1.0).all() and (d_ta >= -2.0).all())
     held = (runs["low"] <= runs["pick_gap"]) & (runs["pick_gap"] <= runs["high"])
@@ -257,7 +262,8 @@ def write_markdown(runs: pd.DataFrame, tables: dict[tuple[str, str], tuple[str, 
     lines += ["", "## Goals (issue 24)", ""]
     lines += [f"- {'met' if ok else '**not met**'}: {goal}" for goal, ok in goals.items()]
     lines += ["", "## Every run", "",
-              "| task | model | forget | seed | pick (solver) | pick gap | g̃ | 90 % interval | band | θ0 gap | "
+              "| task | model | forget | seed | pick (solver) | pick gap | g̃ | 90 % interval | band | "
+              "θ0 gap | "
               "front's best | UA | RA | TA | MIA | solvers' s |",
               "|---|---|---|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs.itertuples(index=False):
@@ -283,7 +289,8 @@ def scenarios(task: str, forgets: tuple[str, ...] | None, seeds: tuple[int, ...]
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the study (or reuse its run directories) and write the Markdown; the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="digits", help="digits (default) or another task, e.g. fashion-mnist")
+    parser.add_argument("--task", default="digits",
+                        help="digits (default) or another task, e.g. fashion-mnist")
     parser.add_argument("--forget", action="append", help=f"forget set (repeatable; default {MLP_FORGETS})")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated seeds")
     parser.add_argument("--cnn-seeds", default=",".join(map(str, CNN_SEEDS)), help="seeds of the CNN runs")
@@ -294,12 +301,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--md", type=Path, default=Path("docs/oracle_free.md"), help="the Markdown to write")
     parser.add_argument("--quick", action="store_true", help="tiny settings (a smoke test, not the study)")
     parser.add_argument("--cache-dir", help="model cache (default $PARETO_UNLEARN_CACHE)")
+    parser.add_argument("--solvers", default=STUDY_SOLVERS,
+                        help=f"explore's solvers (default {STUDY_SOLVERS})")
+    parser.add_argument("--full-explore", action="store_true",
+                        help="every default solver at full settings (slow) instead of --solvers, quick")
     args = parser.parse_args(argv)
     seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     cnn_seeds = tuple(int(s) for s in args.cnn_seeds.split(",") if s.strip())
     args.work.mkdir(parents=True, exist_ok=True)
     common = ["--no-progress"] + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
-    explore_common = list(common)
+    explore_common = common if args.full_explore else [*common, "--quick", "--solvers", args.solvers]
     if args.quick:
         config = args.work / "quick.toml"
         config.write_text(QUICK_CONFIG, encoding="utf-8")

@@ -152,7 +152,8 @@ def sample_columns(pred, task) -> dict[str, float]:
     columns = {**pack_bits("forget_correct", forget_correct), **pack_bits("heldout_correct", heldout_correct)}
     if not task.forgotten_classes:
         attack = _attack(_member_confidence(pred, task, heldout_members(task)), _confidence(h_logits, h_y))
-        columns.update(pack_bits("forget_nonmember", _called_nonmember(attack, _confidence(pred.forget, f_y))))
+        called = _called_nonmember(attack, _confidence(pred.forget, f_y))
+        columns.update(pack_bits("forget_nonmember", called))
     out.update({k: float(v[0]) for k, v in columns.items()})
     return out
 

@@ -136,7 +136,8 @@ class OracleFreeData:
 
 
 def _jeffreys(rng: np.random.Generator, hits: int, n: int, size: int) -> np.ndarray:
-    """``size`` draws of a rate from its Jeffreys posterior after ``hits`` of ``n``: Beta(k + ½, n − k + ½)."""
+    """``size`` draws of a rate from its Jeffreys posterior after ``hits`` of ``n``: Beta(k + ½, n − k + ½)
+    with k = ``hits``."""
     return rng.beta(hits + 0.5, n - hits + 0.5, size=size)
 
 

@@ -47,10 +47,10 @@ CNN_FORGETS = ("random:0.3", "class:3")
 SEEDS = (0, 1, 2)
 CNN_SEEDS = (0,)
 LEVELS = (0.5, 0.8, 0.9, 0.95)
-# The candidates of a study run: explore's quick settings of these solvers (plus the baselines' grids with
-# --baselines; a loaded 2-core machine ran ~12 min per explore with them, ~3 without); --full-explore
-# runs every default solver at its full settings instead.
-STUDY_SOLVERS = "jd,ls,nsga2-last-layer,ls-last-layer,jd-last-layer"
+# The candidates of a study run: explore's quick settings of these gradient solvers (plus the baselines'
+# grids with --baselines): the population searches cost too much for ~20 runs on a shared 2-core machine.
+# --full-explore runs every default solver at its full settings instead.
+STUDY_SOLVERS = "jd,ls,ls-last-layer,jd-last-layer"
 TERMS = ("UA", "RA", "TA", "MIA")
 # --quick: one epoch, one learning rate per baseline and RAUL row (the ones test_cli uses), tiny sweeps
 QUICK_CONFIG = """
@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cache-dir", help="model cache (default $PARETO_UNLEARN_CACHE)")
     parser.add_argument("--solvers", default=STUDY_SOLVERS,
                         help=f"explore's solvers (default {STUDY_SOLVERS})")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of explore and table")
     parser.add_argument("--baselines", action="store_true",
                         help="the baselines' grid points as candidates too")
     parser.add_argument("--full-explore", action="store_true",
@@ -356,7 +357,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     cnn_seeds = tuple(int(s) for s in args.cnn_seeds.split(",") if s.strip())
     args.work.mkdir(parents=True, exist_ok=True)
-    common = ["--no-progress"] + (["--cache-dir", args.cache_dir] if args.cache_dir else [])
+    # one torch thread per process: on a shared machine more threads cost several times the CPU
+    common = ["--no-progress", "--threads", str(args.threads)] + (["--cache-dir", args.cache_dir]
+                                                                 if args.cache_dir else [])
     explore_common = common if args.full_explore else [*common, "--quick", "--solvers", args.solvers]
     explore_common += ["--baselines"] if args.baselines or args.quick else []
     if args.quick:
@@ -382,6 +385,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     frame.to_csv(args.work / "oracle_free_runs.csv", index=False)
     command = "python scripts/oracle_free_study.py" + (" " + " ".join(argv) if argv else "")
     flags = [f for f in explore_common if f != "--no-progress"]
+    flags = [f for i, f in enumerate(flags) if f != "--threads" and (i == 0 or flags[i - 1] != "--threads")]
     explore = " ".join(["explore --task T --model M --forget F --seeds S", *flags])
     return {"runs": frame, "tables": tables, **write_markdown(frame, tables, args.md, quick=args.quick,
                                                               command=command, explore=explore)}

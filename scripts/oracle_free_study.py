@@ -160,6 +160,9 @@ def best_table_row(task: str, model: str, forget: str, seeds: tuple[int, ...], w
     if table_dir is None and not (out / "table.csv").is_file():
         _cli(["table", "--task", task, "--model", model, "--forget", forget, "--seeds",
               ",".join(map(str, seeds)), "--out", str(out), "--force", *common])
+    if not (out / "results.json").is_file():  # --table-dir without this table: the column stays empty
+        logger.warning("no table in %s: the best table row of %s %s %s is left out", out, task, model, forget)
+        return "—", float("nan")
     results = json.loads((out / "results.json").read_text())
     ran = sorted({int(r["seed"]) for r in results["rows"]})
     if ran != sorted(seeds):

@@ -45,7 +45,7 @@ logger = logging.getLogger("oracle_free_study")
 MLP_FORGETS = ("random:0.1", "random:0.3", "random:0.5", "class:3", "class:8", "class:3,5")
 CNN_FORGETS = ("random:0.3", "class:3")
 SEEDS = (0, 1, 2)
-CNN_SEEDS = (0,)
+CNN_SEEDS = (0, 1, 2)
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 # The candidates of a study run: explore's quick settings of these gradient solvers (plus the baselines'
 # grids with --baselines): the population searches cost too much for ~20 runs on a shared 2-core machine.

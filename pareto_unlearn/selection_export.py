@@ -278,9 +278,10 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         ``front``, ``oracle_free`` (for that rule: the pick's predicted gap ``gap`` and its prediction
         interval ``low`` / ``high`` at ``level``, ``band_size`` of ``n_candidates``, ``theta0_in_band``,
         ``terms`` (per metric: the pick's value, Retrain's predicted value and interval, the expected
-        |difference| and its interval), ``n_boot``, ``message``; else None); with ``export`` also ``metrics`` and ``objectives`` recomputed on the
-        exported weights, ``max_abs_difference`` to the recorded values, ``model_path``, ``json_path``
-        and ``adapter_path`` (None unless the point came from a subspace).
+        |difference| and its interval), ``n_boot``, ``message``; else None); with ``export`` also
+        ``metrics`` and ``objectives`` recomputed on the exported weights, ``max_abs_difference`` to the
+        recorded values, ``model_path``, ``json_path`` and ``adapter_path`` (None unless the point came
+        from a subspace).
 
     Raises
     ------

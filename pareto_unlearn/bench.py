@@ -22,7 +22,8 @@ from pareto_unlearn.solvers.evolutionary import bench as space_bench
 from pareto_unlearn.task import load_task
 from pareto_unlearn.task._training import one_cpu_thread
 
-__all__ = ["run_bench", "time_ms", "bench_parallel_efficiency", "per_task_overhead_ms"]
+__all__ = ["run_bench", "time_ms", "bench_parallel_efficiency", "per_task_overhead_ms",
+           "bench_oracle_free_select"]
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +242,35 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
 
 
 # LS-settings searches whose serial run takes >= 30 s at one thread on a 2-core laptop CPU (digits).
+def bench_oracle_free_select(task, *, n_candidates: int = 1100, repeat: int = 3) -> dict[str, Any]:
+    """The oracle-free pick (definitions §6, B = 400 replicates) over ``n_candidates`` points carrying
+    ``task``'s real per-sample columns (θ0 and three perturbed copies, tiled), against the 5 s goal."""
+    import numpy as np
+
+    from pareto_unlearn.front import Front
+    from pareto_unlearn.metrics import MetricEvaluator
+    from pareto_unlearn.selection import OracleFree
+
+    evaluator = MetricEvaluator(task)
+    generator = torch.Generator().manual_seed(0)
+    rows = []
+    for scale in (0.0, 0.3, 1.0, 3.0):
+        model = task.copy_original()
+        with torch.no_grad():
+            last = [p for p in model.parameters() if p.ndim == 2][-1]
+            last.add_(scale * last.std() * torch.randn(last.shape, generator=generator))
+        rows.append(evaluator(model.eval()))
+    take = np.r_[0, np.arange(n_candidates - 1) % 3 + 1]
+    metrics = {k: np.array([rows[i][k] for i in take]) for k in rows[0]}
+    F = np.column_stack([np.linspace(0.0, 1.0, n_candidates), np.linspace(1.0, 0.0, n_candidates)])
+    solver = np.array(["Original"] + ["perturbed"] * (n_candidates - 1), dtype=object)
+    front = Front(("forget_kl", "retain_ce"), F, solver, metrics=metrics)
+    rule = OracleFree.for_task(task)
+    ms = time_ms(lambda: rule.choose(front), repeat=repeat, warmup=1)
+    label = f"select oracle-free, B = {rule.n_boot}, {n_candidates} candidates"
+    return _ratio("oracle_free_select", label, ms, "the 5 s goal", 5000.0, "<= 1")
+
+
 EFFICIENCY_SEARCHES = {
     "mlp": {"pop_size": 32, "n_gen": 36, "max_epochs": 5},
     "cnn": {"pop_size": 32, "n_gen": 8, "max_epochs": 5},
@@ -267,6 +297,7 @@ def run_bench(
     ratios.update(space_bench(task, repeat=max(3, repeat // 5), compile=compile))
     ratios["upgrad_vs_ls_step"] = bench_upgrad_vs_ls(task, repeat=repeat)
     ratios["pama_vs_upgrad_aggregation"] = bench_pama_vs_upgrad(task, repeat=repeat)
+    ratios["oracle_free_select"] = bench_oracle_free_select(task)
     if dask:
         demo_task = load_task("digits", forget="random:0.5", seed=0, device="cpu", cache_dir=cache_dir,
                               progress=progress)

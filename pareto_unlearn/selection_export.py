@@ -9,8 +9,8 @@ point's model from θ0 and, when asked, writes atomically
   a subspace (rebuild kind ``last_layer`` or ``lora``), with their rebuild spec in the file's metadata,
 - ``<stem>.json``: the metrics (UA, RA, TA, MIA, gap to Retrain) and objectives recomputed on the
   exported weights, the values the run recorded, the provenance, the rule, the run directory and the task;
-  for the oracle-free rule also ``oracle_free``: the predicted gap, its 90 % bootstrap interval, the band
-  size and whether θ0 was in the band (docs/definitions.md §6's report).
+  for the oracle-free rule also ``oracle_free``: the predicted gap, its 90 % prediction interval, the band
+  size, whether θ0 was in the band and each term (docs/definitions.md §6's report).
 
 :func:`load_exported` builds a fresh model and loads the exported weights back (hash and shapes checked).
 
@@ -275,11 +275,13 @@ def select_and_export(run_dir: str | os.PathLike, *, method: str = "oracle-free"
         ``point`` (solver, point number within the solver, index in the run's front, objectives by name,
         UA, RA, TA, MIA, gap and the other recorded metrics, provenance, cost, rebuild spec),
         ``objective_names``, ``index``, ``rule`` (its repr), ``model`` (the rebuilt ``nn.Module``), ``task``,
-        ``front``, ``oracle_free`` (for that rule: the pick's predicted gap ``gap`` and its bootstrap
+        ``front``, ``oracle_free`` (for that rule: the pick's predicted gap ``gap`` and its prediction
         interval ``low`` / ``high`` at ``level``, ``band_size`` of ``n_candidates``, ``theta0_in_band``,
-        ``message``; else None); with ``export`` also ``metrics`` and ``objectives`` recomputed on the
-        exported weights, ``max_abs_difference`` to the recorded values, ``model_path``, ``json_path``
-        and ``adapter_path`` (None unless the point came from a subspace).
+        ``terms`` (per metric: the pick's value, Retrain's predicted value and interval, the expected
+        |difference| and its interval), ``n_boot``, ``message``; else None); with ``export`` also
+        ``metrics`` and ``objectives`` recomputed on the exported weights, ``max_abs_difference`` to the
+        recorded values, ``model_path``, ``json_path`` and ``adapter_path`` (None unless the point came
+        from a subspace).
 
     Raises
     ------

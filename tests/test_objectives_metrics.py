@@ -181,24 +181,26 @@ def _one_hot_logits(pred: list[int], c: int, scale: float = 10.0) -> torch.Tenso
     return scale * torch.nn.functional.one_hot(torch.tensor(pred), c).double()
 
 
-def _fake_task(forget_y, retain_y, test_y, sel_y, *, forgotten=(), members=None, c: int = 3):
-    subset = lambda ys: Subset(torch.zeros(len(ys), 1), torch.tensor(ys))  # noqa: E731
+def _fake_task(forget_y, retain_y, test_y, sel_y, *, forgotten=(), members=None, c: int = 3, ref_y=()):
+    subset = lambda ys: Subset(torch.zeros(len(ys), 1), torch.tensor(ys, dtype=torch.long))  # noqa: E731
     test = subset(test_y)
     mask = ~torch.isin(test.y, torch.tensor(list(forgotten), dtype=torch.long))
     return SimpleNamespace(
         forget=subset(forget_y), retain=subset(retain_y), test=test, heldout_selection=subset(sel_y),
+        heldout_reference=subset(ref_y),
         forgotten_classes=tuple(forgotten), n_classes=c, test_nonforgotten_mask=lambda: mask,
         mia_members=np.arange(len(retain_y)) if members is None else np.asarray(members), seed=0,
     )
 
 
 def test_accuracies_and_per_sample_results_by_hand() -> None:
-    task = _fake_task([0, 1, 2, 0], [0, 1, 2, 0, 1], [0, 1, 2, 2], [0, 1, 2, 1, 0, 2])
+    task = _fake_task([0, 1, 2, 0], [0, 1, 2, 0, 1], [0, 1, 2, 2], [0, 1, 2, 1, 0, 2], ref_y=[1, 2])
     pred = Predictions(
         forget=_one_hot_logits([0, 2, 2, 1], 3),          # 2 of 4 right
         retain=_one_hot_logits([0, 1, 2, 0, 0], 3),       # 4 of 5 right
         test=_one_hot_logits([0, 1, 0, 2], 3),            # 3 of 4 right
         heldout_selection=_one_hot_logits([0, 1, 2, 1, 1, 2], 3, scale=2.0),  # 5 of 6 right
+        heldout_reference=_one_hot_logits([1, 0], 3),     # 1 of 2 right
     )
     out = unlearning_metrics(pred, task)
     assert out["UA"] == pytest.approx(100.0 - 100.0 * 2 / 4)
@@ -208,11 +210,12 @@ def test_accuracies_and_per_sample_results_by_hand() -> None:
     assert out["sel_acc"] == pytest.approx(100.0 * 5 / 6)
     assert 0.0 <= out["MIA"] <= 100.0
     assert "TA_forgotten" not in out and "oracle_free" not in out
-    # the oracle-free rule's per-sample results: which forget / D_h,sel samples are right, and M̃IA's calls
+    # the oracle-free rule's per-sample results: which forget / D_h samples (D_h,sel then D_h,ref) are
+    # right, and M̃IA's calls
     columns = sample_columns(pred, task)
-    assert (columns["ofs.n_forget"], columns["ofs.n_sel"]) == (4, 6)
+    assert (columns["ofs.n_forget"], columns["ofs.n_heldout"], columns["ofs.n_test"]) == (4, 8, 4)
     assert unpack_bits(columns, "forget_correct", 4).astype(int).tolist() == [[1, 0, 1, 0]]
-    assert unpack_bits(columns, "sel_correct", 6).astype(int).tolist() == [[1, 1, 1, 1, 0, 1]]
+    assert unpack_bits(columns, "heldout_correct", 8).astype(int).tolist() == [[1, 1, 1, 1, 0, 1, 1, 0]]
     assert unpack_bits(columns, "forget_nonmember", 4).shape == (1, 4)
 
 

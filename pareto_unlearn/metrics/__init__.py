@@ -3,6 +3,7 @@
 
 from pareto_unlearn.metrics._metrics import (
     METRICS,
+    PREDICTION_SPLITS,
     MetricEvaluator,
     PredictionRecorder,
     Predictions,
@@ -17,6 +18,7 @@ from pareto_unlearn.metrics._samples import is_sample_column, pack_bits, unpack_
 __all__ = [
     "PredictionRecorder",
     "METRICS",
+    "PREDICTION_SPLITS",
     "MetricEvaluator",
     "Predictions",
     "avg_gap",

@@ -25,9 +25,13 @@ __all__ = [
     "mia_efficacy",
     "MetricEvaluator",
     "METRICS",
+    "PREDICTION_SPLITS",
 ]
 
 METRICS = ("UA", "RA", "TA", "MIA")
+# The splits a model's logits are kept on, in the field order of Predictions: D_h,ref is among them
+# because the oracle-free rule scores every candidate on all of D_h (docs/definitions.md §6).
+PREDICTION_SPLITS = ("forget", "retain", "test", "heldout_selection", "heldout_reference")
 
 
 @torch.no_grad()
@@ -41,20 +45,19 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int =
 
 @dataclass(frozen=True)
 class Predictions:
-    """Logits [n, C] of one model on the four splits that metrics need."""
+    """Logits [n, C] of one model on the splits that metrics need (``PREDICTION_SPLITS``, in order)."""
 
     forget: torch.Tensor
     retain: torch.Tensor
     test: torch.Tensor
     heldout_selection: torch.Tensor
+    heldout_reference: torch.Tensor | None = None  # needed by the oracle-free columns, not by the metrics
 
 
 def predict(model: torch.nn.Module, task, *, batch_size: int = 2048) -> Predictions:
+    """Logits of ``model`` on every split of ``PREDICTION_SPLITS``."""
     return Predictions(
-        *(
-            predict_logits(model, getattr(task, s).x, batch_size=batch_size)
-            for s in ("forget", "retain", "test", "heldout_selection")
-        )
+        *(predict_logits(model, getattr(task, s).x, batch_size=batch_size) for s in PREDICTION_SPLITS)
     )
 
 
@@ -157,7 +160,8 @@ class MetricEvaluator:
     columns (``ofs.*``) the oracle-free rule resamples (docs/definitions.md §6).
 
     The ``gap`` column reads Retrain (for reporting); the ``ofs.*`` columns read only D_f, D_r and
-    D_h,sel of the model itself and of θ0, never Retrain or the test set.
+    D_h (= D_h,sel ∪ D_h,ref) of the model itself and of θ0, and the test split's size, never Retrain
+    or test data.
 
     Examples
     --------
@@ -180,7 +184,8 @@ class MetricEvaluator:
 
     @cached_property
     def target_(self) -> dict[str, float]:
-        """Retrain's oracle-free target estimated from θ0 on D_h,sel (``ofs.target.*``), computed once."""
+        """θ0's results on D_h that Retrain's predictive distribution is drawn from (``ofs.target.*``),
+        computed once."""
         pred0 = predict(self.task.original, self.task)
         ra0 = unlearning_metrics(pred0, self.task)["RA"]
         return target_columns(pred0, self.task, ra0)

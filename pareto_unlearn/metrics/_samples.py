@@ -1,17 +1,23 @@
 """Per-sample results of the oracle-free estimate, carried as metric columns of a Front
 (docs/definitions.md §6).
 
-The oracle-free rule resamples D_f and D_h,sel, so it needs each candidate's per-sample 0/1 results, not
-its accuracies: forget sample correct, forget sample called non-member by the M̃IA attack, D_h,sel sample
-correct. They are computed once per evaluated model (the attack fitted once) and packed, 52 bits to a
-float64 metric column, so they travel with every point through concatenation, subsets, checkpoints,
-Dask workers and ``Front.save`` / ``Front.load`` like any other metric. Retrain's oracle-free target,
-estimated from θ0 on D_h,sel, is packed the same way on every row (a few columns): a rule given any
-subset of a front has what it needs, and nothing in these columns comes from Retrain or the test set.
+The oracle-free rule compares every candidate with a Retrain drawn anew in each replicate, so it needs
+each candidate's per-sample 0/1 results, not its accuracies: forget sample correct and forget sample
+called non-member by the M̃IA attack (D_f is never resampled, but the calls are kept per sample so that
+any subset of a front can be re-scored), and D_h sample correct (D_h = D_h,sel ∪ D_h,ref, every held-out
+sample θ0 never trained on; T̃A resamples it). They are computed once per evaluated model (the attack
+fitted once) and packed, 52 bits to a float64 metric column, so they travel with every point through
+concatenation, subsets, checkpoints, Dask workers and ``Front.save`` / ``Front.load`` like any other
+metric. θ0's results on D_h (its errors and its 5-fold cross-fitted non-member calls: what Retrain's
+predictive distribution is drawn from) are packed the same way on every row, with the sizes the draw
+needs: a rule given any subset of a front has what it needs, and nothing in these columns comes from
+Retrain or from test data (``ofs.n_test`` is the test split's size, a count).
 
-Columns (``PREFIX`` = ``"ofs."``): ``ofs.n_forget``, ``ofs.n_sel`` (sizes), ``ofs.forget_correct.K``,
-``ofs.forget_nonmember.K`` (random forgetting only), ``ofs.sel_correct.K`` (D_h,sel, retained classes),
-``ofs.target.sel_correct.K`` and ``ofs.target.sel_nonmember.K`` (θ0, cross-fitted), ``ofs.target.RA``.
+Columns (``PREFIX`` = ``"ofs."``): ``ofs.n_forget``, ``ofs.n_heldout``, ``ofs.n_retain``, ``ofs.n_test``
+(sizes), ``ofs.forget_correct.K``, ``ofs.forget_nonmember.K`` (random forgetting only),
+``ofs.heldout_correct.K`` (D_h, retained classes), ``ofs.target.heldout_correct.K`` and
+``ofs.target.heldout_nonmember.K`` (θ0; the calls cross-fitted), ``ofs.target.RA``. Runs made before
+D_h replaced D_h,sel carry ``ofs.n_sel`` instead of ``ofs.n_heldout`` and must be evaluated again.
 
 Examples
 --------
@@ -32,8 +38,9 @@ import numpy as np
 import torch
 from sklearn.svm import SVC
 
-__all__ = ["PREFIX", "BITS_PER_COLUMN", "pack_bits", "unpack_bits", "is_sample_column", "sample_columns",
-           "target_columns", "selection_members"]
+__all__ = ["PREFIX", "BITS_PER_COLUMN", "N_FOLDS", "pack_bits", "unpack_bits", "is_sample_column",
+           "sample_columns", "target_columns", "heldout_members", "heldout_labels", "heldout_logits",
+           "cross_fitted_nonmember"]
 
 PREFIX = "ofs."
 BITS_PER_COLUMN = 52  # a float64 holds every integer below 2**53 exactly
@@ -88,67 +95,110 @@ def _called_nonmember(attack: SVC, conf: np.ndarray) -> np.ndarray:
     return attack.predict(conf.reshape(-1, 1)) == 0
 
 
-def _kept_selection(task) -> torch.Tensor:
-    """D_h,sel samples of the retained classes (all of them under random forgetting)."""
-    y = task.heldout_selection.y
+N_FOLDS = 5  # θ0's cross-fitted non-member calls on D_h (docs/definitions.md §6)
+
+
+def heldout_labels(task) -> torch.Tensor:
+    """Labels of D_h = D_h,sel then D_h,ref (every held-out sample, in that order)."""
+    return torch.cat([task.heldout_selection.y, task.heldout_reference.y])
+
+
+def heldout_logits(pred) -> torch.Tensor:
+    """A model's logits on D_h = D_h,sel then D_h,ref, from its :class:`Predictions`."""
+    if pred.heldout_reference is None:
+        raise ValueError("the oracle-free columns need the model's logits on D_h,ref too "
+                         "(Predictions.heldout_reference; see metrics.PREDICTION_SPLITS)")
+    return torch.cat([pred.heldout_selection, pred.heldout_reference])
+
+
+def _kept_heldout(task) -> torch.Tensor:
+    """D_h samples of the retained classes (all of them under random forgetting)."""
+    y = heldout_labels(task)
     keep = torch.ones_like(y, dtype=torch.bool)
     for c in task.forgotten_classes:
         keep &= y != c
     return keep
 
 
-def selection_members(task) -> np.ndarray:
-    """Positions in ``task.retain`` of M̃IA's fixed member subset: as many as D_h,sel holds, seeded."""
-    n = min(len(task.retain), len(task.heldout_selection))
+def heldout_members(task) -> np.ndarray:
+    """Positions in ``task.retain`` of M̃IA's fixed member subset: as many as D_h holds, seeded."""
+    n = min(len(task.retain), len(task.heldout_selection) + len(task.heldout_reference))
     rng = np.random.default_rng([int(task.seed), 61])
     return np.sort(rng.choice(len(task.retain), size=n, replace=False))
 
 
+def _sizes(task) -> dict[str, float]:
+    keep = _kept_heldout(task)
+    return {f"{PREFIX}n_forget": float(len(task.forget.y)), f"{PREFIX}n_heldout": float(int(keep.sum())),
+            f"{PREFIX}n_retain": float(len(task.retain.y)),
+            f"{PREFIX}n_test": float(int(task.test_nonforgotten_mask().sum()))}
+
+
+def _member_confidence(pred, task, members: np.ndarray) -> np.ndarray:
+    index = torch.as_tensor(members, device=pred.retain.device)
+    return _confidence(pred.retain[index], task.retain.y[index.to(task.retain.y.device)])
+
+
 def sample_columns(pred, task) -> dict[str, float]:
-    """A model's per-sample columns from its logits ``pred`` (a :class:`Predictions`)."""
-    f_y, s_y = task.forget.y, task.heldout_selection.y
-    keep = _kept_selection(task)
-    out: dict[str, float] = {f"{PREFIX}n_forget": float(len(f_y)), f"{PREFIX}n_sel": float(int(keep.sum()))}
+    """A model's per-sample columns from its logits ``pred`` (a :class:`Predictions`): its results on D_f
+    and D_h and, under random forgetting, M̃IA's calls of D_f (members: a fixed subset of D_r the size
+    of D_h; non-members: D_h)."""
+    f_y, h_y = task.forget.y, heldout_labels(task)
+    h_logits = heldout_logits(pred)
+    keep = _kept_heldout(task)
+    out = _sizes(task)
     forget_correct = (pred.forget.argmax(-1) == f_y).cpu().numpy()
-    sel_correct = (pred.heldout_selection.argmax(-1) == s_y)[keep].cpu().numpy()
-    columns = {**pack_bits("forget_correct", forget_correct), **pack_bits("sel_correct", sel_correct)}
+    heldout_correct = (h_logits.argmax(-1) == h_y)[keep].cpu().numpy()
+    columns = {**pack_bits("forget_correct", forget_correct), **pack_bits("heldout_correct", heldout_correct)}
     if not task.forgotten_classes:
-        members = torch.as_tensor(selection_members(task), device=pred.retain.device)
-        r_y = task.retain.y
-        attack = _attack(_confidence(pred.retain[members], r_y[members]),
-                         _confidence(pred.heldout_selection, s_y))
-        nonmember = _called_nonmember(attack, _confidence(pred.forget, f_y))
-        columns.update(pack_bits("forget_nonmember", nonmember))
+        attack = _attack(_member_confidence(pred, task, heldout_members(task)), _confidence(h_logits, h_y))
+        called = _called_nonmember(attack, _confidence(pred.forget, f_y))
+        columns.update(pack_bits("forget_nonmember", called))
     out.update({k: float(v[0]) for k, v in columns.items()})
     return out
 
 
-def target_columns(pred0, task, ra0: float) -> dict[str, float]:
-    """Retrain's oracle-free target from θ0's logits ``pred0``: D_h,sel correctness (retained classes),
-    the cross-fitted M̃IA calls of D_h,sel (random forgetting), and RA(θ0) = ``ra0``.
+def cross_fitted_nonmember(member_conf: np.ndarray, heldout_conf: np.ndarray, *, seed: int,
+                           n_folds: int = N_FOLDS) -> np.ndarray:
+    """Which D_h samples θ0's attack calls non-member, each called by an attack that never saw it.
 
-    Cross-fitting: D_h,sel and the member subset are each cut in two seeded halves; the attack fitted on
-    members A vs D_h,sel half A calls the samples of half B, and the other way round, so no D_h,sel
-    sample is scored by an attack that saw it.
+    D_h and the members are each cut into ``n_folds`` seeded folds; the samples of fold j are called by
+    the §3 attack fitted on the members outside fold j vs the D_h samples outside fold j (members are
+    folded too, so every attack sees members and non-members in the 1 : 1 ratio of the candidates'
+    attack).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> calls = cross_fitted_nonmember(rng.uniform(0.9, 1.0, 200), rng.uniform(0.0, 1.0, 200), seed=0)
+    >>> calls.shape, bool(calls.mean() > 0.5)
+    ((200,), True)
     """
-    s_y = task.heldout_selection.y
-    keep = _kept_selection(task)
-    correct = (pred0.heldout_selection.argmax(-1) == s_y)[keep].cpu().numpy()
-    columns = pack_bits("target.sel_correct", correct)
+    rng = np.random.default_rng([int(seed), 67])
+    heldout_fold = rng.permutation(len(heldout_conf)) % n_folds
+    member_fold = rng.permutation(len(member_conf)) % n_folds
+    called = np.zeros(len(heldout_conf), dtype=bool)
+    for fold in range(n_folds):
+        inside = heldout_fold == fold
+        attack = _attack(member_conf[member_fold != fold], heldout_conf[~inside])
+        called[inside] = _called_nonmember(attack, heldout_conf[inside])
+    return called
+
+
+def target_columns(pred0, task, ra0: float) -> dict[str, float]:
+    """What Retrain's predictive distribution is drawn from, from θ0's logits ``pred0``: θ0's results on
+    D_h (retained classes), its cross-fitted M̃IA calls of D_h (random forgetting,
+    :func:`cross_fitted_nonmember`), RA(θ0) = ``ra0``, and the sizes."""
+    h_y, h_logits = heldout_labels(task), heldout_logits(pred0)
+    keep = _kept_heldout(task)
+    correct = (h_logits.argmax(-1) == h_y)[keep].cpu().numpy()
+    columns = pack_bits("target.heldout_correct", correct)
     if not task.forgotten_classes:
-        members = selection_members(task)
-        r_y = task.retain.y
-        member_conf = _confidence(pred0.retain[torch.as_tensor(members, device=pred0.retain.device)],
-                                  r_y[torch.as_tensor(members, device=r_y.device)])
-        sel_conf = _confidence(pred0.heldout_selection, s_y)
-        rng = np.random.default_rng([int(task.seed), 67])
-        sel_half = rng.permutation(len(sel_conf)) < len(sel_conf) // 2
-        member_half = rng.permutation(len(member_conf)) < len(member_conf) // 2
-        called = np.zeros(len(sel_conf), dtype=bool)
-        for side in (True, False):
-            attack = _attack(member_conf[member_half == side], sel_conf[sel_half == side])
-            called[sel_half != side] = _called_nonmember(attack, sel_conf[sel_half != side])
-        columns.update(pack_bits("target.sel_nonmember", called))
+        called = cross_fitted_nonmember(_member_confidence(pred0, task, heldout_members(task)),
+                                        _confidence(h_logits, h_y), seed=int(task.seed))
+        columns.update(pack_bits("target.heldout_nonmember", called))
     out = {k: float(v[0]) for k, v in columns.items()}
     out[f"{PREFIX}target.RA"] = float(ra0)
+    out.update(_sizes(task))
     return out

@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 SCORED = ("UA", "RA", "TA", "MIA")  # the metrics whose gap to Retrain the hover shows
 EVALUATION_ONLY = "evaluation only: reads Retrain"
+# the oracle-free rule's per-point report (OracleFree.explain): g̃, its prediction interval, each term
+PREDICTED = ("predicted_gap", "predicted_low", "predicted_high", *(f"{k}_term" for k in SCORED))
 
 
 def near_theta0_box(F: np.ndarray, original: Any, retrain: Any, *, share: float = 0.04,
@@ -85,7 +87,9 @@ class ExplorerData:
         ``point`` (number within its solver), ``space``, ``reference``, ``hyperparameters`` (JSON),
         the objectives, UA/RA/TA/MIA/gap, ``gap_UA`` … (|metric − Retrain's|, evaluation only),
         ``feasible``, ``nondominated`` (within its solver), ``nondominated_union`` (within its run),
-        ``theta0``, ``baseline``, ``in_band``, ``predicted_gap``, ``oracle_free_pick``, ``knee``, ``hover``.
+        ``theta0``, ``baseline``, ``in_band``, ``predicted_gap`` (with ``predicted_low`` / ``predicted_high``,
+        its 90 % prediction interval, and ``UA_term`` … the expected gap per metric), ``oracle_free_pick``,
+        ``knee``, ``hover``.
     objective_names : tuple of str
     references : pd.DataFrame
         One row per run and reference (``run``, ``kind`` in {"Original (θ0)", "Retrain"}, the objectives,
@@ -144,9 +148,13 @@ def _hover(row: Mapping[str, Any], objective_names: Sequence[str], has_retrain: 
     flags = [label for key, label in (("oracle_free_pick", "ORACLE-FREE PICK"), ("in_band", "in the band"),
                                       ("knee", "KNEE"), ("nondominated", "non-dominated")) if row[key]]
     if np.isfinite(row["predicted_gap"]):
-        flags.append(f"predicted gap g̃ {row['predicted_gap']:.2f}")
+        flags.append(f"predicted gap g̃ {row['predicted_gap']:.2f} (90 % prediction interval "
+                     f"{_fmt(row.get('predicted_low'), '.2f')}–{_fmt(row.get('predicted_high'), '.2f')})")
     if flags:
         lines.append("; ".join(flags))
+    terms = [f"{k} {row[f'{k}_term']:.2f}" for k in SCORED if np.isfinite(row.get(f"{k}_term", np.nan))]
+    if terms:  # the expected |candidate − drawn Retrain| per metric, without Retrain (definitions §6)
+        lines.append("predicted gap per term: " + ", ".join(terms))
     if has_retrain:
         gaps = ", ".join(f"{k} {_fmt(row[f'gap_{k}'], '.2f')}" for k in SCORED)
         lines.append(f"<i>gap to Retrain ({EVALUATION_ONLY}): {_fmt(row['gap'], '.2f')} pp avg.; {gaps}</i>")
@@ -213,12 +221,17 @@ def _run_frame(label: str, front: Front, summary: dict[str, Any], kind: str | No
         frame[f"gap_{k}"] = np.abs(frame[k] - float(target)) if target is not None else np.nan
     pick, table, note = _oracle_free(front, summary, kind)
     frame["in_band"] = False
-    frame["predicted_gap"] = np.nan
     frame["oracle_free_pick"] = False
+    for column in PREDICTED:
+        frame[column] = np.nan
     if table is not None:
         assert pick is not None  # _oracle_free returns both or neither
-        frame.loc[table["index"].to_numpy(), "in_band"] = table["in_band"].to_numpy(dtype=bool)
-        frame.loc[table["index"].to_numpy(), "predicted_gap"] = table["predicted_gap"].to_numpy(dtype=float)
+        rows = table["index"].to_numpy()
+        frame.loc[rows, "in_band"] = table["in_band"].to_numpy(dtype=bool)
+        for column in PREDICTED:
+            source = {"predicted_low": "low", "predicted_high": "high"}.get(column, column)
+            if source in table:
+                frame.loc[rows, column] = table[source].to_numpy(dtype=float)
         frame.loc[int(pick["index"]), "oracle_free_pick"] = True
     knee = _knee(front)
     frame["knee"] = False

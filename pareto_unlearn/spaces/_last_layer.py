@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.metrics import Predictions
+from pareto_unlearn.metrics import PREDICTION_SPLITS, Predictions
 from pareto_unlearn.spaces._fused import fused_plan
 from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
@@ -58,7 +58,7 @@ __all__ = ["LastLayerSpace", "LastLayerEvaluator", "genome_from_model", "build_l
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCALE = 8.0
-SPLITS = ("forget", "retain", "test", "heldout_selection")
+SPLITS = PREDICTION_SPLITS
 
 
 @torch.no_grad()

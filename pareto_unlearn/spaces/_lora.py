@@ -33,7 +33,7 @@ from torch import nn
 from torch.func import functional_call
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.metrics import Predictions
+from pareto_unlearn.metrics import PREDICTION_SPLITS, Predictions
 from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
@@ -41,7 +41,7 @@ from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 __all__ = ["LoRASpace", "LoRAEvaluator", "build_lora_model", "default_lora_layers", "DEFAULT_LORA_SCALE"]
 
 DEFAULT_LORA_SCALE = 8.0
-SPLITS = ("forget", "retain", "test", "heldout_selection")
+SPLITS = PREDICTION_SPLITS
 _FAST = (nn.Linear, nn.ReLU, nn.Identity, nn.Dropout, nn.Flatten)
 _BUDGET = 1 << 24  # floats of the largest activation of one vmap chunk
 

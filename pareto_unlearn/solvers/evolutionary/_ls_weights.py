@@ -28,7 +28,7 @@ import numpy as np
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.metrics import PredictionRecorder, Predictions
+from pareto_unlearn.metrics import PREDICTION_SPLITS, PredictionRecorder, Predictions
 from pareto_unlearn.objectives import objectives_from_spec
 from pareto_unlearn.solvers._jd import LinearScalarization
 from pareto_unlearn.solvers._names import LS_WEIGHTS_SPACE
@@ -46,7 +46,7 @@ __all__ = ["EvolutionaryLSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls
 logger = logging.getLogger(__name__)
 
 DEFAULT_LR_BOUNDS = (-2.5, -0.5)
-_PREDICTION_SPLITS = ("forget", "retain", "test", "heldout_selection")
+_PREDICTION_SPLITS = PREDICTION_SPLITS
 
 
 def individual_seed(seed: int, genome: np.ndarray) -> int:

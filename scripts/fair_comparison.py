@@ -45,6 +45,7 @@ from pareto_unlearn.cli import main as cli_main  # noqa: E402
 from pareto_unlearn.experiments import budget_table  # noqa: E402
 from pareto_unlearn.front import nondominated_mask  # noqa: E402
 from pareto_unlearn.indicators import hv_reference_point, hypervolume  # noqa: E402
+from pareto_unlearn.metrics import MetricEvaluator  # noqa: E402
 from pareto_unlearn.objectives import make_objectives  # noqa: E402
 from pareto_unlearn.plotting import solver_color  # noqa: E402
 from pareto_unlearn.rundir import load_run  # noqa: E402
@@ -251,22 +252,23 @@ def _limits(run_dir: Path, quick: bool) -> list[str]:
                      progress=False)
     objectives = make_objectives(task)
     ref = np.asarray(hv_reference_point(task, objectives))
+    evaluator = MetricEvaluator(task)  # one for every run below (its θ0 metrics are computed once)
     settings = default_settings(TASK, quick=quick)[f"nsga2-{LastLayerSpace.name}"]
     lines = []
     for factor in (1, 10):
         solver = EvolutionarySolver(space=LastLayerSpace(), pop_size=settings["pop_size"],
                                     n_gen=settings["n_gen"] * factor, seed=int(summary["task"]["seed"]),
                                     progress=False)
-        run = solver.run(task, objectives)
+        run = solver.run(task, objectives, evaluator=evaluator)
         lines.append(f"{solver.name} with {factor}× its generations ({solver.n_gen}): HV "
                      f"{hypervolume(run.F, ref):.3f} after {float(np.max(run.cost['wall_s'])):.1f} s")
-    pop, n_gen = (20, 15) if quick else (40, 150)
-    genomes = [LastLayerSVDSpace(), ProjectionSpace(dims=16), ProjectionSpace(dims=64), LoRASVDSpace(),
-               LoRASVDSpace(k=16), LoRASVDSpace(free_a=False, k=None)]
+    pop, n_gen = (20, 15) if quick else (40, 100)
+    genomes = [LastLayerSVDSpace(), ProjectionSpace(dims=30), LoRASVDSpace(), LoRASVDSpace(k=16),
+               ProjectionSpace(over="lora", dims=32)]
     for space in genomes:  # the genome: θ0's SVD against random slices of the same dimension
         solver = EvolutionarySolver(space=space, pop_size=pop, n_gen=n_gen, seed=int(summary["task"]["seed"]),
                                     progress=False)
-        run = solver.run(task, objectives)
+        run = solver.run(task, objectives, evaluator=evaluator)
         lines.append(f"{solver.name} {space!r} ({solver.n_var_} dims), pop {pop} × {n_gen} generations: HV "
                      f"{hypervolume(run.F, ref):.3f} after {float(np.max(run.cost['wall_s'])):.1f} s")
     for space_name in (LastLayerSpace.name, "lora"):
@@ -371,11 +373,23 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--md", default="docs/fair_comparison.md", help="the markdown to write")
     parser.add_argument("--reuse", action="store_true", help="keep explore runs already in --work")
     parser.add_argument("--task", default="digits", help="the task explored (digits, fashion-mnist, ...)")
+    parser.add_argument("--forgets", default=",".join(FORGETS), help="comma-separated forget sets")
+    parser.add_argument("--no-dense", action="store_true",
+                        help="leave out the dense gradient sweeps (the gradient side is the default sweeps)")
+    parser.add_argument("--explore-only", action="store_true",
+                        help="only run the explores into --work (e.g. one process per forget set; then "
+                             "--reuse writes the markdown)")
     args = parser.parse_args(argv)
     global TASK
     TASK = args.task
     work, md = Path(args.work), Path(args.md)
-    forgets, seeds = (FORGETS[:1], SEEDS[:1]) if args.quick else (FORGETS, SEEDS)
+    forgets = tuple(f for f in args.forgets.split(",") if f)
+    forgets, seeds = (forgets[:1], SEEDS[:1]) if args.quick else (forgets, SEEDS)
+    if args.explore_only:
+        for forget in forgets:
+            for s in seeds:
+                _explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
+        return []
     lines = ["# Evolutionary against gradient fronts: the same space, every budget", "",
              f"Written by `python scripts/fair_comparison.py`{' --quick' if args.quick else ''}: "
              f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread) for "
@@ -396,12 +410,14 @@ def main(argv: list[str] | None = None) -> list[str]:
         per_seed = [budget_table([r], BUDGETS) for r in runs]
         table = pd.concat([t.assign(run_index=k) for k, t in enumerate(per_seed)], ignore_index=True)
         config = _dense_config(work / "dense.toml", args.quick)
-        dense_runs = [_explore_dense(forget, s, work / f"dense-{forget.replace(':', '-')}-seed{s}", config,
-                                     args.reuse) for s in seeds]
-        pairs = enumerate(zip(dense_runs, per_seed, strict=True))
-        dense = pd.concat([budget_table([d], BUDGETS, base_cost=t.attrs["base_costs"][t["run"].iloc[0]])
-                           .assign(run_index=k) for k, (d, t) in pairs], ignore_index=True)
-        against_dense = _against_dense(table, dense)
+        against_dense = None
+        if not args.no_dense:
+            dense_runs = [_explore_dense(forget, s, work / f"dense-{forget.replace(':', '-')}-seed{s}",
+                                         config, args.reuse) for s in seeds]
+            pairs = enumerate(zip(dense_runs, per_seed, strict=True))
+            dense = pd.concat([budget_table([d], BUDGETS, base_cost=t.attrs["base_costs"][t["run"].iloc[0]])
+                               .assign(run_index=k) for k, (d, t) in pairs], ignore_index=True)
+            against_dense = _against_dense(table, dense)
         passes = pd.concat([budget_table([r], BUDGETS, axis="passes") for r in runs], ignore_index=True)
         plain = pd.concat([budget_table([_without_seeded(r)], BUDGETS) for r in runs], ignore_index=True)
         unseeded = _unseeded(pd.concat([budget_table([_without_seeded(r, NOT_UNSEEDED)], BUDGETS)
@@ -429,9 +445,11 @@ def main(argv: list[str] | None = None) -> list[str]:
                   "`ls-lora` near 7×). Here `jd`, `ls`, `ls-last-layer` and `ls-lora` run denser sweeps "
                   f"(`{config.name}`: more weights, learning rates and preference directions, spread-first) "
                   "in a second run of the same task and seed, read at the same absolute budgets; the "
-                  "evolutionary side is the default run's.", "", *_dense_markdown(against_dense), "",
-                  "### Goals", "", *_unseeded_goals(unseeded), *_goals(mean, mean_plain),
-                  *_dense_goals(against_dense)]
+                  "evolutionary side is the default run's.", ""]
+        lines += (["Not run this time (`--no-dense`): the gradient side above is the default sweeps'.", ""]
+                  if against_dense is None else [*_dense_markdown(against_dense), ""])
+        lines += ["### Goals", "", *_unseeded_goals(unseeded), *_goals(mean, mean_plain),
+                  *([] if against_dense is None else _dense_goals(against_dense))]
         shares = [_dominated_share(r) for r in runs]
         lines += ["- not dominated: share of the best LS-settings search's own non-dominated points that a "
                   "gradient point of the same run (any space) dominates, per seed: "

@@ -40,7 +40,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
+from pareto_unlearn import rebuild_model  # noqa: E402
 from pareto_unlearn.cli import main as cli_main  # noqa: E402
 from pareto_unlearn.experiments import budget_table  # noqa: E402
 from pareto_unlearn.front import nondominated_mask  # noqa: E402
@@ -245,8 +247,9 @@ def _unseeded_goals(unseeded: pd.DataFrame) -> list[str]:
 
 
 def _limits(run_dir: Path, quick: bool) -> list[str]:
-    """What holds plain NSGA-II back in the last layer: the same search with ten times the generations
-    (far past the 10× budget), against the same-space ls sweep of the run (the space's reach)."""
+    """What holds plain NSGA-II back: the same search with ten times the generations (far past the 10×
+    budget), the genomes and operators at one search size, against the same-space ls sweeps of the run (the
+    space's reach), and where the ls-lora points lie relative to θ0's singular directions."""
     summary, front = load_run(run_dir)
     task = load_task(TASK, forget=summary["task"]["forget"], seed=int(summary["task"]["seed"]),
                      progress=False)
@@ -263,19 +266,55 @@ def _limits(run_dir: Path, quick: bool) -> list[str]:
         lines.append(f"{solver.name} with {factor}× its generations ({solver.n_gen}): HV "
                      f"{hypervolume(run.F, ref):.3f} after {float(np.max(run.cost['wall_s'])):.1f} s")
     pop, n_gen = (20, 15) if quick else (40, 100)
-    genomes = [LastLayerSVDSpace(), ProjectionSpace(dims=30), LoRASVDSpace(), LoRASVDSpace(k=16),
-               ProjectionSpace(over="lora", dims=32)]
-    for space in genomes:  # the genome: θ0's SVD against random slices of the same dimension
+    low_eta = {"crossover_eta": 5.0, "mutation_eta": 5.0}
+    genomes: list[tuple[Any, dict[str, Any]]] = [
+        (LastLayerSVDSpace(), {}), (LastLayerSVDSpace(), low_eta),
+        (LastLayerSVDSpace(), {"algorithm": "sms-emoa"}),
+        (ProjectionSpace(dims=30), {}), (LoRASVDSpace(), {}), (LoRASVDSpace(), low_eta),
+        (LoRASVDSpace(k=16), {}), (LoRASVDSpace(free_a=False, k=None), {}),
+        (ProjectionSpace(over="lora", dims=32), {})]
+    # the genome (θ0's SVD against random slices of the same dimension) and the operators
+    for space, operators in genomes:
         solver = EvolutionarySolver(space=space, pop_size=pop, n_gen=n_gen, seed=int(summary["task"]["seed"]),
-                                    progress=False)
+                                    progress=False, **operators)
         run = solver.run(task, objectives, evaluator=evaluator)
-        lines.append(f"{solver.name} {space!r} ({solver.n_var_} dims), pop {pop} × {n_gen} generations: HV "
-                     f"{hypervolume(run.F, ref):.3f} after {float(np.max(run.cost['wall_s'])):.1f} s")
+        label = f"{solver.name} {space!r} ({solver.n_var_} dims)" + (f" {operators}" if operators else "")
+        lines.append(f"{label}, pop {pop} × {n_gen} generations: HV {hypervolume(run.F, ref):.3f} after "
+                     f"{float(np.max(run.cost['wall_s'])):.1f} s")
     for space_name in (LastLayerSpace.name, "lora"):
         sweep = front.F[front.solver == f"ls-{space_name}"]
         if len(sweep):
             lines.append(f"the run's ls-{space_name} sweep: HV {hypervolume(sweep, ref):.3f}")
+    lines.append(_lora_reach(task, front))
     return [f"- {line}" for line in lines if line]
+
+
+def _lora_reach(task: Any, front: Any) -> str:
+    """Where the run's ls-lora points moved each adapted layer: the share of |Δ|² inside θ0's top-k singular
+    subspaces (U_k U_kᵀ Δ V_k V_kᵀ), which is all an SVD genome of rank k can reach, and |Δ| / |W0|."""
+    rows = [i for i in np.flatnonzero(front.solver == "ls-lora") if front.nondominated()[i]]
+    if not rows:
+        return ""
+    spec = front.rebuild[rows[0]]
+    parts = []
+    for name in spec["layers"]:
+        W0 = dict(task.original.named_modules())[name].weight.detach().double()
+        W0 = W0.reshape(len(W0), -1)
+        U, _, Vt = torch.linalg.svd(W0, full_matrices=False)
+        shares: dict[int, list[float]] = {4: [], 16: []}
+        norms = []
+        for i in rows:
+            W = dict(rebuild_model(task, front, int(i)).named_modules())[name].weight.detach().double()
+            D = W.reshape(len(W), -1) - W0
+            norms.append(float(D.norm() / W0.norm()))
+            for k in shares:
+                inside = U[:, :k] @ (U[:, :k].T @ D @ Vt[:k].T) @ Vt[:k]
+                shares[k].append(float((inside**2).sum() / (D**2).sum()))
+        parts.append(f"{name}: {np.mean(shares[4]):.0%} (k = 4), {np.mean(shares[16]):.0%} (k = 16), "
+                     f"|Δ| / |W0| {np.mean(norms):.2f}")
+    return (f"the run's non-dominated ls-lora points ({len(rows)}): share of |Δ|² inside θ0's top-k singular "
+            "subspaces of each adapted layer (all a rank-k SVD genome reaches), mean over points: "
+            + "; ".join(parts))
 
 
 def _mean(table: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ full-space gradient family, and whether the goals hold.
 
 Usage::
 
-    python scripts/fair_comparison.py                         # 2 forget sets x 3 seeds, about 6 minutes
+    python scripts/fair_comparison.py                         # 2 forget sets x 3 seeds, 6 minutes unloaded
     python scripts/fair_comparison.py --quick --work /tmp/w --md /tmp/f.md   # one tiny run (a test)
     python scripts/fair_comparison.py --task fashion-mnist --md docs/fair_comparison_fashion.md
 
@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> list[str]:
                 _explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
         return []
     lines = ["# Evolutionary against gradient fronts: the same space, every budget", "",
-             f"Written by `python scripts/fair_comparison.py`{' --quick' if args.quick else ''}: "
+             f"Written by `python scripts/fair_comparison.py{' --quick' if args.quick else ''}"
+             f"{' --no-dense' if args.no_dense else ''}{'' if TASK == 'digits' else ' --task ' + TASK}`: "
              f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread) for "
              f"{', '.join(forgets)} and seeds {', '.join(map(str, seeds))}, then `budget_table` "
              "(`pareto-unlearn compare RUN... --budgets 1,2,5,10`). A budget is a multiple of the run's "

@@ -417,6 +417,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--forgets", default=",".join(FORGETS), help="comma-separated forget sets")
     parser.add_argument("--no-dense", action="store_true",
                         help="leave out the dense gradient sweeps (the gradient side is the default sweeps)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="leave out the section that reruns searches to measure what limits them")
     parser.add_argument("--explore-only", action="store_true",
                         help="only run the explores into --work (e.g. one process per forget set; then "
                              "--reuse writes the markdown)")
@@ -496,7 +498,7 @@ def main(argv: list[str] | None = None) -> list[str]:
         lines += ["- not dominated: share of the best LS-settings search's own non-dominated points that a "
                   "gradient point of the same run (any space) dominates, per seed: "
                   + ", ".join(f"{name} {share:.0%}" for name, share in shares), ""]
-        if forget == forgets[0]:
+        if forget == forgets[0] and not args.no_limits:
             lines += ["### What limits the plain search (seed 0, one torch thread)", "",
                       "The same search with ten times its generations, far past the 10× budget, against the "
                       "run's same-space ls sweep (what the space itself holds):", "",

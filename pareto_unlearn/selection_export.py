@@ -48,7 +48,7 @@ __all__ = ["select_and_export", "load_exported", "export_paths", "ADAPTER_KINDS"
 logger = logging.getLogger(__name__)
 
 EXPORT_SCHEMA = 1
-ADAPTER_KINDS = ("last_layer", "lora")  # rebuild kinds whose genome is exported alone as well
+ADAPTER_KINDS = ("last_layer", "lora", "subspace")  # rebuild kinds whose genome is exported alone as well
 _ARRAY_KEYS = ("array", "base_array")  # keys of a rebuild spec that name an entry of Front.arrays
 
 

@@ -15,8 +15,15 @@ full-space gradient family, and whether the goals hold.
 
 Usage::
 
-    python scripts/fair_comparison.py                         # 2 forget sets x 3 seeds, about 6 minutes
+    python scripts/fair_comparison.py                         # 2 forget sets x 3 seeds, 6 minutes unloaded
     python scripts/fair_comparison.py --quick --work /tmp/w --md /tmp/f.md   # one tiny run (a test)
+    python scripts/fair_comparison.py --task fashion-mnist --md docs/fair_comparison_fashion.md
+
+The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``) search subspaces of the
+last-layer and LoRA spaces (each of their points is a point of that space, in its box), so they are counted
+as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set against the
+gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``, ``jd-lora``), which
+searches more freely than they do.
 """
 
 from __future__ import annotations
@@ -33,16 +40,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import torch  # noqa: E402
 
+from pareto_unlearn import rebuild_model  # noqa: E402
 from pareto_unlearn.cli import main as cli_main  # noqa: E402
 from pareto_unlearn.experiments import budget_table  # noqa: E402
 from pareto_unlearn.front import nondominated_mask  # noqa: E402
 from pareto_unlearn.indicators import hv_reference_point, hypervolume  # noqa: E402
+from pareto_unlearn.metrics import MetricEvaluator  # noqa: E402
 from pareto_unlearn.objectives import make_objectives  # noqa: E402
 from pareto_unlearn.plotting import solver_color  # noqa: E402
 from pareto_unlearn.rundir import load_run  # noqa: E402
 from pareto_unlearn.solvers import REGISTRY, EvolutionarySolver, default_settings, spread_first  # noqa: E402
-from pareto_unlearn.spaces import LastLayerSpace  # noqa: E402
+from pareto_unlearn.spaces import LastLayerSpace, LastLayerSVDSpace, LoRASVDSpace, ProjectionSpace  # noqa: E402
 from pareto_unlearn.task import load_task  # noqa: E402
 
 FORGETS = ("random:0.5", "class:3")
@@ -50,14 +60,20 @@ SEEDS = (0, 1, 2)
 BUDGETS = (1, 2, 5, 10)
 SAME_SPACES = ("last-layer", "lora")
 LS_SPACES = ("ls-warm", "ls-weights")
-QUICK_SOLVERS = "nsga2-last-layer,nsga2-last-layer-seeded,ls-last-layer,jd-last-layer,nsga2-ls-warm,jd,ls"
+QUICK_SOLVERS = ("nsga2-last-layer,nsga2-last-layer-seeded,nsga2-last-layer-svd,ls-last-layer,jd-last-layer,"
+                 "nsga2-ls-warm,jd,ls")
 SEEDED = [n for n, e in REGISTRY.items() if e.fixed.get("seeded")]
+# a low-dimensional genome's space → the space it is a subspace of (its points are that space's points)
+SUBSPACE_OF = {LastLayerSVDSpace.name: "last-layer", LoRASVDSpace.name: "lora"}
+# searches that continue a gradient sweep (seeded, or LS fine-tunes warm-started from one): not "unseeded"
+NOT_UNSEEDED = [*SEEDED, *(n for n, e in REGISTRY.items() if e.seeded_by)]
+TASK = "digits"
 
 
 def _explore(forget: str, seed: int, out: Path, quick: bool, reuse: bool) -> Path:
     if reuse and (out / "summary.json").is_file():
         return out
-    args = ["explore", "--task", "digits", "--forget", forget, "--seeds", str(seed), "--threads", "1",
+    args = ["explore", "--task", TASK, "--forget", forget, "--seeds", str(seed), "--threads", "1",
             "--no-progress", "--out", str(out), "--force"]
     if quick:
         args += ["--quick", "--solvers", QUICK_SOLVERS]
@@ -102,7 +118,7 @@ epochs = {epochs}
 def _explore_dense(forget: str, seed: int, out: Path, config: Path, reuse: bool) -> Path:
     if reuse and (out / "summary.json").is_file():
         return out
-    args = ["explore", "--config", str(config), "--task", "digits", "--forget", forget, "--seeds", str(seed),
+    args = ["explore", "--config", str(config), "--task", TASK, "--forget", forget, "--seeds", str(seed),
             "--threads", "1", "--no-progress", "--out", str(out), "--force"]
     with contextlib.redirect_stdout(io.StringIO()):
         code = cli_main(args)
@@ -143,11 +159,12 @@ def _dense_markdown(merged: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _without_seeded(run_dir: Path) -> tuple[dict[str, Any], Any]:
-    """The run as a (summary, Front) pair without the seeded searches: the plain search judged alone."""
+def _without_seeded(run_dir: Path, left_out: list[str] = SEEDED) -> tuple[dict[str, Any], Any]:
+    """The run as a (summary, Front) pair without the seeded searches (``left_out``): the plain search
+    judged alone."""
     summary, front = load_run(run_dir)
-    keep = ~np.isin(front.solver.astype(str), SEEDED)
-    summary = {**summary, "solvers": {k: v for k, v in summary["solvers"].items() if k not in SEEDED}}
+    keep = ~np.isin(front.solver.astype(str), left_out)
+    summary = {**summary, "solvers": {k: v for k, v in summary["solvers"].items() if k not in left_out}}
     return summary, front.take(np.flatnonzero(keep))
 
 
@@ -166,26 +183,140 @@ def _dominated_share(run_dir: Path) -> tuple[str, float]:
     return best, float(np.mean(dominated)) if dominated else float("nan")
 
 
+def _unseeded(table: pd.DataFrame) -> pd.DataFrame:
+    """Per run, budget and space (last-layer, lora): the best unseeded evolutionary HV, the full genome's
+    (``nsga2-<space>``) or a low-dimensional genome's of that space, against the space's gradient HV; and
+    the best unseeded evolutionary HV of any space against the best full-space gradient HV. ``table`` is
+    ``budget_table`` of runs without the searches that continue a gradient sweep."""
+    rows = []
+    for (run, budget), part in table.groupby(["run_index", "budget_multiple"]):
+        by_space = part.set_index("space")
+        full_gradient = float(part.full_gradient_hv.dropna().max()) if part.full_gradient_hv.notna().any() \
+            else float("nan")
+        for space in SAME_SPACES:
+            members = [space, *(k for k, v in SUBSPACE_OF.items() if v == space)]
+            evo = [(float(by_space.loc[m, "evolutionary_hv"]), str(by_space.loc[m, "evolutionary_solver"]))
+                   for m in members if m in by_space.index and pd.notna(by_space.loc[m, "evolutionary_hv"])]
+            gradient = float(by_space.loc[space, "gradient_hv"]) if space in by_space.index else float("nan")
+            hv, solver = max(evo) if evo else (float("nan"), "")
+            rows.append({"run_index": run, "budget_multiple": budget, "space": space, "evolutionary": solver,
+                         "evolutionary_hv": hv, "gradient_hv": gradient, "ratio": hv / gradient,
+                         "vs_full": hv / full_gradient})
+        evo_any = part[part.space != "all-parameters"].evolutionary_hv.dropna()
+        best = part.loc[evo_any.idxmax()] if len(evo_any) else None
+        rows.append({"run_index": run, "budget_multiple": budget, "space": "any (unseeded)",
+                     "evolutionary": "" if best is None else str(best.evolutionary_solver),
+                     "evolutionary_hv": float("nan") if best is None else float(best.evolutionary_hv),
+                     "gradient_hv": full_gradient, "ratio": float("nan"),
+                     "vs_full": (float("nan") if best is None else float(best.evolutionary_hv))
+                     / full_gradient})
+    return pd.DataFrame(rows)
+
+
+def _unseeded_markdown(unseeded: pd.DataFrame) -> list[str]:
+    grouped = unseeded.groupby(["space", "budget_multiple"], sort=False)
+    out = grouped[["evolutionary_hv", "gradient_hv", "ratio", "vs_full"]].mean()
+    out["min_ratio"], out["min_vs_full"] = grouped.ratio.min(), grouped.vs_full.min()
+    out["evolutionary"] = grouped.evolutionary.agg(lambda v: "/".join(sorted(set(map(str, v)) - {""})))
+    lines = ["| space | budget | best unseeded evolutionary | HV | same-space gradient HV | ratio (min over "
+             "seeds) | vs best full-space gradient (min) |", "|---|---|---|---|---|---|---|"]
+    for (space, budget), r in out.sort_index(level=1, sort_remaining=False).iterrows():
+        gradient = _fmt(r.gradient_hv) if space in SAME_SPACES else f"(full space) {_fmt(r.gradient_hv)}"
+        lines.append(f"| {space} | {budget:g}× | {r.evolutionary} | {_fmt(r.evolutionary_hv)} | {gradient} | "
+                     f"{_fmt(r.ratio)} ({_fmt(r.min_ratio)}) | {_fmt(r.vs_full)} ({_fmt(r.min_vs_full)}) |")
+    return lines
+
+
+def _unseeded_goals(unseeded: pd.DataFrame) -> list[str]:
+    lines = []
+    for space in SAME_SPACES:
+        for budget, goal in ((10, 0.9), (2, 0.7)):
+            rows = unseeded[(unseeded.space == space) & (unseeded.budget_multiple == budget)]
+            if len(rows) and rows.ratio.notna().any():
+                worst = float(rows.ratio.min())
+                verdict = "met" if worst >= goal else "missed"
+                lines.append(f"- same space, unseeded, {space} (any genome of it) at {budget}×: smallest "
+                             f"ratio over seeds {_fmt(worst)} (goal ≥ {goal}): **{verdict}**")
+    rows = unseeded[(unseeded.space == "any (unseeded)") & (unseeded.budget_multiple == 10)]
+    if len(rows) and rows.vs_full.notna().any():
+        worst = float(rows.vs_full.min())
+        lines.append(f"- across spaces, unseeded: the best unseeded evolutionary front at 10× against the "
+                     f"best full-space gradient front, smallest over seeds {_fmt(worst)} (goal ≥ 0.9): "
+                     f"**{'met' if worst >= 0.9 else 'missed'}**")
+    return lines
+
+
 def _limits(run_dir: Path, quick: bool) -> list[str]:
-    """What holds plain NSGA-II back in the last layer: the same search with ten times the generations
-    (far past the 10× budget), against the same-space ls sweep of the run (the space's reach)."""
+    """What holds plain NSGA-II back: the same search with ten times the generations (far past the 10×
+    budget), the genomes and operators at one search size, against the same-space ls sweeps of the run (the
+    space's reach), and where the ls-lora points lie relative to θ0's singular directions."""
     summary, front = load_run(run_dir)
-    task = load_task("digits", forget=summary["task"]["forget"], seed=int(summary["task"]["seed"]),
+    task = load_task(TASK, forget=summary["task"]["forget"], seed=int(summary["task"]["seed"]),
                      progress=False)
     objectives = make_objectives(task)
     ref = np.asarray(hv_reference_point(task, objectives))
-    settings = default_settings("digits", quick=quick)[f"nsga2-{LastLayerSpace.name}"]
+    evaluator = MetricEvaluator(task)  # one for every run below (its θ0 metrics are computed once)
+    settings = default_settings(TASK, quick=quick)[f"nsga2-{LastLayerSpace.name}"]
     lines = []
     for factor in (1, 10):
         solver = EvolutionarySolver(space=LastLayerSpace(), pop_size=settings["pop_size"],
                                     n_gen=settings["n_gen"] * factor, seed=int(summary["task"]["seed"]),
                                     progress=False)
-        run = solver.run(task, objectives)
+        run = solver.run(task, objectives, evaluator=evaluator)
         lines.append(f"{solver.name} with {factor}× its generations ({solver.n_gen}): HV "
                      f"{hypervolume(run.F, ref):.3f} after {float(np.max(run.cost['wall_s'])):.1f} s")
-    sweep = front.F[front.solver == f"ls-{LastLayerSpace.name}"]
-    lines.append(f"the run's ls-last-layer sweep: HV {hypervolume(sweep, ref):.3f}" if len(sweep) else "")
+    pop, n_gen = (20, 15) if quick else (40, 100)
+    low_eta = {"crossover_eta": 5.0, "mutation_eta": 5.0}
+    genomes: list[tuple[Any, dict[str, Any]]] = [
+        (LastLayerSVDSpace(), {}), (LastLayerSVDSpace(), low_eta),
+        (LastLayerSVDSpace(), {"algorithm": "sms-emoa"}),
+        (ProjectionSpace(dims=30), {}), (LoRASVDSpace(), {}), (LoRASVDSpace(), low_eta),
+        (LoRASVDSpace(k=16), {}), (LoRASVDSpace(free_a=False, k=None), {}),
+        (ProjectionSpace(over="lora", dims=32), {})]
+    if quick:  # the SVD genome against a random slice of its dimension
+        genomes = [genomes[0], genomes[3]]
+    # the genome (θ0's SVD against random slices of the same dimension) and the operators
+    for space, operators in genomes:
+        solver = EvolutionarySolver(space=space, pop_size=pop, n_gen=n_gen, seed=int(summary["task"]["seed"]),
+                                    progress=False, **operators)
+        run = solver.run(task, objectives, evaluator=evaluator)
+        label = f"{solver.name} {space!r} ({solver.n_var_} dims)" + (f" {operators}" if operators else "")
+        lines.append(f"{label}, pop {pop} × {n_gen} generations: HV {hypervolume(run.F, ref):.3f} after "
+                     f"{float(np.max(run.cost['wall_s'])):.1f} s")
+    for space_name in (LastLayerSpace.name, "lora"):
+        sweep = front.F[front.solver == f"ls-{space_name}"]
+        if len(sweep):
+            lines.append(f"the run's ls-{space_name} sweep: HV {hypervolume(sweep, ref):.3f}")
+    lines.append(_lora_reach(task, front))
     return [f"- {line}" for line in lines if line]
+
+
+def _lora_reach(task: Any, front: Any) -> str:
+    """Where the run's ls-lora points moved each adapted layer: the share of |Δ|² inside θ0's top-k singular
+    subspaces (U_k U_kᵀ Δ V_k V_kᵀ), which is all an SVD genome of rank k can reach, and |Δ| / |W0|."""
+    rows = [i for i in np.flatnonzero(front.solver == "ls-lora") if front.nondominated()[i]]
+    if not rows:
+        return ""
+    spec = front.rebuild[rows[0]]
+    parts = []
+    for name in spec["layers"]:
+        W0 = dict(task.original.named_modules())[name].weight.detach().double()
+        W0 = W0.reshape(len(W0), -1)
+        U, _, Vt = torch.linalg.svd(W0, full_matrices=False)
+        shares: dict[int, list[float]] = {4: [], 16: []}
+        norms = []
+        for i in rows:
+            W = dict(rebuild_model(task, front, int(i)).named_modules())[name].weight.detach().double()
+            D = W.reshape(len(W), -1) - W0
+            norms.append(float(D.norm() / W0.norm()))
+            for k in shares:
+                inside = U[:, :k] @ (U[:, :k].T @ D @ Vt[:k].T) @ Vt[:k]
+                shares[k].append(float((inside**2).sum() / (D**2).sum()))
+        parts.append(f"{name}: {np.mean(shares[4]):.0%} (k = 4), {np.mean(shares[16]):.0%} (k = 16), "
+                     f"|Δ| / |W0| {np.mean(norms):.2f}")
+    return (f"the run's non-dominated ls-lora points ({len(rows)}): share of |Δ|² inside θ0's top-k singular "
+            "subspaces of each adapted layer (all a rank-k SVD genome reaches), mean over points: "
+            + "; ".join(parts))
 
 
 def _mean(table: pd.DataFrame) -> pd.DataFrame:
@@ -268,7 +399,7 @@ def _figure(tables: dict[str, pd.DataFrame], path: Path) -> None:
         ax.set_xticks(BUDGETS, [f"{b}×" for b in BUDGETS])
         ax.set_xlabel("budget (multiple of the cheapest full-space gradient front's wall-clock)")
         ax.set_ylabel("HV within the budget (mean over seeds)")
-        ax.set_title(f"digits, {forget}")
+        ax.set_title(f"{TASK}, {forget}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -282,17 +413,39 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--work", default="runs/fair_comparison", help="folder of the explore runs")
     parser.add_argument("--md", default="docs/fair_comparison.md", help="the markdown to write")
     parser.add_argument("--reuse", action="store_true", help="keep explore runs already in --work")
+    parser.add_argument("--task", default="digits", help="the task explored (digits, fashion-mnist, ...)")
+    parser.add_argument("--forgets", default=",".join(FORGETS), help="comma-separated forget sets")
+    parser.add_argument("--no-dense", action="store_true",
+                        help="leave out the dense gradient sweeps (the gradient side is the default sweeps)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="leave out the section that reruns searches to measure what limits them")
+    parser.add_argument("--explore-only", action="store_true",
+                        help="only run the explores into --work (e.g. one process per forget set; then "
+                             "--reuse writes the markdown)")
     args = parser.parse_args(argv)
+    global TASK
+    TASK = args.task
     work, md = Path(args.work), Path(args.md)
-    forgets, seeds = (FORGETS[:1], SEEDS[:1]) if args.quick else (FORGETS, SEEDS)
+    forgets = tuple(f for f in args.forgets.split(",") if f)
+    forgets, seeds = (forgets[:1], SEEDS[:1]) if args.quick else (forgets, SEEDS)
+    if args.explore_only:
+        for forget in forgets:
+            for s in seeds:
+                _explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
+        return []
     lines = ["# Evolutionary against gradient fronts: the same space, every budget", "",
-             f"Written by `python scripts/fair_comparison.py`{' --quick' if args.quick else ''}: "
-             f"`pareto-unlearn explore` on digits (MLP, uniform reference, one torch thread) for "
+             f"Written by `python scripts/fair_comparison.py{' --quick' if args.quick else ''}"
+             f"{' --no-dense' if args.no_dense else ''}{'' if TASK == 'digits' else ' --task ' + TASK}`: "
+             f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread) for "
              f"{', '.join(forgets)} and seeds {', '.join(map(str, seeds))}, then `budget_table` "
              "(`pareto-unlearn compare RUN... --budgets 1,2,5,10`). A budget is a multiple of the run's "
              "cheapest full-space gradient front's total cost; every solver is cut at the same cost (its "
              "anytime log, set-up and seeding included). HV against the task's reference point; means over "
-             "seeds. Definitions: [definitions.md](definitions.md).", ""]
+             "seeds. Definitions: [definitions.md](definitions.md). The low-dimensional genomes "
+             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`) search subspaces of the last-layer and LoRA spaces "
+             "(every point of theirs is a point of that space, in its box): `compare --budgets` lists them "
+             "as spaces of their own, and the 'unseeded' tables below count them as searches of the space "
+             "they are part of, against the gradient side of the whole space.", ""]
     figure_tables = {}
     for forget in forgets:
         runs = [_explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
@@ -301,14 +454,18 @@ def main(argv: list[str] | None = None) -> list[str]:
         per_seed = [budget_table([r], BUDGETS) for r in runs]
         table = pd.concat([t.assign(run_index=k) for k, t in enumerate(per_seed)], ignore_index=True)
         config = _dense_config(work / "dense.toml", args.quick)
-        dense_runs = [_explore_dense(forget, s, work / f"dense-{forget.replace(':', '-')}-seed{s}", config,
-                                     args.reuse) for s in seeds]
-        pairs = enumerate(zip(dense_runs, per_seed, strict=True))
-        dense = pd.concat([budget_table([d], BUDGETS, base_cost=t.attrs["base_costs"][t["run"].iloc[0]])
-                           .assign(run_index=k) for k, (d, t) in pairs], ignore_index=True)
-        against_dense = _against_dense(table, dense)
+        against_dense = None
+        if not args.no_dense:
+            dense_runs = [_explore_dense(forget, s, work / f"dense-{forget.replace(':', '-')}-seed{s}",
+                                         config, args.reuse) for s in seeds]
+            pairs = enumerate(zip(dense_runs, per_seed, strict=True))
+            dense = pd.concat([budget_table([d], BUDGETS, base_cost=t.attrs["base_costs"][t["run"].iloc[0]])
+                               .assign(run_index=k) for k, (d, t) in pairs], ignore_index=True)
+            against_dense = _against_dense(table, dense)
         passes = pd.concat([budget_table([r], BUDGETS, axis="passes") for r in runs], ignore_index=True)
         plain = pd.concat([budget_table([_without_seeded(r)], BUDGETS) for r in runs], ignore_index=True)
+        unseeded = _unseeded(pd.concat([budget_table([_without_seeded(r, NOT_UNSEEDED)], BUDGETS)
+                                        .assign(run_index=k) for k, r in enumerate(runs)], ignore_index=True))
         mean, mean_passes, mean_plain = _mean(table), _mean(passes), _mean(plain)
         figure_tables[forget] = table
         base = ", ".join(f"{c:.2f} s ({n})" for c, n in zip(table.groupby("run").base_cost.first(),
@@ -318,6 +475,12 @@ def main(argv: list[str] | None = None) -> list[str]:
                   "### Same space (wall-clock budgets)", "", *_markdown(mean, SAME_SPACES), "",
                   "Without the seeded searches (the plain evolutionary search alone):", "",
                   *_markdown(mean_plain, SAME_SPACES), "",
+                  "### Unseeded evolutionary search against the gradient side of the whole space", "",
+                  "Any genome of a space counts (the full genome or a low-dimensional one, e.g. "
+                  "`nsga2-last-layer-svd` for last-layer); no search that continues a gradient sweep "
+                  "(`-seeded`, the warm LS searches). The last rows: the best unseeded evolutionary front of "
+                  "any space against the best full-space gradient front.", "",
+                  *_unseeded_markdown(unseeded), "",
                   "### LS-settings searches against the full-space gradient families", "",
                   *_markdown(mean, LS_SPACES + ("all-parameters",)), "",
                   "### The same in sample-passes", "", *_markdown(mean_passes, SAME_SPACES + LS_SPACES), "",
@@ -326,13 +489,16 @@ def main(argv: list[str] | None = None) -> list[str]:
                   "`ls-lora` near 7×). Here `jd`, `ls`, `ls-last-layer` and `ls-lora` run denser sweeps "
                   f"(`{config.name}`: more weights, learning rates and preference directions, spread-first) "
                   "in a second run of the same task and seed, read at the same absolute budgets; the "
-                  "evolutionary side is the default run's.", "", *_dense_markdown(against_dense), "",
-                  "### Goals", "", *_goals(mean, mean_plain), *_dense_goals(against_dense)]
+                  "evolutionary side is the default run's.", ""]
+        lines += (["Not run this time (`--no-dense`): the gradient side above is the default sweeps'.", ""]
+                  if against_dense is None else [*_dense_markdown(against_dense), ""])
+        lines += ["### Goals", "", *_unseeded_goals(unseeded), *_goals(mean, mean_plain),
+                  *([] if against_dense is None else _dense_goals(against_dense))]
         shares = [_dominated_share(r) for r in runs]
         lines += ["- not dominated: share of the best LS-settings search's own non-dominated points that a "
                   "gradient point of the same run (any space) dominates, per seed: "
                   + ", ".join(f"{name} {share:.0%}" for name, share in shares), ""]
-        if forget == forgets[0]:
+        if forget == forgets[0] and not args.no_limits:
             lines += ["### What limits the plain search (seed 0, one torch thread)", "",
                       "The same search with ten times its generations, far past the 10× budget, against the "
                       "run's same-space ls sweep (what the space itself holds):", "",

@@ -6,6 +6,9 @@ model is rebuilt from θ0.
   :func:`genome_from_model`);
 - low-rank adapters Δ = B·A of chosen layers, the frozen prefix's activations cached
   (:class:`LoRASpace`; bound: :class:`LoRAEvaluator`; :func:`build_lora_model`);
+- low-dimensional genomes of those two, x = clip(x0 + M z) with a basis from θ0's own weights
+  (:class:`LastLayerSVDSpace`, :class:`LoRASVDSpace`) or a random one (:class:`ProjectionSpace`); bound:
+  :class:`SubspaceEvaluator`;
 - every parameter (a flat parameter vector: :func:`flat_params`, :func:`set_flat_params`).
 
 The solvers that search them live in :mod:`pareto_unlearn.solvers`; each space registers how its points
@@ -14,7 +17,7 @@ are rebuilt (:func:`rebuilder`), and ``pareto_unlearn.rebuild_model(task, front,
 Examples
 --------
 >>> from pareto_unlearn.spaces import REBUILDERS
->>> {'last_layer', 'lora', 'original', 'params'} <= set(REBUILDERS)
+>>> {'last_layer', 'lora', 'original', 'params', 'subspace'} <= set(REBUILDERS)
 True
 """
 
@@ -33,6 +36,7 @@ from pareto_unlearn.spaces._lora import (
     default_lora_layers,
 )
 from pareto_unlearn.spaces._macs import count_macs
+from pareto_unlearn.spaces._projection import ProjectionSpace
 from pareto_unlearn.spaces._rebuild import (
     REBUILDERS,
     flat_params,
@@ -41,10 +45,13 @@ from pareto_unlearn.spaces._rebuild import (
     set_flat_params,
 )
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+from pareto_unlearn.spaces._subspace import SUBSPACE_BASES, LinearSubspace, SubspaceEvaluator, subspace_basis
+from pareto_unlearn.spaces._svd import LastLayerSVDSpace, LoRASVDSpace
 
 __all__ = [
-    "DEFAULT_LORA_SCALE", "DEFAULT_SCALE", "BoundSpace", "LastLayerEvaluator", "LastLayerSpace",
-    "LoRAEvaluator", "LoRASpace", "REBUILDERS", "SearchSpace",
+    "DEFAULT_LORA_SCALE", "DEFAULT_SCALE", "BoundSpace", "LastLayerEvaluator", "LastLayerSVDSpace",
+    "LastLayerSpace", "LinearSubspace", "LoRAEvaluator", "LoRASVDSpace", "LoRASpace", "ProjectionSpace",
+    "REBUILDERS", "SUBSPACE_BASES", "SearchSpace", "SubspaceEvaluator", "subspace_basis",
     "build_last_layer_model", "build_lora_model", "count_macs", "default_lora_layers", "flat_params",
     "genome_from_model", "rebuild_from_spec", "rebuilder", "set_flat_params",
 ]

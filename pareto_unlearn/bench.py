@@ -11,11 +11,15 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 import torch
 
 from pareto_unlearn.distributed import DaskExecutor, connect
+from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import manifest
+from pareto_unlearn.metrics import MetricEvaluator
 from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.solvers import EvolutionaryLSWeights, default_settings, make_aggregator
 from pareto_unlearn.solvers._jd import _assign_grad, jd_direction
 from pareto_unlearn.solvers.evolutionary import bench as space_bench
@@ -241,16 +245,9 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
     )
 
 
-# LS-settings searches whose serial run takes >= 30 s at one thread on a 2-core laptop CPU (digits).
 def bench_oracle_free_select(task, *, n_candidates: int = 1100, repeat: int = 3) -> dict[str, Any]:
     """The oracle-free pick (definitions §6, B = 400 replicates) over ``n_candidates`` points carrying
     ``task``'s real per-sample columns (θ0 and three perturbed copies, tiled), against the 5 s goal."""
-    import numpy as np
-
-    from pareto_unlearn.front import Front
-    from pareto_unlearn.metrics import MetricEvaluator
-    from pareto_unlearn.selection import OracleFree
-
     evaluator = MetricEvaluator(task)
     generator = torch.Generator().manual_seed(0)
     rows = []
@@ -271,6 +268,7 @@ def bench_oracle_free_select(task, *, n_candidates: int = 1100, repeat: int = 3)
     return _ratio("oracle_free_select", label, ms, "the 5 s goal", 5000.0, "<= 1")
 
 
+# LS-settings searches whose serial run takes >= 30 s at one thread on a 2-core laptop CPU (digits).
 EFFICIENCY_SEARCHES = {
     "mlp": {"pop_size": 32, "n_gen": 36, "max_epochs": 5},
     "cnn": {"pop_size": 32, "n_gen": 8, "max_epochs": 5},

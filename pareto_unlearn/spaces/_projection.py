@@ -88,8 +88,3 @@ class ProjectionSpace(LinearSubspace):
         """Everything P is drawn from."""
         return {"dims": int(self.dims), "span": float(self.span),
                 "basis_seed": int(self.basis_seed)}
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """What a point's provenance records of the space."""
-        return {"over": self.over, "dims": self.dims, "span": self.span, "basis_seed": self.basis_seed,
-                "init_sigma": self.init_sigma}

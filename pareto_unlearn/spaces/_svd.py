@@ -35,7 +35,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -167,6 +167,8 @@ class LastLayerSVDSpace(LinearSubspace):
     name = "last-layer-svd"
     basis_name = "svd"
 
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size", "compile")  # speed only: same points
+
     def __init__(self, *, span: float = 2.0, scale: float = DEFAULT_SCALE, init_sigma: float = 0.3,
                  chunk_size: int | None = None, compile: bool = False) -> None:
         self.span = span
@@ -187,10 +189,6 @@ class LastLayerSVDSpace(LinearSubspace):
     def basis_params(self) -> dict[str, Any]:
         """The span of the scalings."""
         return {"span": float(self.span)}
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """What a point's provenance records of the space."""
-        return {"span": self.span, "scale": self.scale, "init_sigma": self.init_sigma}
 
 
 class LoRASVDSpace(LinearSubspace):
@@ -221,6 +219,8 @@ class LoRASVDSpace(LinearSubspace):
     name = "lora-svd"
     basis_name = "svd"
 
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # speed only: same points
+
     def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2, k: int | None = 4,
                  free_a: bool = True, scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3,
                  chunk_size: int | None = None) -> None:
@@ -246,12 +246,6 @@ class LoRASVDSpace(LinearSubspace):
     def basis_params(self) -> dict[str, Any]:
         """How many left singular vectors B spans."""
         return {"k": None if self.k is None else int(self.k), "free_a": bool(self.free_a)}
-
-    def hyperparameters(self) -> dict[str, Any]:
-        """What a point's provenance records of the space."""
-        layers = None if self.layers is None else list(self.layers)
-        return {"rank": self.rank, "k": self.k, "free_a": self.free_a, "scale": self.scale,
-                "init_sigma": self.init_sigma, "layers": layers}
 
     def gradient_start(self, bound, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts

@@ -8,6 +8,7 @@ torchvision sets, ``x_train`` / ``x_test`` are the official train / test splits.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 # _torchvision is read at call time (``_torchvision.load_torchvision``), so that a test can replace it.
@@ -15,9 +16,68 @@ import pareto_unlearn.task._torchvision as _torchvision
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.task._raw import RawDataset
 
-__all__ = ["RawDataset", "load_dataset", "DATASETS"]
+__all__ = ["RawDataset", "load_dataset", "DATASETS", "SIZES", "default_size", "take_size"]
 
 DATASETS = ("digits", "cifar10", "cifar100", "mnist", "fashion-mnist")
+
+# Named sizes of the training split (the test split is always whole): how many training images a task
+# keeps. ``small`` is the CPU recipe of MNIST and Fashion-MNIST (docs/definitions.md §2): a stratified
+# subset drawn with a fixed seed, the same for every run seed, so that θ0 + Retrain train in minutes.
+SIZES: dict[str, int | None] = {"small": 10_000, "full": None}
+_SIZED_TASKS = ("mnist", "fashion-mnist")
+_SUBSET_SEED = 20_250_617  # fixed: the subset is part of the data set, not of a run's seed
+
+
+def default_size(name: str) -> str:
+    """The named size a task uses when none is given: ``small`` for (Fashion-)MNIST, else ``full``.
+
+    >>> default_size("fashion-mnist"), default_size("digits")
+    ('small', 'full')
+    """
+    return "small" if name in _SIZED_TASKS else "full"
+
+
+def _check_size(name: str, size: str) -> int | None:
+    """How many training images ``size`` keeps for task ``name`` (None: all), or a ConfigError."""
+    if size not in SIZES:
+        raise ConfigError(f"--size {size!r} is not known; choose one of {', '.join(SIZES)}")
+    keep = SIZES[size]
+    if keep is not None and name not in _SIZED_TASKS:
+        raise ConfigError(
+            f"--size {size} is defined for {' and '.join(_SIZED_TASKS)}; task {name} takes --size full"
+        )
+    return keep
+
+
+def take_size(raw: RawDataset, size: str) -> RawDataset:
+    """``raw`` with its training split cut to the named ``size`` (stratified, fixed seed; test kept whole).
+
+    Raises
+    ------
+    ConfigError
+        ``size`` is not a named size, or is ``small`` for a task other than MNIST / Fashion-MNIST.
+
+    Examples
+    --------
+    >>> raw = take_size(_load_digits(), "full")
+    >>> len(raw.y_train)
+    1797
+    """
+    keep = _check_size(raw.name, size)
+    if keep is None:
+        return raw
+    labels = raw.y_train.numpy()
+    if keep >= len(labels):
+        return raw
+    rng = np.random.default_rng(_SUBSET_SEED)
+    share = keep / len(labels)
+    chosen = []
+    for c in np.unique(labels):  # stratified: each class keeps its share (round half up)
+        members = np.flatnonzero(labels == c)
+        chosen.append(rng.permutation(members)[: int(np.floor(share * len(members) + 0.5))])
+    index = torch.as_tensor(np.sort(np.concatenate(chosen)))
+    return RawDataset(raw.name, raw.x_train[index], raw.y_train[index], raw.x_test, raw.y_test, raw.n_classes,
+                      separate_test=raw.separate_test)
 
 
 def _load_digits() -> RawDataset:
@@ -32,16 +92,21 @@ def _load_digits() -> RawDataset:
     return RawDataset("digits", images, labels, empty_x, labels[:0], 10, separate_test=False)
 
 
-def load_dataset(name: str, *, data_root: str | None = None, download: bool = False) -> RawDataset:
+def load_dataset(
+    name: str, *, data_root: str | None = None, download: bool = False, size: str | None = None
+) -> RawDataset:
     """Load a data set by name.
 
     Parameters
     ----------
     name : {"digits", "cifar10", "cifar100", "mnist", "fashion-mnist"}
     data_root : str, optional
-        Folder holding the torchvision files (not needed for digits, which ships inside scikit-learn).
+        Folder holding the torchvision files (not needed for digits, which ships inside scikit-learn, nor
+        for Fashion-MNIST when Debian's ``dataset-fashion-mnist`` is installed).
     download : bool
         Let torchvision download the files when they are missing. Never done unless asked.
+    size : {"small", "full"}, optional
+        How much of the training split to keep (:data:`SIZES`); default :func:`default_size`.
 
     Examples
     --------
@@ -49,8 +114,10 @@ def load_dataset(name: str, *, data_root: str | None = None, download: bool = Fa
     >>> raw.x_train.shape, raw.n_classes
     (torch.Size([1797, 1, 8, 8]), 10)
     """
+    if name not in DATASETS:
+        raise ConfigError(f"unknown task {name!r}; choose one of {', '.join(DATASETS)}")
+    size = default_size(name) if size is None else size
+    _check_size(name, size)  # refused before any file is read
     if name == "digits":
-        return _load_digits()
-    if name in DATASETS:
-        return _torchvision.load_torchvision(name, data_root=data_root, download=download)
-    raise ConfigError(f"unknown task {name!r}; choose one of {', '.join(DATASETS)}")
+        return take_size(_load_digits(), size)
+    return take_size(_torchvision.load_torchvision(name, data_root=data_root, download=download), size)

@@ -199,3 +199,10 @@ def test_real_debian_files() -> None:
     assert small.x_train.shape == (10_000, 1, 28, 28)
     assert torch.bincount(small.y_train).tolist() == [1000] * 10
     assert small.x_test.shape == (10_000, 1, 28, 28)
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/fashion_mnist_*.toml")))
+def test_fashion_configs_load_with_the_cpu_recipe(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.task == "fashion-mnist" and cfg.size == "small" and cfg.model == "cnn"
+    assert recipe_for(cfg) == FASHION_MNIST_RECIPE  # the files state the recipe the code defaults to

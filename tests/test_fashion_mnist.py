@@ -206,3 +206,28 @@ def test_fashion_configs_load_with_the_cpu_recipe(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.task == "fashion-mnist" and cfg.size == "small" and cfg.model == "cnn"
     assert recipe_for(cfg) == FASHION_MNIST_RECIPE  # the files state the recipe the code defaults to
+
+
+@pytest.mark.slow  # about 35 s on a shared 2-core machine (tables, explore, select and compare)
+def test_study_script_quick(tmp_path: Path) -> None:
+    """scripts/fashion_mnist_study.py --quick on a tiny synthetic Fashion-MNIST: every section is written."""
+    import importlib.util
+
+    from pareto_unlearn.task._synthetic import write_synthetic_mnist
+
+    root = write_synthetic_mnist(tmp_path / "data", n_train=200, n_test=60, variant="fashion-mnist")
+    path = Path(__file__).resolve().parents[1] / "scripts" / "fashion_mnist_study.py"
+    spec = importlib.util.spec_from_file_location("fashion_mnist_study", path)
+    assert spec is not None and spec.loader is not None
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    md = tmp_path / "f.md"
+    lines = study.main(["--quick", "--data-root", str(root), "--work", str(tmp_path / "w"), "--md", str(md)])
+    text = md.read_text()
+    assert text == "\n".join(lines)
+    for heading in ("## random:0.1", "### Table 1", "### Fronts", "### The oracle-free pick",
+                    "### Same space and across spaces", "## Measured times"):
+        assert heading in text
+    assert "| Original |" in text and "θ0's Avg. Gap to Retrain per seed: seed 0:" in text
+    assert "- chosen: `" in text and "| last-layer | 1× |" in text
+    assert (tmp_path / "f_random-01.png").is_file()

@@ -84,6 +84,9 @@ class UnlearningTask:
         The gold standard, trained from scratch on the retain set with the same recipe.
     train_seconds : dict
         Training wall-clock of ``original`` and ``retrain`` (recorded when trained, kept in the cache).
+    train_cpu_seconds : dict
+        The CPU seconds this process spent on each (recorded when trained; NaN for entries cached before
+        it was recorded): on a shared machine it says what the training costs where wall-clock does not.
     mia_members : np.ndarray
         Positions in ``retain`` of the fixed member subset of the MIA attack (size of its non-member set).
     size : str
@@ -107,6 +110,7 @@ class UnlearningTask:
         train_seconds: dict[str, float],
         data_fingerprint: str,
         size: str = "full",
+        train_cpu_seconds: dict[str, float] | None = None,
     ) -> None:
         self.name = name
         self.size = size
@@ -135,6 +139,7 @@ class UnlearningTask:
         self.original = _frozen(original.to(device))
         self.retrain = _frozen(retrain.to(device))
         self.train_seconds = dict(train_seconds)
+        self.train_cpu_seconds = dict(train_cpu_seconds or {})
         self.theta0_hash = state_dict_hash(self.original)
         rng = np.random.default_rng([seed, 7])
         n_members = min(len(self.retain), int(self.test_nonforgotten_mask().sum()))
@@ -275,6 +280,7 @@ def _assemble(
     cache = ModelCache(cache_dir)
     fingerprint = _fingerprint(raw)
     train_seconds: dict[str, float] = {}
+    train_cpu_seconds: dict[str, float] = {}
 
     def trained(role: str, idx: np.ndarray) -> nn.Module:
         model = _reinit(copy.deepcopy(architecture), seed).to(device)
@@ -301,15 +307,17 @@ def _assemble(
 
         def train(m: nn.Module) -> dict[str, Any]:
             logger.info("training %s (%d samples, %d epochs)", role, len(y), recipe.epochs)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             with one_cpu_thread() if device.type == "cpu" else contextlib.nullcontext():
                 threads = torch.get_num_threads() if device.type == "cpu" else None
                 train_model(m, x, y, recipe, seed=seed, progress=progress, description=f"train {role}")
-            return {"train_seconds": time.perf_counter() - start, "torch": torch.__version__,
+            return {"train_seconds": time.perf_counter() - start,
+                    "train_cpu_seconds": time.process_time() - cpu_start, "torch": torch.__version__,
                     "training_version": TRAINING_VERSION, "cpu_threads": threads}
 
         model, facts = cache.get_or_train(model, fields, train, expect=expect)
         train_seconds[role] = float(facts.get("train_seconds", float("nan")))
+        train_cpu_seconds[role] = float(facts.get("train_cpu_seconds", float("nan")))
         return model
 
     if pretrained is not None:
@@ -333,6 +341,7 @@ def _assemble(
         train_seconds=train_seconds,
         data_fingerprint=fingerprint,
         size=size,
+        train_cpu_seconds=train_cpu_seconds,
     )
 
 

@@ -267,12 +267,20 @@ def main(argv: list[str] | None = None) -> list[str]:
                   "cheapest full-space gradient front's wall-clock cost (the table of "
                   "[fair_comparison.md](fair_comparison.md), one seed):", "",
                   *fair._markdown(mean, tuple(dict.fromkeys(mean.space))), ""]
-    lines += ["## Measured times", "",
-              f"On this machine (2 cores, shared with other work while it ran: the CPU seconds are what this "
-              f"process spent, all its threads, and say more than the wall seconds). Study total: "
-              f"{time.perf_counter() - started:.0f} s wall.", "", *clock.markdown(), ""]
-    atomic_write_text(md, "\n".join(lines))
-    return lines
+        _write(md, lines, clock, started, done=forget == forgets[-1])
+    return _write(md, lines, clock, started, done=True)
+
+
+def _write(md: Path, lines: list[str], clock: _Clock, started: float, *, done: bool) -> list[str]:
+    """Write the markdown so far (after every forget set, so that a cut study keeps what it finished)."""
+    out = [*lines, "## Measured times", "",
+           ("" if done else "**The study is still running or was cut here: the sections above are what it "
+                            "finished.** ")
+           + "On this machine (2 cores, shared with other work while it ran: the CPU seconds are what this "
+           f"process spent, all its threads, and say more than the wall seconds). Study so far: "
+           f"{time.perf_counter() - started:.0f} s wall.", "", *clock.markdown(), ""]
+    atomic_write_text(md, "\n".join(out))
+    return out
 
 
 if __name__ == "__main__":

@@ -155,12 +155,16 @@ def test_named_sizes_stratified_seeded_and_refused_elsewhere(monkeypatch) -> Non
     labels = torch.as_tensor(np.repeat(np.arange(10), [30, 30, 30, 30, 30, 20, 20, 20, 20, 20]))
     x = torch.arange(len(labels), dtype=torch.float32).view(-1, 1, 1, 1)
     raw = RawDataset("fashion-mnist", x, labels, x[:5], labels[:5], 10, separate_test=True)
-    monkeypatch.setitem(datasets_module.SIZES, "small", 50)
+    monkeypatch.setitem(datasets_module.SIZES, "small", (50, None))
     small = take_size(raw, "small")
     counts = np.bincount(small.y_train.numpy(), minlength=10)
     assert len(small.y_train) == 50 and counts.tolist() == [6] * 5 + [4] * 5  # each class keeps its share
     assert torch.equal(take_size(raw, "small").x_train, small.x_train)  # fixed seed: the same subset
     assert small.x_test is raw.x_test and take_size(raw, "full") is raw
+    monkeypatch.setitem(datasets_module.SIZES, "small", (50, 25))
+    both = take_size(RawDataset("fashion-mnist", x, labels, x, labels, 10, separate_test=True), "small")
+    assert torch.equal(both.x_train, small.x_train)
+    assert len(both.y_test) == 25 and np.bincount(both.y_test.numpy()).tolist() == [3] * 5 + [2] * 5
     with pytest.raises(ConfigError, match="--size small is defined for mnist and fashion-mnist"):
         load_dataset("digits", size="small")
     with pytest.raises(ConfigError, match="--size 'tiny' is not known"):
@@ -196,9 +200,9 @@ def test_real_debian_files() -> None:
     pixels = torch.from_numpy(first.astype(np.float32)).unsqueeze(1) / 255.0
     torch.testing.assert_close(raw.x_train[:16], (pixels - FASHION_MEAN) / FASHION_STD, rtol=0, atol=1e-5)
     small = load_dataset("fashion-mnist")  # the default size
-    assert small.x_train.shape == (10_000, 1, 28, 28)
+    assert small.x_train.shape == (10_000, 1, 28, 28) and small.x_test.shape == (2_000, 1, 28, 28)
     assert torch.bincount(small.y_train).tolist() == [1000] * 10
-    assert small.x_test.shape == (10_000, 1, 28, 28)
+    assert torch.bincount(small.y_test).tolist() == [200] * 10
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/fashion_mnist_*.toml")))

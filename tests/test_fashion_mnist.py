@@ -229,9 +229,11 @@ def test_study_script_quick(tmp_path: Path) -> None:
     lines = study.main(["--quick", "--data-root", str(root), "--work", str(tmp_path / "w"), "--md", str(md)])
     text = md.read_text()
     assert text == "\n".join(lines)
-    for heading in ("## random:0.1", "### Table 1", "### Fronts", "### The oracle-free pick",
-                    "### Same space and across spaces", "## Measured times"):
+    for heading in ("## θ0 against Retrain", "## random:0.1", "### Table 1", "### Fronts",
+                    "### The oracle-free pick", "### Same space and across spaces", "## Measured times"):
         assert heading in text
-    assert "| Original |" in text and "θ0's Avg. Gap to Retrain per seed: seed 0:" in text
+    assert "| Original |" in text and "| random:0.1 | 0 |" in text
+    assert "Mean θ0's Avg. Gap: random:0.1" in text
+    assert "still running" not in text
     assert "- chosen: `" in text and "| last-layer | 1× |" in text
     assert (tmp_path / "f_random-01.png").is_file()

@@ -24,7 +24,8 @@ def _task_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--forget", help="random:R with R in (0, 1), or class:K[,K...]")
     g.add_argument("--model", help="mlp, cnn (digits, (fashion-)mnist) or resnet18")
     g.add_argument(
-        "--size", help="small (10,000 training images, default for mnist and fashion-mnist) or full"
+        "--size", help="small (10,000 training and 2,000 test images; default for mnist and fashion-mnist) "
+        "or full"
     )
     g.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     g.add_argument("--device", help="auto (default), cpu or cuda")

@@ -210,9 +210,9 @@ def main(argv: list[str] | None = None) -> list[str]:
              f"Written by `{command}` (forget sets {', '.join(forgets)}; table seeds "
              f"{', '.join(map(str, seeds))}): `pareto-unlearn table`, `explore --quick --baselines` (seed "
              f"{seeds[0]}), `select` and `compare --budgets` on `--task fashion-mnist` with its CPU recipe "
-             "(docs/definitions.md §2: the small CNN, `--size small` = stratified subsets: 10,000 of the 60,000 "
-             "training images and 2,000 of the 10,000 test images; one torch thread). Metrics in % (§3); Avg. Gap is to "
-             "Retrain at the same seed.", ""]
+             "(docs/definitions.md §2: the small CNN, `--size small` = stratified subsets: 10,000 of the "
+             "60,000 training images and 2,000 of the 10,000 test images; one torch thread). Metrics in % "
+             "(§3); Avg. Gap is to Retrain at the same seed.", ""]
     # Phase 1, every forget set and seed: θ0 and Retrain alone (their training measured apart) and how far
     # θ0 is from Retrain; written before the long phase, so that a cut study keeps it.
     lines += ["## θ0 against Retrain", "",

@@ -81,6 +81,13 @@ def test_debian_folder_found_by_itself_or_named_in_the_error(tmp_path: Path, mon
     assert not missing.exists()
 
 
+def test_flat_folder_missing_one_file_names_it(tmp_path: Path) -> None:
+    folder = _write_flat(tmp_path / "data")
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"but not t10k-labels-idx1-ubyte\(\.gz\); an idx folder needs all"):
+        load_dataset("fashion-mnist", data_root=str(folder))
+
+
 def test_cli_without_data_is_one_line_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setitem(torchvision_module.DEBIAN_FOLDERS, "fashion-mnist",
                         (str(tmp_path / "nowhere"), "dataset-fashion-mnist"))

@@ -183,8 +183,16 @@ def load_torchvision(
             f"task {name} needs --data-root DIR (a folder holding {spec.folder}), or --download to fetch it"
         )
     root = Path(data_root).expanduser()
-    if spec.kind == "mnist" and not download and not (root / spec.folder).is_dir() and idx_folder_holds(root):
-        return _load_idx_folder(name, spec, root)
+    if spec.kind == "mnist" and not download and not (root / spec.folder).is_dir() and root.is_dir():
+        if idx_folder_holds(root):
+            return _load_idx_folder(name, spec, root)
+        present = [f for f in spec.files if (root / f).is_file() or (root / f"{f}.gz").is_file()]
+        if present:  # a flat folder with some of the four files: name the missing ones
+            missing = [f"{f}(.gz)" for f in spec.files if f not in present]
+            raise DataError(
+                f"task {name}: {root} holds {', '.join(present)} but not {', '.join(missing)}; an idx folder "
+                "needs all four files (.gz or unpacked)"
+            )
     folder = root / spec.folder
     if root.exists() and not root.is_dir():
         raise DataError(

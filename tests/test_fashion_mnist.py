@@ -244,3 +244,7 @@ def test_study_script_quick(tmp_path: Path) -> None:
     assert "still running" not in text
     assert "- chosen: `" in text and "| last-layer | 1× |" in text
     assert (tmp_path / "f_random-01.png").is_file()
+    # report (the last command of the list) on the study's explore run of fashion-mnist
+    run = tmp_path / "w" / "explore-random-01"
+    assert main(["report", str(run)]) == 0 and (run / "report.md").is_file() and (run / "report.html").is_file()
+    assert "fashion-mnist" in (run / "report.md").read_text()

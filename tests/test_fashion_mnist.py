@@ -246,5 +246,6 @@ def test_study_script_quick(tmp_path: Path) -> None:
     assert (tmp_path / "f_random-01.png").is_file()
     # report (the last command of the list) on the study's explore run of fashion-mnist
     run = tmp_path / "w" / "explore-random-01"
-    assert main(["report", str(run)]) == 0 and (run / "report.md").is_file() and (run / "report.html").is_file()
+    assert main(["report", str(run)]) == 0
+    assert (run / "report.md").is_file() and (run / "report.html").is_file()
     assert "fashion-mnist" in (run / "report.md").read_text()

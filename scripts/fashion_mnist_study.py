@@ -222,8 +222,8 @@ def main(argv: list[str] | None = None) -> list[str]:
               "| forget | seed | θ0 UA | RA | TA | MIA | Retrain UA | RA | TA | MIA | θ0's Avg. Gap | "
               "θ0 + Retrain training s (wall / CPU) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     gaps: dict[str, list[float]] = {}
-    for forget in forgets:
-        for seed in seeds:
+    for seed in seeds:  # seed-major: every forget set's first seed is measured first
+        for forget in forgets:
             with clock.step(f"θ0 + Retrain {forget}, seed {seed} (trained or read from the cache)"):
                 task = task_from_config(base_cfg.merged({"forget": forget}), seed, progress=False)
                 evaluator = MetricEvaluator(task)

@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> list[str]:
 
 def _write(md: Path, lines: list[str], clock: _Clock, started: float, *, done: bool) -> list[str]:
     """Write the markdown so far (after every forget set, so that a cut study keeps what it finished)."""
-    out = [*lines, "## Measured times", "",
+    out = [*lines, "", "## Measured times", "",
            ("" if done else "**The study is still running or was cut here: the sections above are what it "
                             "finished.** ")
            + "On this machine (2 cores, shared with other work while it ran: the CPU seconds are what this "

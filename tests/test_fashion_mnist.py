@@ -250,4 +250,4 @@ def test_study_script_quick(tmp_path: Path) -> None:
     assert main(["report", str(run)]) == 0
     assert (run / "report.md").is_file() and (run / "report.html").is_file()
     assert "fashion-mnist" in (run / "report.md").read_text()
-    assert json.loads((run / "summary.json").read_text())["task"]["size"] == "small"  # recorded like the recipe
+    assert json.loads((run / "summary.json").read_text())["task"]["size"] == "small"  # beside the recipe

@@ -44,7 +44,11 @@ def _task_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--config", help="TOML file with any of these settings; flags override it")
     g.add_argument("--task", help="digits (default, embedded), cifar10, cifar100, mnist, fashion-mnist")
     g.add_argument("--forget", help="random:R with R in (0, 1), or class:K[,K...]")
-    g.add_argument("--model", help="mlp, cnn (digits) or resnet18")
+    g.add_argument("--model", help="mlp, cnn (digits, (fashion-)mnist) or resnet18")
+    g.add_argument(
+        "--size", help="small (10,000 training and 2,000 test images; default for mnist and fashion-mnist) "
+        "or full"
+    )
     g.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2")
     g.add_argument("--device", help="auto (default), cpu or cuda")
     g.add_argument("--data-root", help="folder of the torchvision files (not needed for digits)")
@@ -217,6 +221,7 @@ def _run_config(args: argparse.Namespace, **forced):
             "task",
             "forget",
             "model",
+            "size",
             "seeds",
             "device",
             "data_root",

@@ -14,12 +14,12 @@ from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives import KL_DIRECTIONS, REFERENCES
 from pareto_unlearn.solvers._registry import baseline_grid, default_solvers, resolve_settings, solver_names
 from pareto_unlearn.task import (
-    CIFAR_RECIPE,
     DATASETS,
-    DIGITS_RECIPE,
     MODELS,
+    SIZES,
     TrainRecipe,
     UnlearningTask,
+    default_recipe,
     load_task,
 )
 
@@ -82,6 +82,7 @@ class RunConfig:
     task: str = "digits"
     forget: str = "random:0.1"
     model: str | None = None
+    size: str | None = None
     seeds: tuple[int, ...] = (0,)
     device: str = "auto"
     data_root: str | None = None
@@ -137,6 +138,8 @@ def _as_tuple(name: str, value: Any, kind: type) -> tuple:
 def _validated(cfg: RunConfig) -> RunConfig:
     if cfg.task not in DATASETS:
         raise ConfigError(f"task {cfg.task!r} is not known; choose one of {', '.join(DATASETS)}")
+    if cfg.size is not None and cfg.size not in SIZES:
+        raise ConfigError(f"size {cfg.size!r} is not known; choose one of {', '.join(SIZES)}")
     if cfg.model is not None and cfg.model not in MODELS:
         raise ConfigError(f"model {cfg.model!r} is not known; choose one of {', '.join(MODELS)}")
     if cfg.reference not in REFERENCES:
@@ -190,7 +193,7 @@ def load_config(path: str | Path | None) -> RunConfig:
 
 def recipe_for(cfg: RunConfig) -> TrainRecipe:
     """The training recipe of Original / Retrain: the task's default updated by ``[recipe]``."""
-    base = asdict(DIGITS_RECIPE if cfg.task == "digits" else CIFAR_RECIPE)
+    base = asdict(default_recipe(cfg.task))
     unknown = sorted(set(cfg.recipe) - set(base))
     if unknown:
         raise ConfigError(f"[recipe] has unknown key {unknown[0]!r}; valid keys: {', '.join(base)}")
@@ -210,6 +213,7 @@ def task_from_config(cfg: RunConfig, seed: int, *, progress: bool = True) -> Unl
         cache_dir=cfg.cache_dir,
         recipe=recipe_for(cfg),
         progress=progress,
+        size=cfg.size,
     )
 
 

@@ -101,7 +101,7 @@ def _rebuild_task(summary: dict[str, Any], run_dir: Path, *, cache_dir: str | No
     task = load_task(info["name"], forget=info["forget"], seed=int(info["seed"]), model=info.get("model"),
                      device=device or "auto", data_root=saved.get("data_root"), download=False,
                      cache_dir=cache_dir if cache_dir is not None else saved.get("cache_dir"), recipe=recipe,
-                     progress=False)
+                     progress=False, size=info.get("size"))
     _check_task(task, summary, run_dir)
     return task
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from pareto_unlearn.exceptions import ConfigError
 
-__all__ = ["MODELS", "build_model", "DigitsMLP", "DigitsCNN", "resnet18_cifar", "last_linear"]
+__all__ = ["MODELS", "build_model", "DigitsMLP", "DigitsCNN", "SmallCNN28", "resnet18_cifar", "last_linear"]
 
 MODELS = ("mlp", "cnn", "resnet18")
 
@@ -44,6 +44,30 @@ class DigitsCNN(nn.Sequential):
         )
         self.add_module("flatten", nn.Flatten())
         self.add_module("fc1", nn.Sequential(nn.Linear(32 * 4 * 4, 64), nn.ReLU()))
+        self.add_module("fc", nn.Linear(64, n_classes))
+
+
+class SmallCNN28(nn.Sequential):
+    """A small CNN with BatchNorm for 1×28×28 images (MNIST, Fashion-MNIST): two conv + pool stages
+    (16 and 32 channels, 28 → 14 → 7), then 1568 → 64 → C; 110k parameters, trains on one CPU thread."""
+
+    def __init__(self, n_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        self.add_module(
+            "conv1",
+            nn.Sequential(
+                nn.Conv2d(in_channels, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                nn.MaxPool2d(2),
+            ),
+        )
+        self.add_module(
+            "conv2",
+            nn.Sequential(
+                nn.Conv2d(16, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2)
+            ),
+        )
+        self.add_module("flatten", nn.Flatten())
+        self.add_module("fc1", nn.Sequential(nn.Linear(32 * 7 * 7, 64), nn.ReLU()))
         self.add_module("fc", nn.Linear(64, n_classes))
 
 
@@ -110,11 +134,15 @@ def build_model(name: str, *, n_classes: int, input_shape: tuple[int, ...], seed
                 n_in *= s
             model = DigitsMLP(n_classes, in_features=n_in)
         elif name == "cnn":
-            if tuple(input_shape[1:]) != (8, 8):
+            if tuple(input_shape[1:]) == (8, 8):
+                model = DigitsCNN(n_classes, in_channels=input_shape[0])
+            elif tuple(input_shape[1:]) == (28, 28):
+                model = SmallCNN28(n_classes, in_channels=input_shape[0])
+            else:
                 raise ConfigError(
-                    f"model 'cnn' is built for 8×8 digits, got input shape {input_shape}; use resnet18"
+                    f"model 'cnn' is built for 8×8 digits and 28×28 (Fashion-)MNIST images, got input shape "
+                    f"{input_shape}; use resnet18 or mlp"
                 )
-            model = DigitsCNN(n_classes, in_channels=input_shape[0])
         elif name == "resnet18":
             model = resnet18_cifar(n_classes, in_channels=input_shape[0])
         else:

@@ -16,20 +16,21 @@ from torch import nn
 from pareto_unlearn._io import sha256_bytes
 from pareto_unlearn.exceptions import ConfigError, DataError
 from pareto_unlearn.task._cache import ModelCache, state_dict_hash
-from pareto_unlearn.task._datasets import RawDataset, load_dataset
+from pareto_unlearn.task._datasets import RawDataset, default_size, load_dataset
 from pareto_unlearn.task._models import build_model
 from pareto_unlearn.task._splits import ForgetSpec, Splits, make_splits, parse_forget
 from pareto_unlearn.task._training import (
     CIFAR_RECIPE,
     CPU_THREAD_RULE,
     DIGITS_RECIPE,
+    FASHION_MNIST_RECIPE,
     TRAINING_VERSION,
     TrainRecipe,
     one_cpu_thread,
     train_model,
 )
 
-__all__ = ["Subset", "UnlearningTask", "load_task", "resolve_device"]
+__all__ = ["Subset", "UnlearningTask", "load_task", "resolve_device", "default_model", "default_recipe"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,13 @@ class UnlearningTask:
         The gold standard, trained from scratch on the retain set with the same recipe.
     train_seconds : dict
         Training wall-clock of ``original`` and ``retrain`` (recorded when trained, kept in the cache).
+    train_cpu_seconds : dict
+        The CPU seconds this process spent on each (recorded when trained; NaN for entries cached before
+        it was recorded): on a shared machine it says what the training costs where wall-clock does not.
     mia_members : np.ndarray
         Positions in ``retain`` of the fixed member subset of the MIA attack (size of its non-member set).
+    size : str
+        The named size of the training split (``small`` / ``full``, :data:`pareto_unlearn.task.SIZES`).
     """
 
     def __init__(
@@ -103,8 +109,11 @@ class UnlearningTask:
         retrain: nn.Module,
         train_seconds: dict[str, float],
         data_fingerprint: str,
+        size: str = "full",
+        train_cpu_seconds: dict[str, float] | None = None,
     ) -> None:
         self.name = name
+        self.size = size
         self.n_classes = raw.n_classes
         self.input_shape = raw.input_shape
         self.forget_spec = forget_spec
@@ -130,6 +139,7 @@ class UnlearningTask:
         self.original = _frozen(original.to(device))
         self.retrain = _frozen(retrain.to(device))
         self.train_seconds = dict(train_seconds)
+        self.train_cpu_seconds = dict(train_cpu_seconds or {})
         self.theta0_hash = state_dict_hash(self.original)
         rng = np.random.default_rng([seed, 7])
         n_members = min(len(self.retain), int(self.test_nonforgotten_mask().sum()))
@@ -156,6 +166,7 @@ class UnlearningTask:
         return {
             "name": self.name,
             "n_classes": self.n_classes,
+            "size": self.size,
             "forget": str(self.forget_spec),
             "forgotten_classes": list(self.forgotten_classes),
             "seed": self.seed,
@@ -263,11 +274,13 @@ def _assemble(
     cache_dir,
     progress,
     pretrained=None,
+    size="full",
 ) -> UnlearningTask:
     device = resolve_device(device)
     cache = ModelCache(cache_dir)
     fingerprint = _fingerprint(raw)
     train_seconds: dict[str, float] = {}
+    train_cpu_seconds: dict[str, float] = {}
 
     def trained(role: str, idx: np.ndarray) -> nn.Module:
         model = _reinit(copy.deepcopy(architecture), seed).to(device)
@@ -294,15 +307,17 @@ def _assemble(
 
         def train(m: nn.Module) -> dict[str, Any]:
             logger.info("training %s (%d samples, %d epochs)", role, len(y), recipe.epochs)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             with one_cpu_thread() if device.type == "cpu" else contextlib.nullcontext():
                 threads = torch.get_num_threads() if device.type == "cpu" else None
                 train_model(m, x, y, recipe, seed=seed, progress=progress, description=f"train {role}")
-            return {"train_seconds": time.perf_counter() - start, "torch": torch.__version__,
+            return {"train_seconds": time.perf_counter() - start,
+                    "train_cpu_seconds": time.process_time() - cpu_start, "torch": torch.__version__,
                     "training_version": TRAINING_VERSION, "cpu_threads": threads}
 
         model, facts = cache.get_or_train(model, fields, train, expect=expect)
         train_seconds[role] = float(facts.get("train_seconds", float("nan")))
+        train_cpu_seconds[role] = float(facts.get("train_cpu_seconds", float("nan")))
         return model
 
     if pretrained is not None:
@@ -325,7 +340,34 @@ def _assemble(
         retrain=retrain,
         train_seconds=train_seconds,
         data_fingerprint=fingerprint,
+        size=size,
+        train_cpu_seconds=train_cpu_seconds,
     )
+
+
+def default_model(task: str, input_shape: tuple[int, ...]) -> str:
+    """The model a task trains when none is named: ``cnn`` for 28×28 (Fashion-)MNIST, ``resnet18`` for
+    other large images, ``mlp`` for digits.
+
+    >>> default_model("fashion-mnist", (1, 28, 28)), default_model("cifar10", (3, 32, 32))
+    ('cnn', 'resnet18')
+    """
+    if task in ("mnist", "fashion-mnist"):
+        return "cnn"
+    return "resnet18" if input_shape[-1] >= 28 else "mlp"
+
+
+def default_recipe(task: str) -> TrainRecipe:
+    """The training recipe of θ0 and Retrain a task uses when none is given (docs/definitions.md §2).
+
+    >>> default_recipe("fashion-mnist").epochs == FASHION_MNIST_RECIPE.epochs
+    True
+    """
+    if task == "digits":
+        return DIGITS_RECIPE
+    if task in ("mnist", "fashion-mnist"):
+        return FASHION_MNIST_RECIPE
+    return CIFAR_RECIPE
 
 
 def load_task(
@@ -340,8 +382,13 @@ def load_task(
     cache_dir: str | None = None,
     recipe: TrainRecipe | None = None,
     progress: bool = True,
+    size: str | None = None,
 ) -> UnlearningTask:
     """Build a named task: load data, draw the splits, train (or load from cache) Original and Retrain.
+
+    ``size`` names how much of the training split the task keeps (``small``: a stratified 10,000 of
+    (Fashion-)MNIST's 60,000, the default for them; ``full``: all, the default elsewhere). Without
+    ``model`` / ``recipe`` the task's defaults apply (:func:`default_model`, :func:`default_recipe`).
 
     Examples
     --------
@@ -349,7 +396,8 @@ def load_task(
     >>> len(task.forget), task.n_classes  # doctest: +SKIP
     (129, 10)
     """
-    raw = load_dataset(task, data_root=data_root, download=download)
+    size = default_size(task) if size is None else size
+    raw = load_dataset(task, data_root=data_root, download=download, size=size)
     spec = parse_forget(forget, n_classes=raw.n_classes)
     if spec.kind == "class":
         present = set(raw.y_train.unique().tolist())
@@ -359,10 +407,11 @@ def load_task(
     splits = make_splits(
         raw.y_train.numpy(), spec, seed=seed, y_test=raw.y_test.numpy() if raw.separate_test else None
     )
-    model_name = model or ("resnet18" if raw.input_shape[-1] >= 28 else "mlp")
+    model_name = model or default_model(task, raw.input_shape)
     architecture = build_model(model_name, n_classes=raw.n_classes, input_shape=raw.input_shape, seed=seed)
     if recipe is None:
-        recipe = DIGITS_RECIPE if task == "digits" else CIFAR_RECIPE
+        recipe = default_recipe(task)
     return _assemble(
-        task, raw, splits, spec, architecture, model_name, seed, recipe, device, cache_dir, progress
+        task, raw, splits, spec, architecture, model_name, seed, recipe, device, cache_dir, progress,
+        size=size,
     )

@@ -14,6 +14,11 @@ files of :mod:`pareto_unlearn.task._synthetic`, which cannot match the official 
 The MNIST-family files are raw idx files (a header and a byte array, no pickle), parsed as plain bytes.
 torchvision keeps no checksum of the uncompressed files; it checks the md5 of the official ``.gz``
 archives, and so does this module when it unpacks ``.gz`` files found in the ``raw`` folder.
+
+MNIST and Fashion-MNIST are also read from a flat folder that holds the four idx files (``.gz`` or
+unpacked) — the layout of Debian's ``dataset-fashion-mnist`` package, found by itself in
+``/usr/share/datasets/fashion-mnist/`` when no ``data_root`` is given — by :mod:`pareto_unlearn.task._idx`,
+which reads them where they lie (gzip + numpy, nothing unpacked) and checks every header.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 
 from pareto_unlearn.exceptions import ConfigError, DataError
+from pareto_unlearn.task._idx import find_idx_files, idx_folder_holds, read_idx_split
 from pareto_unlearn.task._raw import RawDataset
 
 if TYPE_CHECKING:
@@ -80,6 +86,11 @@ _MNIST_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 
+# Where Debian's data packages put the idx files (apt-get install <package>); read when no data_root is given.
+DEBIAN_FOLDERS: dict[str, tuple[str, str]] = {
+    "fashion-mnist": ("/usr/share/datasets/fashion-mnist", "dataset-fashion-mnist"),
+}
+
 _SPECS: dict[str, _Spec] = {
     "cifar10": _Spec(
         "CIFAR10",
@@ -116,9 +127,12 @@ def load_torchvision(
     ----------
     name : {"cifar10", "cifar100", "mnist", "fashion-mnist"}
         The data set.
-    data_root : str or path-like
+    data_root : str or path-like, optional
         Folder that holds torchvision's files: ``cifar-10-batches-py/``, ``cifar-100-python/``,
-        ``MNIST/raw/`` or ``FashionMNIST/raw/``. Required even with ``download`` (the files go there).
+        ``MNIST/raw/`` or ``FashionMNIST/raw/``; for MNIST and Fashion-MNIST also a folder that holds the
+        four idx files itself (``.gz`` or unpacked). Required with ``download`` (the files go there).
+        None: Fashion-MNIST is read from Debian's ``/usr/share/datasets/fashion-mnist/``
+        (``apt-get install dataset-fashion-mnist``); the other sets need a folder.
     download : bool
         Let torchvision download the files when they are missing. Never done unless asked.
     verify_md5 : bool
@@ -136,10 +150,10 @@ def load_torchvision(
     Raises
     ------
     ConfigError
-        ``name`` is not a torchvision data set, or ``data_root`` is None.
+        ``name`` is not a torchvision data set, or ``data_root`` is None where no default folder exists.
     DataError
         The folder or its files are missing (and ``download`` is False), fail their md5 check, cannot be
-        read, or the download fails.
+        read, lie about their contents (:mod:`pareto_unlearn.task._idx`), or the download fails.
 
     Examples
     --------
@@ -155,11 +169,30 @@ def load_torchvision(
         raise ConfigError(
             f"unknown torchvision data set {name!r}; choose one of {', '.join(TORCHVISION_DATASETS)}"
         )
+    if data_root is None and name in DEBIAN_FOLDERS and not download:
+        debian, package = DEBIAN_FOLDERS[name]
+        if idx_folder_holds(debian):
+            return _load_idx_folder(name, spec, Path(debian))
+        raise DataError(
+            f"task {name}: no data found: {debian} does not hold the four idx files; install Debian's "
+            f"package (apt-get install {package}) or give --data-root DIR, a folder holding "
+            f"{', '.join(f + '.gz' for f in spec.files)} (or unpacked), or {spec.folder}/"
+        )
     if data_root is None:
         raise ConfigError(
             f"task {name} needs --data-root DIR (a folder holding {spec.folder}), or --download to fetch it"
         )
     root = Path(data_root).expanduser()
+    if spec.kind == "mnist" and not download and not (root / spec.folder).is_dir() and root.is_dir():
+        if idx_folder_holds(root):
+            return _load_idx_folder(name, spec, root)
+        present = [f for f in spec.files if (root / f).is_file() or (root / f"{f}.gz").is_file()]
+        if present:  # a flat folder with some of the four files: name the missing ones
+            missing = [f"{f}(.gz)" for f in spec.files if f not in present]
+            raise DataError(
+                f"task {name}: {root} holds {', '.join(present)} but not {', '.join(missing)}; an idx folder "
+                "needs all four files (.gz or unpacked)"
+            )
     folder = root / spec.folder
     if root.exists() and not root.is_dir():
         raise DataError(
@@ -182,6 +215,23 @@ def load_torchvision(
     return RawDataset(name, x_train, y_train, x_test, y_test, spec.n_classes, separate_test=True)
 
 
+def _load_idx_folder(name: str, spec: _Spec, folder: Path) -> RawDataset:
+    """An MNIST-family set from a flat folder of idx files (``.gz`` read in place), every file checked."""
+    files = find_idx_files(folder)
+    if files is None:  # pragma: no cover - callers check idx_folder_holds first
+        raise DataError(f"task {name}: {folder} does not hold the four idx files {', '.join(spec.files)}")
+    splits = []
+    for split in ("train", "test"):
+        images, labels = read_idx_split(files[f"{split}_images"], files[f"{split}_labels"],
+                                        n_classes=spec.n_classes)
+        x = torch.from_numpy(images.astype(np.float32)).unsqueeze(1).div_(255.0)
+        x.sub_(spec.mean[0]).div_(spec.std[0])
+        splits.append((x, torch.from_numpy(labels.astype(np.int64))))
+    (x_train, y_train), (x_test, y_test) = splits
+    logger.info("loaded %s from %s: %d train, %d test images", name, folder, len(y_train), len(y_test))
+    return RawDataset(name, x_train, y_train, x_test, y_test, spec.n_classes, separate_test=True)
+
+
 def _require_files(name: str, spec: _Spec, root: Path, folder: Path) -> None:
     """Raise a DataError naming the folder, the expected files and ``--download`` if any is missing."""
     expected = ", ".join(spec.files)
@@ -191,9 +241,15 @@ def _require_files(name: str, spec: _Spec, root: Path, folder: Path) -> None:
             f"{expected}; create it and place the files there, or pass --download to fetch them"
         )
     if not folder.is_dir():
+        flat = (
+            "; or give a --data-root that holds the four idx files itself (.gz or unpacked)"
+            + (f", e.g. {DEBIAN_FOLDERS[name][0]} (apt-get install {DEBIAN_FOLDERS[name][1]})"
+               if name in DEBIAN_FOLDERS else "")
+            if spec.kind == "mnist" else ""
+        )
         raise DataError(
             f"task {name}: folder {folder} not found; torchvision expects {spec.folder}/ inside --data-root "
-            f"{root}, holding {expected}; place the files there, or pass --download to fetch them"
+            f"{root}, holding {expected}; place the files there, or pass --download to fetch them{flat}"
         )
     missing = [f for f in spec.files if not (folder / f).is_file()]
     if missing:

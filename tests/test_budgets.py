@@ -74,12 +74,12 @@ def _summary(front: Front) -> dict:
                      retrain={}, task_info=task, reference="uniform", kl_direction="model-ref", manifest={})
 
 
-def _front(*, with_fake=True, gradients=True) -> Front:
+def _front(*, with_fake=True, gradients=True, mine=True) -> Front:
     parts = [
         _part(FT, [[0.5, 0.5]], [1.0]),
         _part(EVO_LL, [[1.2, 1.2]], [30.0], anytime=_log((2.0, 1.0), (6.0, 3.0), (12.0, 5.0), (30.0, 7.0))),
         _part(EVO_LORA, [[1.0, 1.0]], [40.0], anytime=_log((4.0, 2.0), (8.0, 4.0), (20.0, 6.0), (40.0, 8.0))),
-        _part(MINE, [[0.9, 0.9]], [30.0], space="lora"),
+        *([_part(MINE, [[0.9, 0.9]], [30.0], space="lora")] if mine else []),
         _part(WARM_A, [[1.5, 1.5]], [40.0], anytime=_log((4.0, 3.0), (40.0, 5.0))),
         _part(WARM_B, [[1.8, 1.8]], [8.0], anytime=_log((4.5, 4.0), (8.0, 4.5))),
     ]
@@ -254,7 +254,7 @@ def _run_dir(tmp_path, front, name="run"):
 
 
 def test_cli_compare_budgets_writes_budgets_csv(tmp_path, capsys):
-    directory = _run_dir(tmp_path, _front(with_fake=False))
+    directory = _run_dir(tmp_path, _front(with_fake=False, mine=False))  # a run directory names known solvers
     out = tmp_path / "cmp"
     assert main(["compare", directory, "--out", str(out), "--budgets", "1,2,5,10"]) == 0
     assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.md", "budgets.csv", "budgets.md"}
@@ -274,7 +274,7 @@ def test_cli_compare_budgets_writes_budgets_csv(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["--budgets", "0"], ["--budgets", "x"], ["--budgets", ""],
                                   ["--budgets", "1,-2"], ["--budget-axis", "passes"]])
 def test_cli_bad_budgets_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, argv):
-    directory = _run_dir(tmp_path, _front(with_fake=False))
+    directory = _run_dir(tmp_path, _front(with_fake=False, mine=False))  # a run directory names known solvers
     out = tmp_path / "cmp"
     assert main(["compare", directory, "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err
@@ -283,7 +283,7 @@ def test_cli_bad_budgets_exit_2_in_one_line_and_write_nothing(tmp_path, capsys, 
 
 
 def test_cli_refuses_a_run_without_a_full_space_gradient_front_and_writes_nothing(tmp_path, capsys):
-    directory = _run_dir(tmp_path, _front(with_fake=False, gradients=False))
+    directory = _run_dir(tmp_path, _front(with_fake=False, gradients=False, mine=False))
     out = tmp_path / "cmp"
     assert main(["compare", directory, "--out", str(out), "--budgets", "1,2"]) == 2
     err = capsys.readouterr().err

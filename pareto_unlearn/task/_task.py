@@ -283,12 +283,13 @@ def _assemble(
     train_cpu_seconds: dict[str, float] = {}
 
     def trained(role: str, idx: np.ndarray) -> nn.Module:
+        idx = np.sort(idx)  # the key names a set of samples: train on it in one order, whatever the split's
         model = _reinit(copy.deepcopy(architecture), seed).to(device)
         fields = {
             "role": role,
             "task": name,
             "data": fingerprint,
-            "train_idx": sha256_bytes(np.sort(idx).tobytes()),
+            "train_idx": sha256_bytes(idx.tobytes()),
             "seed": seed,
             "model": model_name,
             "architecture": repr(architecture),

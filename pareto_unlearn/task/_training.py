@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 
 # Bump when train_model (or what runs around it) changes the weights a seed gives: the model cache's key
 # holds it, so entries trained by an earlier procedure are not served as if they were today's.
-TRAINING_VERSION = 2
+# 3: θ0 and Retrain train on their samples in index order, so the model is a function of the set its key
+# names (before, θ0 of one train set trained in each forget split's order and the first one cached won).
+TRAINING_VERSION = 3
 # How CPU training picks its thread count (one_cpu_thread); part of the cache key for the same reason.
 CPU_THREAD_RULE = "one-thread"
 

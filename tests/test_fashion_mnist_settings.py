@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from pareto_unlearn.config import default_methods
 from pareto_unlearn.solvers import REGISTRY
 from pareto_unlearn.solvers._registry import (
     baseline_candidates,
@@ -56,3 +57,10 @@ def test_every_default_solver_builds(quick: bool) -> None:
             assert sweep_units(name, settings, seed=0, batch_size=BATCH)
         else:
             assert build_search(name, settings, seed=0, progress=False, batch_size=BATCH) is not None
+
+
+def test_table_raul_rows_sweep_the_tasks_lrs() -> None:
+    for task in ("digits", "cifar10", "fashion-mnist"):
+        methods = default_methods(task)
+        for row in ("RAUL-LS", "RAUL-UPGrad"):
+            assert list(methods[row].lr) == default_settings(task)["jd"]["lrs"]

@@ -12,7 +12,14 @@ from typing import Any
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives import KL_DIRECTIONS, REFERENCES
-from pareto_unlearn.solvers._registry import baseline_grid, default_solvers, resolve_settings, solver_names
+from pareto_unlearn.solvers._names import JD
+from pareto_unlearn.solvers._registry import (
+    baseline_grid,
+    default_settings,
+    default_solvers,
+    resolve_settings,
+    solver_names,
+)
 from pareto_unlearn.task import (
     DATASETS,
     MODELS,
@@ -71,7 +78,7 @@ def default_methods(task: str) -> dict[str, MethodSpec]:
     """Grids per task. CIFAR: the paper's. Digits (batch 64): scaled by a scan of each method's lr from
     'barely leaves θ0' to 'retain accuracy collapses' on random 50 % forgetting (docs/definitions.md §2)."""
     specs = {name: MethodSpec(**baseline_grid(name, task)) for name in solver_names("baseline")}
-    lrs = (0.05, 0.1, 0.15, 0.2, 0.3) if task == "digits" else (1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2)
+    lrs = tuple(default_settings(task)[JD]["lrs"])  # the task's sweep lrs (the registry's)
     return {**specs, "RAUL-LS": MethodSpec(5, lrs), "RAUL-UPGrad": MethodSpec(5, lrs)}
 
 

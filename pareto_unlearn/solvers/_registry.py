@@ -195,10 +195,44 @@ def _warm_settings(ls: dict[str, Any], *, n_gen: int) -> dict[str, Any]:
             "seed_sweep": {"weights": list(ls["weights"]), "lr": ls["lr"], "epochs": ls["epochs"]}}
 
 
+# (Fashion-)MNIST's CPU recipe (SmallCNN28, batch 256, trained at lr 0.05): chosen by a scan on fashion-mnist
+# --size small, random:0.1, seed 0 (one thread): CIFAR's lrs (≤ 0.01) barely leave θ0 in a few epochs; ls
+# (weight 0.5, 3 epochs) at lr 0.02 and 0.05 both move UA 2.8 → 9.7–11.7 (Retrain 10.7) with RA ≥ 90.8. An
+# epoch over D_r costs ~4.4 CPU s and scoring a full-model point ~4.3 CPU s, so quick keeps 2-epoch sweeps,
+# a 4 × 2 LS-weights search and 3 × 2 one-epoch warm offspring (docs/fashion_mnist.md: the measured cost).
+SMALL_IMAGE_TASKS: tuple[str, ...] = ("mnist", "fashion-mnist")
+_SMALL_IMAGE_LRS = (0.005, 0.01, 0.02, 0.03, 0.05)
+_SMALL_IMAGE_LOG_LR = (-2.3, -1.3)  # log10 of 0.005 and 0.05
+
+
+# 2 epochs each (a candidate ~10 CPU s), the span between 'barely leaves θ0' and 'retain accuracy
+# collapses' in that scan (θ0: UA 2.8, RA 97.9; Retrain: UA 10.7, RA 97.5): FT 0.01 UA 2.9, 0.3 RA 91.4;
+# GA 0.005 UA 3.3, 0.05 RA 35; RL and SalUn 0.001 UA 4.8 (RL), 0.03 RA 66–70, 0.003 Avg. Gap 2.6; ℓ1-sparse
+# lr 0.05: α 1e-4 UA 4.2, α 1e-2 RA 81; IU α 10 Avg. Gap 3.9, α 100 RA 62
+_SMALL_IMAGE_GRIDS: dict[str, tuple[Any, ...]] = {
+    FT: (2, (0.3, 0.1, 0.03)), GA: (2, (0.03, 0.02, 0.01, 0.005)),
+    RL: (2, (0.01, 0.003, 0.001)), SALUN: (2, (0.01, 0.003, 0.001)),
+    L1_SPARSE: (2, (0.1, 0.05), (1e-3, 3e-3))}
+_SMALL_IMAGE_IU_ALPHA = (3.0, 10.0, 30.0)
+
+
+def _small_image_settings(settings: dict[str, dict[str, Any]], ls_weights: str, *, quick: bool) -> None:
+    settings[ls_weights]["lr_bounds"] = list(_SMALL_IMAGE_LOG_LR)
+    if quick:
+        settings[JD].update(lrs=[0.01, 0.03], epochs=2)
+        settings[LS].update(epochs=2)
+        settings[ls_weights].update(pop_size=4, n_gen=2, max_epochs=2)
+
+
 def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, Any]]:
     """Settings of each settings table (``jd`` for every ``jd-*``) for ``task``. ``quick`` keeps every
     solver with at least 5 non-dominated points on digits."""
-    lrs = [0.05, 0.1, 0.15, 0.2, 0.3] if task == "digits" else [1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2]
+    if task == "digits":
+        lrs = [0.05, 0.1, 0.15, 0.2, 0.3]
+    elif task in SMALL_IMAGE_TASKS:
+        lrs = list(_SMALL_IMAGE_LRS)
+    else:
+        lrs = [1e-3, 2.5e-3, 5e-3, 7.5e-3, 1e-2]
     last_layer, lora, ls_weights, warm, warm_sms = (e.name for e in _ENTRIES[:5])
     settings: dict[str, dict[str, Any]] = {
         JD: {"lrs": lrs, "epochs": 5, "pref_vectors": None},
@@ -233,7 +267,13 @@ def default_settings(task: str, *, quick: bool = False) -> dict[str, dict[str, A
             settings[f"{LS}-{space}"].update(weights=spread_first([0.1, 0.3, 0.5, 0.7, 0.9]), epochs=60)
             settings[f"{JD}-{space}"].update(lrs=[0.3], epochs=60,
                                              pref_vectors=[None, [0.8, 0.2], [0.5, 0.5], [0.2, 0.8]])
+    if task in SMALL_IMAGE_TASKS:
+        _small_image_settings(settings, ls_weights, quick=quick)
     settings[warm] = _warm_settings(settings[LS], n_gen=5 if quick else 12)
+    if task in SMALL_IMAGE_TASKS:  # log10 lr within the sweep's lrs; quick: 6 one-epoch offspring
+        settings[warm]["lr_bounds"] = list(_SMALL_IMAGE_LOG_LR)
+        if quick:
+            settings[warm].update(n_offsprings=3, n_gen=3, max_epochs=1)
     # the same search with SMS-EMOA's survival
     settings[warm_sms] = {**settings[warm], **REGISTRY[warm_sms].fixed}
     for seeded, plain in ((_ENTRIES[5].name, last_layer), (_ENTRIES[6].name, lora)):
@@ -294,10 +334,16 @@ def baseline_grid(name: str, task: str) -> dict[str, Any]:
     paper's. Digits (batch 64): scaled by a scan of each method's lr from 'barely leaves θ0' to 'retain
     accuracy collapses' on random 50 % forgetting (docs/definitions.md §2). IU has no lr and no epochs (one
     shot), only α: the reference's grid, on digits the same scan's (its θ0 fits so closely that α ≤ 20
-    leaves every metric as θ0's)."""
+    leaves every metric as θ0's). (Fashion-)MNIST (batch 256): the same scan on fashion-mnist --size small,
+    random 10 % (seed 0), with 2 epochs so that ``explore --quick --baselines`` stays on a laptop."""
     get_entry(name)
     if name == IU:
-        alpha = (50.0, 100.0, 200.0, 300.0, 500.0) if task == "digits" else (1.0, 5.0, 10.0, 15.0, 20.0)
+        if task == "digits":
+            alpha: tuple[float, ...] = (50.0, 100.0, 200.0, 300.0, 500.0)
+        elif task in SMALL_IMAGE_TASKS:
+            alpha = _SMALL_IMAGE_IU_ALPHA
+        else:
+            alpha = (1.0, 5.0, 10.0, 15.0, 20.0)
         return {"epochs": 1, "lr": (), "alpha": alpha}
     digits = {FT: (10, (0.2, 0.1, 0.05, 0.02)), GA: (2, (1.0, 0.5, 0.2, 0.1)),
               RL: (10, (0.01, 0.003, 0.001, 0.0003)), SALUN: (10, (0.01, 0.003, 0.001, 0.0003)),
@@ -305,7 +351,7 @@ def baseline_grid(name: str, task: str) -> dict[str, Any]:
     other = {FT: (10, (1e-1, 5e-2, 1e-2, 5e-3)), GA: (2, (2e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
              RL: (10, (1e-1, 5e-2, 1e-2, 5e-3, 1e-3)), SALUN: (10, (5e-2, 1e-2, 5e-3, 1e-3, 1e-4)),
              L1_SPARSE: (10, (1e-2, 1e-3, 1e-4), (1e-4, 1e-5, 1e-6))}
-    grid = (digits if task == "digits" else other)[name]
+    grid = (digits if task == "digits" else _SMALL_IMAGE_GRIDS if task in SMALL_IMAGE_TASKS else other)[name]
     return {"epochs": grid[0], "lr": grid[1], "alpha": grid[2] if len(grid) > 2 else ()}
 
 

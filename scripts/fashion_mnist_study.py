@@ -212,7 +212,14 @@ def main(argv: list[str] | None = None) -> list[str]:
              f"{seeds[0]}), `select` and `compare --budgets` on `--task fashion-mnist` with its CPU recipe "
              "(docs/definitions.md §2: the small CNN, `--size small` = stratified subsets: 10,000 of the "
              "60,000 training images and 2,000 of the 10,000 test images; one torch thread). Metrics in % "
-             "(§3); Avg. Gap is to Retrain at the same seed.", ""]
+             "(§3); Avg. Gap is to Retrain at the same seed.", "",
+             "**Unlearning settings.** Fashion-MNIST (and MNIST) have their own lr grids and quick "
+             "settings (`pareto_unlearn/solvers/_registry.py`, docs/definitions.md §2), chosen by a scan "
+             "on `--size small`, random:0.1, seed 0 (its figures stand beside the settings): CIFAR's lrs "
+             "(≤ 0.01) barely leave θ0 of this CNN (trained at lr 0.05), so `jd`/`ls` sweep 0.005–0.05 and"
+             " every baseline grid runs 2 epochs from 'barely leaves θ0' to 'retain accuracy collapses'. "
+             "`--quick` keeps 2-epoch `jd`/`ls` sweeps, a 4 × 2 LS-weights search and 3 × 2 one-epoch warm"
+             " offspring.", ""]
     # Phase 1, every forget set and seed: θ0 and Retrain alone (their training measured apart) and how far
     # θ0 is from Retrain; written before the long phase, so that a cut study keeps it.
     lines += ["## θ0 against Retrain", "",

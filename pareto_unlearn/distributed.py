@@ -412,10 +412,12 @@ def connect(spec: str, *, threads: int | None = None, timeout: float | None = No
             # digits-CNN fine-tune ran 2.6x slower on a worker than in a plain process (0.34 s vs 0.13 s).
             # The active memory manager drops the copies of the shared objects that no queued task needs
             # at that moment (every 2 s), so a worker would fetch θ0 again for its next generation.
+            # silence_logs=CRITICAL: at close, a worker whose scheduler went first logs a heartbeat traceback
+            # at ERROR; a task's own error still reaches the client as its exception.
             with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                                   "distributed.scheduler.active-memory-manager.start": False}):
                 cluster = LocalCluster(n_workers=int(value), threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR,
+                                       dashboard_address=None, silence_logs=logging.CRITICAL,
                                        env={"OMP_NUM_THREADS": str(per_worker)})
         except RuntimeError as exc:  # the spawned workers re-import __main__; a bare script breaks that
             raise ConfigError(f"--dask {spec}: the local Dask workers did not start ({exc}); from a script, "

@@ -437,6 +437,53 @@ def test_an_interrupt_inside_a_destructor_is_not_swallowed(kind, code, tmp_path,
 _SIGNAL_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}
 
 
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has installed its own SIGTERM handler (Linux: the SigCgt mask of /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the signal mask from /proc")
+@pytest.mark.parametrize("sig", [
+    pytest.param(signal.SIGINT, marks=pytest.mark.fault(
+        what="Ctrl-C while the command is still importing torch (the first seconds)",
+        answer="exit 130, one line, no traceback, nothing written"), id="sigint"),
+    pytest.param(signal.SIGTERM, marks=pytest.mark.fault(
+        what="SIGTERM while the command is still importing torch",
+        answer="exit 143, one line, nothing written"), id="sigterm"),
+])
+def test_a_signal_while_the_command_starts_is_one_line(sig, tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn", "explore", "--quick", "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _catches_sigterm(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(sig)  # the handlers are in, torch and the commands are still being imported
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == _SIGNAL_CODES[sig], (proc.returncode, err)
+    assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in err, err
+    assert not out.exists()
+
+
+@pytest.mark.fault(what="Ctrl-C after the command finished, while the interpreter shuts down",
+                   answer="exit 130, one line, no 'Exception ignored' traceback")
+def test_a_signal_after_the_command_finished_is_one_line(tmp_path):
+    script = ("import os, signal, sys, time\nfrom pareto_unlearn.__main__ import main\n"
+              f"main(['report', {str(tmp_path / 'missing')!r}])\n"
+              "os.kill(os.getpid(), signal.SIGINT)\ntime.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 130, done.stderr
+    assert lines[-1] == "pareto-unlearn: interrupted while exiting; the command had finished", done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def _generations(out: Path, name: str, n_gen: int) -> int:
     """How far an evolutionary search in ``out`` has got: its checkpoint's generation (n_gen when done)."""
     if (out / "checkpoints" / "units" / name / "front.json").is_file():
@@ -460,7 +507,7 @@ def _cut_and_resume(tmp_path: Path, cache_dir: Path, config: Path, progress, mom
     env = {**os.environ, "PYTHONPATH": str(REPO), "PARETO_UNLEARN_CACHE": str(cache_dir)}
     for i, (sig, reached) in enumerate(moments):
         args = [*_args(config, out, cache_dir), *(["--resume"] if i else [])]
-        proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn.cli", *args], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "pareto_unlearn", *args], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:

@@ -18,12 +18,12 @@ from pareto_unlearn.distributed import DaskExecutor, connect
 from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import Objectives, make_objectives
 from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.solvers import EvolutionaryLSWeights, default_settings, make_aggregator
 from pareto_unlearn.solvers._jd import _assign_grad, jd_direction
 from pareto_unlearn.solvers.evolutionary import bench as space_bench
-from pareto_unlearn.task import load_task
+from pareto_unlearn.task import UnlearningTask, load_task
 from pareto_unlearn.task._training import one_cpu_thread
 
 __all__ = ["run_bench", "time_ms", "bench_parallel_efficiency", "per_task_overhead_ms",
@@ -58,7 +58,7 @@ def _ratio(
     }
 
 
-def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
+def bench_upgrad_vs_ls(task: UnlearningTask, *, repeat: int) -> dict[str, Any]:
     """One ``jd`` (UPGrad) step over one ``ls`` step on the same two batches, same model and dtype."""
     from torchjd.aggregation import UPGrad
 
@@ -98,7 +98,7 @@ def bench_upgrad_vs_ls(task, *, repeat: int) -> dict[str, Any]:
     )
 
 
-def bench_pama_vs_upgrad(task, *, repeat: int) -> dict[str, Any]:
+def bench_pama_vs_upgrad(task: UnlearningTask, *, repeat: int) -> dict[str, Any]:
     """One aggregation of a real [2, n] Jacobian (forget_kl, retain_ce at θ0) by PAMA's closed form
     against UPGrad's QP (issue 7: PAMA's step cost)."""
 
@@ -117,7 +117,8 @@ def bench_pama_vs_upgrad(task, *, repeat: int) -> dict[str, Any]:
                   "UPGrad (quadprog) on the same J", upgrad_ms, "report only", n_params=jacobian.shape[1])
 
 
-def _time_search(task, objectives, settings: dict[str, Any], address: str | None) -> dict[str, Any]:
+def _time_search(task: UnlearningTask, objectives: Objectives, settings: dict[str, Any],
+                 address: str | None) -> dict[str, Any]:
     """One LS-weights search, serial (``address`` None) or on Dask: total seconds (cluster start-up and
     shutdown included), start-up seconds, seconds of generations 2..n (after the workers warmed up), the
     front and the solver."""
@@ -138,7 +139,8 @@ def _time_search(task, objectives, settings: dict[str, Any], address: str | None
             "solver": solver}
 
 
-def bench_dask_speedup(task, *, quick: bool, workers: int = 2, cnn_task=None) -> dict[str, Any]:
+def bench_dask_speedup(task: UnlearningTask, *, quick: bool, workers: int = 2,
+                       cnn_task: UnlearningTask | None = None) -> dict[str, Any]:
     """The demo's LS-weights search (digits, its model and settings) on a ``local:2`` Dask cluster,
     start-up and shutdown included, against the same search serially at torch's default thread count.
 
@@ -200,7 +202,7 @@ def per_task_overhead_ms(client: Any, *, units: int = 40, unit_s: float = 0.05) 
             "overhead_share_of_unit": overhead / unit_s}
 
 
-def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 2,
+def bench_parallel_efficiency(task: UnlearningTask, *, settings: dict[str, Any], workers: int = 2,
                               label: str = "") -> dict[str, Any]:
     """Parallel efficiency of an LS-settings search (``EvolutionaryLSWeights(**settings)``) on ``local:N``:
     serial seconds at one torch thread / (N × seconds on N workers at one thread each), with the
@@ -245,7 +247,8 @@ def bench_parallel_efficiency(task, *, settings: dict[str, Any], workers: int = 
     )
 
 
-def bench_oracle_free_select(task, *, n_candidates: int = 1100, repeat: int = 3) -> dict[str, Any]:
+def bench_oracle_free_select(task: UnlearningTask, *, n_candidates: int = 1100,
+                             repeat: int = 3) -> dict[str, Any]:
     """The oracle-free pick (definitions §6, B = 400 replicates) over ``n_candidates`` points carrying
     ``task``'s real per-sample columns (θ0 and three perturbed copies, tiled), against the 5 s goal."""
     evaluator = MetricEvaluator(task)

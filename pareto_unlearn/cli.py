@@ -17,7 +17,7 @@ from pareto_unlearn._io import atomic_write_text
 from pareto_unlearn._lock import run_lock
 from pareto_unlearn._signals import exit_code, interruptible
 from pareto_unlearn.bench import run_bench
-from pareto_unlearn.config import load_config
+from pareto_unlearn.config import RunConfig, load_config
 from pareto_unlearn.distributed import connect, parse_dask_address, require_dask
 from pareto_unlearn.exceptions import ConfigError, ParetoUnlearnError
 from pareto_unlearn.experiments import (
@@ -240,7 +240,7 @@ def _run_config(args: argparse.Namespace, **forced):
 
 
 @contextlib.contextmanager
-def _dask_client(args, cfg):
+def _dask_client(args: argparse.Namespace, cfg: RunConfig):
     """The client of ``--dask`` (closed afterwards), or None without the flag."""
     if not getattr(args, "dask", None):
         yield None
@@ -254,7 +254,7 @@ def _dask_client(args, cfg):
         yield client
 
 
-def _apply_threads(cfg) -> None:
+def _apply_threads(cfg: RunConfig) -> None:
     if cfg.threads:
         import torch
 
@@ -285,7 +285,7 @@ def _print_summary(summary: dict, out: Path, elapsed: float) -> None:
     print(f"wrote {out}/ (points.csv, summary.json, fronts.png, splits.npz, front/) in {elapsed:.1f} s")
 
 
-def _cmd_table(args) -> int:
+def _cmd_table(args: argparse.Namespace) -> int:
 
     cfg = _run_config(args)
     _apply_threads(cfg)
@@ -302,7 +302,7 @@ def _cmd_table(args) -> int:
     return 0
 
 
-def _cmd_explore(args, *, demo: bool = False) -> int:
+def _cmd_explore(args: argparse.Namespace, *, demo: bool = False) -> int:
 
     # The demo is digits, random 50 %, every solver, unless a flag or --config says otherwise.
     forced = {"forget": args.forget or "random:0.5"} if demo and not args.config else {}
@@ -344,7 +344,7 @@ def _write_seed_summary(out: Path, run_dirs: list[Path]) -> None:
     print(f"wrote {out}/seeds.csv and {out}/attainment.png ({len(run_dirs)} seeds)")
 
 
-def _cmd_bench(args) -> int:
+def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads {args.threads}: threads must be an integer >= 1")
@@ -376,7 +376,7 @@ def _cmd_bench(args) -> int:
     return 0
 
 
-def _cmd_select(args) -> int:
+def _cmd_select(args: argparse.Namespace) -> int:
 
     result = select_and_export(
         args.run_dir,
@@ -409,7 +409,7 @@ def _cmd_select(args) -> int:
     return 0
 
 
-def _cmd_compare(args) -> int:
+def _cmd_compare(args: argparse.Namespace) -> int:
 
     if args.budgets is None and args.budget_axis is not None:
         raise ConfigError("--budget-axis counts --budgets; give --budgets too, e.g. --budgets 1,2,5,10")
@@ -431,7 +431,7 @@ def _cmd_compare(args) -> int:
     return 0
 
 
-def _cmd_report(args) -> int:
+def _cmd_report(args: argparse.Namespace) -> int:
 
     locked = run_lock(args.run_dir) if Path(args.run_dir).is_dir() else contextlib.nullcontext()
     with locked:  # not while a run is writing the directory

@@ -16,7 +16,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pareto_unlearn._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from pareto_unlearn.exceptions import CacheError, ConfigError, RunDirError
@@ -24,6 +24,9 @@ from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import check_manifest
 from pareto_unlearn.metrics import is_sample_column
 from pareto_unlearn.solvers import solver_names
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import Splits, UnlearningTask
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -91,7 +94,7 @@ def write_run_dir(
     summary: Mapping[str, Any],
     *,
     figures: Mapping[str, Any] | None = None,
-    splits=None,
+    splits: Splits | None = None,
 ) -> dict[str, Path]:
     """Write a run directory: ``front/``, ``points.csv``, ``splits.npz`` (with ``splits``), the figures
     and, last, ``summary.json``. Nothing is computed here: the summary comes from
@@ -148,7 +151,8 @@ def _png(figure: Any) -> bytes:
     return buffer.getvalue()
 
 
-def load_run(directory: str | os.PathLike, task=None) -> tuple[dict[str, Any], Front]:
+def load_run(directory: str | os.PathLike,
+             task: UnlearningTask | None = None) -> tuple[dict[str, Any], Front]:
     """Read a run directory: its summary and its Front (hash-checked), after checking that they and
     ``points.csv`` are what ``explore`` wrote.
 

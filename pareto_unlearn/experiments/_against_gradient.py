@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,7 +277,7 @@ def against_gradient(fronts: Mapping[str, Front], frame: pd.DataFrame, ref: np.n
                                 for r, s in pairs]}
     best = np.array([f"{r}/{s}" == reference.label for r, s in pairs], dtype=bool)
 
-    def ratio_to_best(values) -> np.ndarray:
+    def ratio_to_best(values: Sequence[float] | np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=float)
         denominator = float(values[best][0]) if best.any() else float("nan")
         usable = math.isfinite(denominator) and denominator > 0

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -118,7 +118,7 @@ _COLUMN_NOTES = {
 }
 
 
-def _gap_of_pick(part: Front, rule) -> float:
+def _gap_of_pick(part: Front, rule: Callable[[Front], int]) -> float:
     if "gap" not in part.metrics:
         return float("nan")
     try:

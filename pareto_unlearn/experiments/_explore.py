@@ -7,7 +7,7 @@ import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -20,7 +20,7 @@ from pareto_unlearn.front import COST_NAMES, ORIGINAL, Front
 from pareto_unlearn.indicators import anytime_hv, hv_reference_point
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator, is_sample_column
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import Objectives, make_objectives
 from pareto_unlearn.plotting import plot_anytime, plot_fronts, plot_metric_space
 from pareto_unlearn.rundir import write_run_dir
 from pareto_unlearn.selection import OracleFree
@@ -32,6 +32,10 @@ from pareto_unlearn.solvers._registry import (
     sweep_units,
 )
 from pareto_unlearn.summary import summarize
+
+if TYPE_CHECKING:
+    from pareto_unlearn.solvers import Solver
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["explore", "ExploreResult", "resolve_settings"]
 
@@ -60,12 +64,13 @@ def _chain_costs(fronts: list[Front]) -> tuple[list[Front], dict[str, float]]:
     return chained, offset
 
 
-def _solver_unit(task, objectives, evaluator, solver) -> Front:
+def _solver_unit(task: UnlearningTask, objectives: Objectives, evaluator: MetricEvaluator,
+                 solver: Solver) -> Front:
     """One independent run (a sweep point, a grid candidate): the unit sent to a Dask worker."""
     return solver.run(task, objectives, evaluator=evaluator)
 
 
-def _sweep_front(name: str, fronts: list[Front], ref_point) -> Front:
+def _sweep_front(name: str, fronts: list[Front], ref_point: np.ndarray) -> Front:
     fronts, _ = _chain_costs(fronts)
     front = Front.concat(fronts)
     times, hv = anytime_hv(front.F, front.cost["wall_s"], ref_point)
@@ -100,14 +105,17 @@ def _reuses_sweep(name: str, settings: dict[str, dict[str, Any]], names: list[st
     return warm.get("seed_sweep") == same
 
 
-def _search_front(name, settings, task, objectives, evaluator, seed, progress, *, client=None,
-                  checkpoint=None, batch_size: int | None = None, seed_front: Front | None = None) -> Front:
+def _search_front(name: str, settings: dict[str, dict[str, Any]], task: UnlearningTask,
+                  objectives: Objectives, evaluator: MetricEvaluator, seed: int, progress: bool, *,
+                  client: Any = None, checkpoint: Path | None = None, batch_size: int | None = None,
+                  seed_front: Front | None = None) -> Front:
     solver = build_search(name, settings, seed=seed, progress=progress, batch_size=batch_size,
                           seed_front=seed_front)
     return solver.run(task, objectives, evaluator=evaluator, executor=client, checkpoint=checkpoint)
 
 
-def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
+def _baseline_point(name: str, fronts: list[Front], evaluator: MetricEvaluator,
+                    task: UnlearningTask) -> Front:
     """One point: the baseline grid's oracle-free pick (definitions §6, the grid points its candidates, as in
     ``table``), the whole grid charged."""
 
@@ -125,7 +133,7 @@ def _baseline_point(name: str, fronts: list[Front], evaluator, task) -> Front:
     return point.with_(cost={k: np.array([offset[k]]) for k in COST_NAMES}, provenance=[provenance])
 
 
-def _original_front(task, objectives, evaluator) -> Front:
+def _original_front(task: UnlearningTask, objectives: Objectives, evaluator: MetricEvaluator) -> Front:
     metrics = evaluator.original_
     columns: dict[str, Any] = {k: [v] for k, v in metrics.items()}  # Front makes them arrays
     zero_cost: dict[str, Any] = {k: [0.0] for k in COST_NAMES}
@@ -141,7 +149,8 @@ def _original_front(task, objectives, evaluator) -> Front:
     )
 
 
-def _unit_solvers(name: str, cfg: RunConfig, settings, seed: int, batch_size: int) -> list:
+def _unit_solvers(name: str, cfg: RunConfig, settings: dict[str, dict[str, Any]], seed: int,
+                  batch_size: int) -> list:
     """The independent runs of a sweep or a baseline's grid; none for an evolutionary solver (one run
     here)."""
     family = get_entry(name).family
@@ -284,13 +293,15 @@ def explore(
             _write(out, [original_front, *partial], task, cfg, objectives, evaluator, ref_point, original,
                    retrain, seed, run_settings, complete=False)
         raise
-    fronts = [original_front, *(finished(name) for name in names)]
+    fronts = cast("list[Front]", [original_front, *(finished(name) for name in names)])  # all finished here
     front, summary = _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, retrain, seed,
                             run_settings, complete=True)
     return ExploreResult(front=front, summary=summary, task=task, out=Path(out) if out else None)
 
 
-def _write(out, fronts, task, cfg, objectives, evaluator, ref_point, original, retrain, seed, run_settings, *,
+def _write(out: str | Path | None, fronts: list[Front], task: UnlearningTask, cfg: RunConfig,
+           objectives: Objectives, evaluator: MetricEvaluator, ref_point: np.ndarray,
+           original: dict[str, Any], retrain: dict[str, Any], seed: int, run_settings: dict[str, Any], *,
            complete: bool) -> tuple[Front, dict[str, Any]]:
     """Summarise the union front (always), then write the run directory when ``out`` is given."""
     front = Front.concat(fronts).with_(task=task)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,13 @@ import torch
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import Objective, Objectives, make_objectives
 from pareto_unlearn.selection import OracleFree
 from pareto_unlearn.solvers import JacobianDescent, jd_direction, make_aggregator, paired_batches
 from pareto_unlearn.solvers._jd import _assign_grad
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["FAMILIES", "aggregation_cost", "aggregator_conflicts", "compare_families"]
 
@@ -45,7 +48,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
 
 
 def compare_families(
-    task,
+    task: UnlearningTask,
     *,
     lrs: Sequence[float],
     epochs: int,
@@ -123,7 +126,8 @@ def compare_families(
     return pd.DataFrame(rows)
 
 
-def _batch_loss(objective, logits: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+def _batch_loss(objective: Objective, logits: torch.Tensor, y: torch.Tensor,
+                idx: torch.Tensor) -> torch.Tensor:
     batch_loss = getattr(objective, "batch_loss", None)  # objectives with per-sample teachers need idx
     return batch_loss(logits, y, idx) if batch_loss is not None else objective(logits, y)
 
@@ -137,8 +141,8 @@ def _min_cosine(jacobian: torch.Tensor, direction: torch.Tensor) -> float:
 
 
 def aggregator_conflicts(
-    task,
-    objectives,
+    task: UnlearningTask,
+    objectives: Objectives,
     *,
     aggregators: Sequence[str] = ("pama", "upgrad", "mgda"),
     follow: str = "upgrad",

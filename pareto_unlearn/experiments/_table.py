@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,16 +18,19 @@ from tqdm.auto import tqdm
 
 from pareto_unlearn._io import atomic_write_json, atomic_write_text
 from pareto_unlearn.checkpoint import UnitStore
-from pareto_unlearn.config import RunConfig, task_from_config
+from pareto_unlearn.config import MethodSpec, RunConfig, task_from_config
 from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.manifest import manifest
 from pareto_unlearn.metrics import MetricEvaluator
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import Objectives, make_objectives
 from pareto_unlearn.selection import OracleFree
-from pareto_unlearn.solvers import JacobianDescent, LinearScalarization, rebuild_model
+from pareto_unlearn.solvers import JacobianDescent, LinearScalarization, Solver, rebuild_model
 from pareto_unlearn.solvers._registry import baseline_candidates, solver_names
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["run_table", "TABLE_ROWS", "format_table", "grid_choice"]
 
@@ -51,9 +54,9 @@ _METHOD_OF_ROW = {
 }
 
 
-def grid_candidates(row: str, spec, batch_size: int, seed: int):
+def grid_candidates(row: str, spec: MethodSpec, batch_size: int, seed: int):
     """Solvers of one row's grid (record='last': the row is the last epoch)."""
-    common = {
+    common: dict[str, Any] = {
         "epochs": spec.epochs,
         "batch_size": batch_size,
         "seed": seed,
@@ -88,7 +91,8 @@ def _family(row: str) -> str:
     return row.split("-")[0] if row.startswith(("UniDist", "HeldDist")) else "UniDist"
 
 
-def _table_unit(task, objectives_by_family, evaluator, item) -> Front:
+def _table_unit(task: UnlearningTask, objectives_by_family: dict[str, Objectives], evaluator: MetricEvaluator,
+                item: tuple[str, Solver]) -> Front:
     """One grid candidate of one row: the unit a Dask worker runs."""
     family, solver = item
     return solver.run(task, objectives_by_family[family], evaluator=evaluator)
@@ -147,7 +151,7 @@ def run_table(
     bar = tqdm(total=sum(len(todo) for todo, _ in pending), desc="table", disable=not progress)
     try:
         for todo, job in pending:
-            def arrived(i: int, front: Front, todo=todo) -> None:
+            def arrived(i: int, front: Front, todo: list[tuple[str, tuple[str, Solver]]] = todo) -> None:
                 fronts[todo[i][0]] = front
                 store.put(todo[i][0], front)
                 bar.update()
@@ -178,7 +182,9 @@ def run_table(
     return {"frame": frame, "results": payload}
 
 
-def _seed_rows(seed, task, evaluator, cfg, rows, units, fronts) -> list[dict[str, Any]]:
+def _seed_rows(seed: int, task: UnlearningTask, evaluator: MetricEvaluator, cfg: RunConfig,
+               rows: tuple[str, ...], units: dict[str, list[tuple[str, Solver]]],
+               fronts: dict[str, Front]) -> list[dict[str, Any]]:
     """The table rows of one seed, each grid's oracle-free pick (the grid runs are in ``fronts``)."""
     # forget_kl / retain_ce columns: against the uniform reference, whatever the row optimises.
     report_objectives = make_objectives(task, reference="uniform", kl_direction=cfg.kl_direction)

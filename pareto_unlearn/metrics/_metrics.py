@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.svm import SVC
 
 from pareto_unlearn.metrics._samples import sample_columns, target_columns
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = [
     "Predictions",
@@ -54,7 +58,7 @@ class Predictions:
     heldout_reference: torch.Tensor | None = None  # needed by the oracle-free columns, not by the metrics
 
 
-def predict(model: torch.nn.Module, task, *, batch_size: int = 2048) -> Predictions:
+def predict(model: torch.nn.Module, task: UnlearningTask, *, batch_size: int = 2048) -> Predictions:
     """Logits of ``model`` on every split of ``PREDICTION_SPLITS``."""
     return Predictions(
         *(predict_logits(model, getattr(task, s).x, batch_size=batch_size) for s in PREDICTION_SPLITS)
@@ -88,7 +92,7 @@ def mia_efficacy(member_conf: np.ndarray, nonmember_conf: np.ndarray, forget_con
     return 100.0 * float((attack.predict(forget_conf.reshape(-1, 1)) == 0).mean())
 
 
-def unlearning_metrics(pred: Predictions, task) -> dict[str, float]:
+def unlearning_metrics(pred: Predictions, task: UnlearningTask) -> dict[str, float]:
     """UA, RA, TA, MIA (percent) plus forget_acc, sel_acc (D_h,sel accuracy, retained classes) and,
     under class-wise forgetting, TA_forgotten (test accuracy on the forgotten classes)."""
     f_y, r_y, t_y, s_y = task.forget.y, task.retain.y, task.test.y, task.heldout_selection.y
@@ -177,7 +181,7 @@ class MetricEvaluator:
     (['UA', 'RA', 'TA', 'MIA', 'gap'], True)
     """
 
-    def __init__(self, task) -> None:
+    def __init__(self, task: UnlearningTask) -> None:
         self.task = task
         self.retrain_ = unlearning_metrics(predict(task.retrain, task), task)
         self.retrain_["gap"] = 0.0

@@ -33,10 +33,15 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.svm import SVC
+
+if TYPE_CHECKING:
+    from pareto_unlearn.metrics._metrics import Predictions
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["PREFIX", "BITS_PER_COLUMN", "N_FOLDS", "pack_bits", "unpack_bits", "is_sample_column",
            "sample_columns", "target_columns", "heldout_members", "heldout_labels", "heldout_logits",
@@ -98,12 +103,12 @@ def _called_nonmember(attack: SVC, conf: np.ndarray) -> np.ndarray:
 N_FOLDS = 5  # θ0's cross-fitted non-member calls on D_h (docs/definitions.md §6)
 
 
-def heldout_labels(task) -> torch.Tensor:
+def heldout_labels(task: UnlearningTask) -> torch.Tensor:
     """Labels of D_h = D_h,sel then D_h,ref (every held-out sample, in that order)."""
     return torch.cat([task.heldout_selection.y, task.heldout_reference.y])
 
 
-def heldout_logits(pred) -> torch.Tensor:
+def heldout_logits(pred: Predictions) -> torch.Tensor:
     """A model's logits on D_h = D_h,sel then D_h,ref, from its :class:`Predictions`."""
     if pred.heldout_reference is None:
         raise ValueError("the oracle-free columns need the model's logits on D_h,ref too "
@@ -111,7 +116,7 @@ def heldout_logits(pred) -> torch.Tensor:
     return torch.cat([pred.heldout_selection, pred.heldout_reference])
 
 
-def _kept_heldout(task) -> torch.Tensor:
+def _kept_heldout(task: UnlearningTask) -> torch.Tensor:
     """D_h samples of the retained classes (all of them under random forgetting)."""
     y = heldout_labels(task)
     keep = torch.ones_like(y, dtype=torch.bool)
@@ -120,26 +125,26 @@ def _kept_heldout(task) -> torch.Tensor:
     return keep
 
 
-def heldout_members(task) -> np.ndarray:
+def heldout_members(task: UnlearningTask) -> np.ndarray:
     """Positions in ``task.retain`` of M̃IA's fixed member subset: as many as D_h holds, seeded."""
     n = min(len(task.retain), len(task.heldout_selection) + len(task.heldout_reference))
     rng = np.random.default_rng([int(task.seed), 61])
     return np.sort(rng.choice(len(task.retain), size=n, replace=False))
 
 
-def _sizes(task) -> dict[str, float]:
+def _sizes(task: UnlearningTask) -> dict[str, float]:
     keep = _kept_heldout(task)
     return {f"{PREFIX}n_forget": float(len(task.forget.y)), f"{PREFIX}n_heldout": float(int(keep.sum())),
             f"{PREFIX}n_retain": float(len(task.retain.y)),
             f"{PREFIX}n_test": float(int(task.test_nonforgotten_mask().sum()))}
 
 
-def _member_confidence(pred, task, members: np.ndarray) -> np.ndarray:
+def _member_confidence(pred: Predictions, task: UnlearningTask, members: np.ndarray) -> np.ndarray:
     index = torch.as_tensor(members, device=pred.retain.device)
     return _confidence(pred.retain[index], task.retain.y[index.to(task.retain.y.device)])
 
 
-def sample_columns(pred, task) -> dict[str, float]:
+def sample_columns(pred: Predictions, task: UnlearningTask) -> dict[str, float]:
     """A model's per-sample columns from its logits ``pred`` (a :class:`Predictions`): its results on D_f
     and D_h and, under random forgetting, M̃IA's calls of D_f (members: a fixed subset of D_r the size
     of D_h; non-members: D_h)."""
@@ -186,7 +191,7 @@ def cross_fitted_nonmember(member_conf: np.ndarray, heldout_conf: np.ndarray, *,
     return called
 
 
-def target_columns(pred0, task, ra0: float) -> dict[str, float]:
+def target_columns(pred0: Predictions, task: UnlearningTask, ra0: float) -> dict[str, float]:
     """What Retrain's predictive distribution is drawn from, from θ0's logits ``pred0``: θ0's results on
     D_h (retained classes), its cross-fitted M̃IA calls of D_h (random forgetting,
     :func:`cross_fitted_nonmember`), RA(θ0) = ``ra0``, and the sizes."""

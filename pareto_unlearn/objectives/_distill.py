@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F_nn
@@ -38,6 +39,9 @@ import torch.nn.functional as F_nn
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives._base import Objective, batched_logits
 from pareto_unlearn.objectives._reference import make_reference
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = [
     "DISTILL_OBJECTIVES",
@@ -79,19 +83,19 @@ class Teacher:
 
 
 @torch.no_grad()
-def _theta0_logits(task, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+def _theta0_logits(task: UnlearningTask, x: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
     return batched_logits(task.original, x, batch_size=batch_size)
 
 
 @torch.no_grad()
-def retain_teacher(task) -> Teacher:
+def retain_teacher(task: UnlearningTask) -> Teacher:
     """p_θ0(·|x) on every retain sample, in ``task.retain`` order (the pull target on D_r)."""
     probs = torch.softmax(_theta0_logits(task, task.retain.x).float(), dim=-1)
     return Teacher("theta0", probs.detach(), task.retain.y)
 
 
 @torch.no_grad()
-def forget_teacher(task) -> Teacher:
+def forget_teacher(task: UnlearningTask) -> Teacher:
     """The D_f teacher, in ``task.forget`` order.
 
     Class-wise forgetting (``task.forgotten_classes`` not empty): θ0's distribution with the forgotten
@@ -273,7 +277,9 @@ class DistillRetain(_TeacherObjective):
         self._pull = _TopKTarget.from_probs(teacher.probs, k)
 
     @classmethod
-    def from_task(cls, task, *, top_k: int | None = None, name: str = "distill_retain") -> DistillRetain:
+    def from_task(
+        cls, task: UnlearningTask, *, top_k: int | None = None, name: str = "distill_retain"
+    ) -> DistillRetain:
         """Built on θ0 of ``task`` (:func:`retain_teacher`)."""
         return cls(retain_teacher(task), top_k=top_k, name=name)
 
@@ -339,7 +345,7 @@ class PushPull(_TeacherObjective):
     @classmethod
     def from_task(
         cls,
-        task,
+        task: UnlearningTask,
         *,
         top_k: int | None = None,
         push_k: int = DEFAULT_PUSH_K,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -15,6 +15,9 @@ from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.objectives._base import Objective, batched_logits
 from pareto_unlearn.objectives._distill import DEFAULT_PUSH_K, DEFAULT_PUSH_WEIGHT, DistillRetain, PushPull
 from pareto_unlearn.objectives._reference import Reference, make_reference
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = [
     "Objective",
@@ -110,7 +113,7 @@ class Objectives(Sequence):
         if not self._items:
             raise ConfigError("at least one objective is needed")
 
-    def __getitem__(self, i):  # noqa: ANN204  # an int or a slice, as a Sequence takes
+    def __getitem__(self, i: int | slice):  # noqa: ANN204  # an int or a slice, as a Sequence takes
         return self._items[i]
 
     def __len__(self) -> int:
@@ -166,7 +169,7 @@ class Objectives(Sequence):
         return torch.stack([o(logits[o.subset], labels[o.subset]) for o in self._items], dim=-1)
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, task, *, batch_size: int = 2048) -> np.ndarray:
+    def evaluate(self, model: torch.nn.Module, task: UnlearningTask, *, batch_size: int = 2048) -> np.ndarray:
         """Full-set values [m] with the model in eval mode."""
         model.eval()
         subsets = {o.subset for o in self._items}
@@ -174,7 +177,9 @@ class Objectives(Sequence):
         labels = {s: getattr(task, s).y for s in subsets}
         return self.from_logits(logits, labels).double().cpu().numpy()
 
-    def jacobian(self, model: torch.nn.Module, task, *, batch_size: int = 2048) -> torch.Tensor:
+    def jacobian(
+        self, model: torch.nn.Module, task: UnlearningTask, *, batch_size: int = 2048
+    ) -> torch.Tensor:
         """Full-set gradients J [m, n]: row i is ∇ of objective i (mean over its whole split) with respect
         to every trainable parameter of ``model``, flattened in ``model.parameters()`` order.
 
@@ -205,7 +210,7 @@ class Objectives(Sequence):
                                               for g, p in zip(grads, params, strict=True)]).double().cpu()
         return torch.stack(rows)
 
-    def at_uniform_predictor(self, task) -> np.ndarray:
+    def at_uniform_predictor(self, task: UnlearningTask) -> np.ndarray:
         """Values [m] of a predictor that outputs the uniform distribution (zero logits)."""
         subsets = {o.subset for o in self._items}
         labels = {s: getattr(task, s).y for s in subsets}
@@ -214,7 +219,11 @@ class Objectives(Sequence):
 
 
 def make_objectives(
-    task, *, reference: str = "uniform", kl_direction: str = "model-ref", names: Sequence[str] = OBJECTIVES
+    task: UnlearningTask,
+    *,
+    reference: str = "uniform",
+    kl_direction: str = "model-ref",
+    names: Sequence[str] = OBJECTIVES,
 ) -> Objectives:
     """Build the objectives by name: ``forget_kl`` (with ``reference``), ``forget_kl:REF`` (one more
     forget_kl against another reference, named ``forget_kl_REF``), ``retain_ce``, and the push–pull
@@ -293,7 +302,7 @@ def _legacy_kind(entry: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _objective_from_entry(task, entry: Any) -> Objective:
+def _objective_from_entry(task: UnlearningTask, entry: Any) -> Objective:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"objectives_from_spec: each objective must be a dict (Objective.spec()). "
                           f"Got {entry!r}.")
@@ -332,7 +341,9 @@ def _objective_from_entry(task, entry: Any) -> Objective:
     return objective
 
 
-def objectives_from_spec(task, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Objectives:
+def objectives_from_spec(
+    task: UnlearningTask, spec: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> Objectives:
     """The objectives that ``spec`` describes, built on ``task``: the one reader of
     :meth:`Objectives.spec`, and ``objectives_from_spec(task, objectives.spec())`` evaluates
     bit-identically to ``objectives`` (for the task they were built on).

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from pareto_unlearn.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["Reference", "make_reference", "effective_reference", "REFERENCES"]
 
@@ -53,7 +57,7 @@ def _mean_probs(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def make_reference(name: str, task) -> Reference:
+def make_reference(name: str, task: UnlearningTask) -> Reference:
     """Build a reference from θ0 of ``task`` on the reference-held-out set D_h,ref.
 
     ``heldout`` (class-conditional): q_y = mean of p_θ0(·|x') over held-out x' of class y; under
@@ -88,7 +92,7 @@ def make_reference(name: str, task) -> Reference:
     return Reference(name, table, l1, effective_reference(name, task))
 
 
-def effective_reference(name: str, task) -> str:
+def effective_reference(name: str, task: UnlearningTask) -> str:
     """The reference that ``make_reference(name, task)`` builds: ``heldout`` falls back to
     ``heldout-marginal`` under class-wise forgetting (``task.forgotten_classes`` not empty)."""
     return "heldout-marginal" if name == "heldout" and task.forgotten_classes else name

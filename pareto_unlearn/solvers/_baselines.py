@@ -16,13 +16,19 @@ Each follows the reference code the RAUL paper ran (OPTML-Group/Unlearn-Saliency
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F_nn
 
 from pareto_unlearn.solvers._gradient import GradientSolver, forward_loss
 from pareto_unlearn.solvers._names import FT, GA, L1_SPARSE, RL, SALUN
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.solvers._cost import CostMeter
+    from pareto_unlearn.task import Subset, UnlearningTask
 
 __all__ = ["FineTune", "GradientAscent", "RandomLabel", "SalUn", "L1Sparse", "random_labels", "saliency_mask"]
 
@@ -39,13 +45,13 @@ class _Mask:
         self.masks = masks
         self.theta0 = theta0
 
-    def restrict(self, params: list[torch.Tensor]) -> None:
+    def restrict(self, params: Sequence[torch.Tensor]) -> None:
         for p, m in zip(params, self.masks, strict=True):
             if p.grad is not None:
                 p.grad.mul_(m)
 
     @torch.no_grad()
-    def restore(self, params: list[torch.Tensor], optimizer: torch.optim.Optimizer) -> None:
+    def restore(self, params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer) -> None:
         for p, m, p0 in zip(params, self.masks, self.theta0, strict=True):
             p.mul_(m).add_(p0 * (1 - m))
             buffer = optimizer.state.get(p, {}).get("momentum_buffer")
@@ -53,7 +59,8 @@ class _Mask:
                 buffer.mul_(m)
 
 
-def _sgd_step(optimizer, loss, meter, n_backward: int, mask: _Mask | None = None, params=None) -> None:
+def _sgd_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, meter: CostMeter, n_backward: int,
+              mask: _Mask | None = None, params: Sequence[torch.Tensor] = ()) -> None:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     meter.add(backward=n_backward)
@@ -83,7 +90,8 @@ def random_labels(n: int, n_classes: int, generator: torch.Generator) -> torch.T
     return torch.randint(0, n_classes, (n,), generator=generator)
 
 
-def saliency_mask(model: torch.nn.Module, forget, batch_size: int, sparsity: float) -> list[torch.Tensor]:
+def saliency_mask(model: torch.nn.Module, forget: Subset, batch_size: int,
+                  sparsity: float) -> list[torch.Tensor]:
     """SalUn's mask (the reference's ``generate_mask.py``): 1 on the ``int(sparsity · n)`` weights with the
     largest |Σ over D_f's batches (fixed order) of the batch-mean forget-CE gradient| at the model's
     weights, 0 elsewhere; ties go to the lower position in ``parameters()`` order.
@@ -120,7 +128,9 @@ class FineTune(GradientSolver):
     def __init__(self, *, epochs: int = 10, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: torch.nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         for idx in _batches(len(task.retain), self.batch_size, generator):
             _sgd_step(optimizer, forward_loss(model, _ce, task.retain, idx, meter), meter, len(idx))
 
@@ -134,7 +144,9 @@ class GradientAscent(GradientSolver):
     def __init__(self, *, epochs: int = 2, **kwargs: Any) -> None:
         super().__init__(epochs=epochs, **kwargs)
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: torch.nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         for idx in _batches(len(task.forget), self.batch_size, generator):
             _sgd_step(optimizer, -forward_loss(model, _ce, task.forget, idx, meter), meter, len(idx))
 
@@ -152,7 +164,9 @@ class RandomLabel(GradientSolver):
     def _mask(self) -> _Mask | None:
         return None
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: torch.nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         params = list(model.parameters())
         mask = self._mask()
         labels = random_labels(len(task.forget), task.n_classes, generator).to(task.device)
@@ -176,7 +190,8 @@ class SalUn(RandomLabel):
         super().__init__(**kwargs)
         self.sparsity = sparsity
 
-    def _setup(self, model, task, objectives, meter) -> None:
+    def _setup(self, model: torch.nn.Module, task: UnlearningTask, objectives: Objectives,
+               meter: CostMeter) -> None:
         masks = saliency_mask(model, task.forget, self.batch_size, self.sparsity)
         meter.add(forward=len(task.forget), backward=len(task.forget))
         theta0 = [p.detach().clone() for p in model.parameters()]
@@ -196,7 +211,9 @@ class L1Sparse(GradientSolver):
         super().__init__(epochs=epochs, **kwargs)
         self.alpha = alpha
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: torch.nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         alpha_e = self.alpha * (1.0 - (epoch - 1) / self.epochs)  # `epoch` counts from 1
         for idx in _batches(len(task.retain), self.batch_size, generator):
             l1 = sum(p.abs().sum() for p in model.parameters())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -14,12 +15,15 @@ from tqdm.auto import tqdm
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
-from pareto_unlearn.metrics import MetricEvaluator, predict
-from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.metrics import MetricEvaluator, PredictionRecorder, predict
+from pareto_unlearn.objectives import Objectives, reference_label
 from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.spaces._rebuild import flat_params, set_flat_params
-from pareto_unlearn.spaces._space import SearchSpace
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import Subset, UnlearningTask
 
 __all__ = ["GradientSolver", "paired_batches"]
 
@@ -118,14 +122,16 @@ class GradientSolver(Solver):
         """Set ``x.grad`` from the objectives ``losses`` [m] of the genome ``x`` (a solver in a space)."""
         raise ConfigError(f"{self.name} cannot run in a search space; give it no `space`")
 
-    def _warm_up(self, task) -> None:
+    def _warm_up(self, task: UnlearningTask) -> None:
         """Process-wide one-time work (lazy imports, first-call initialisation) before the clock starts."""
 
-    def _setup(self, model: nn.Module, task, objectives, meter: CostMeter) -> None:
+    def _setup(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               meter: CostMeter) -> None:
         """One-time work before the first epoch (charged to the solver's cost)."""
 
     def _epoch(
-        self, model, task, objectives, optimizer, generator, meter, epoch: int
+        self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+        optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter, epoch: int,
     ) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -151,7 +157,8 @@ class GradientSolver(Solver):
             self.space.validate()
 
     def run(
-        self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
+        self, task: UnlearningTask, objectives: Objectives, *,
+        evaluator: MetricEvaluator | PredictionRecorder | None = None, executor: Any = None,
         checkpoint: Any = None, progress: bool | None = None,
     ) -> Front:
         """Unlearn from θ0 (or from ``start``) and return the trajectory as a Front (θ0 itself is never
@@ -188,7 +195,8 @@ class GradientSolver(Solver):
         """Whether the point after ``epoch`` is kept."""
         return epoch == self.epochs or (self.record == "epoch" and epoch % self.record_every == 0)
 
-    def _run_in_space(self, task, objectives, evaluator, meter: CostMeter, show: bool) -> Front:
+    def _run_in_space(self, task: UnlearningTask, objectives: Objectives,
+                      evaluator: MetricEvaluator | PredictionRecorder, meter: CostMeter, show: bool) -> Front:
         """Full-batch descent on the genome of ``self.space``, projected into its box after every step."""
         assert self.space is not None
         bound = self.space.bind(task, objectives)
@@ -209,8 +217,9 @@ class GradientSolver(Solver):
                    for r in rows]
         return front.with_(rebuild=rebuild)
 
-    def _descend(self, bound, x, optimizer, subsets, evaluator, meter, bar, run_id,
-                 arrays) -> list[dict[str, Any]]:
+    def _descend(self, bound: BoundSpace, x: torch.Tensor, optimizer: torch.optim.Optimizer,
+                 subsets: list[str], evaluator: MetricEvaluator | PredictionRecorder, meter: CostMeter,
+                 bar: tqdm, run_id: str, arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         assert self.space is not None
         suffix = bound.suffix_fraction_
         rows: list[dict[str, Any]] = []
@@ -236,7 +245,9 @@ class GradientSolver(Solver):
                          "array": key})
         return rows
 
-    def _record(self, model, task, objectives, evaluator, meter, epoch, run_id, arrays) -> dict[str, Any]:
+    def _record(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+                evaluator: MetricEvaluator | PredictionRecorder, meter: CostMeter, epoch: int, run_id: str,
+                arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         values = objectives.evaluate(model, task)
         meter.add(forward=sum(len(getattr(task, s)) for s in {o.subset for o in objectives}))
         cost = meter.snapshot()
@@ -246,7 +257,8 @@ class GradientSolver(Solver):
             arrays[key] = flat_params(model)
         return {"F": values, "metrics": metrics, "cost": cost, "epoch": epoch, "run": run_id, "array": key}
 
-    def _front(self, rows, objectives, arrays, task) -> Front:
+    def _front(self, rows: list[dict[str, Any]], objectives: Objectives, arrays: dict[str, np.ndarray],
+               task: UnlearningTask) -> Front:
         metric_keys = sorted({k for r in rows for k in r["metrics"]})
         hp = self.hyperparameters()
         front = Front(
@@ -284,7 +296,8 @@ def _warm_up_optimizer() -> None:
     torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
 
 
-def forward_loss(model: nn.Module, objective, subset, idx: torch.Tensor, meter: CostMeter) -> torch.Tensor:
+def forward_loss(model: nn.Module, objective: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 subset: Subset, idx: torch.Tensor, meter: CostMeter) -> torch.Tensor:
     """Mini-batch objective on ``subset[idx]``, counting the forward pass."""
     idx = idx.to(subset.y.device)
     meter.add(forward=len(idx))

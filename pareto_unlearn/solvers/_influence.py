@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F_nn
@@ -30,17 +30,21 @@ from tqdm.auto import tqdm
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
-from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.metrics import MetricEvaluator, PredictionRecorder
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.solvers._gradient import GradientSolver
 from pareto_unlearn.solvers._names import IU
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.task import Subset, UnlearningTask
 
 __all__ = ["InfluenceUnlearning", "influence_direction"]
 
 logger = logging.getLogger(__name__)
 
 
-def _gradient_sum(model: nn.Module, subset, batch_size: int, meter: CostMeter) -> torch.Tensor:
+def _gradient_sum(model: nn.Module, subset: Subset, batch_size: int, meter: CostMeter) -> torch.Tensor:
     """Σ over ``subset`` of the per-sample cross-entropy gradients, flat (``parameters()`` order)."""
     params = [p for p in model.parameters() if p.requires_grad]
     total = torch.zeros(sum(p.numel() for p in params), device=subset.y.device)
@@ -74,8 +78,9 @@ def _directional_derivatives(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     return out
 
 
-def influence_direction(model: nn.Module, forget, retain, *, damping: int = 1000, batch_size: int = 64,
-                        meter: CostMeter | None = None, progress: bool = False) -> torch.Tensor:
+def influence_direction(model: nn.Module, forget: Subset, retain: Subset, *, damping: int = 1000,
+                        batch_size: int = 64, meter: CostMeter | None = None,
+                        progress: bool = False) -> torch.Tensor:
     """F̂⁻¹v of the reference's Wfisher at ``model``'s weights (module docstring): the flat direction
     (``parameters()`` order) that IU adds, times α, to them.
 
@@ -172,7 +177,8 @@ class InfluenceUnlearning(GradientSolver):
             raise ConfigError(f"{self.name}: batch_size must be an integer >= 1, got {self.batch_size!r}")
 
     def run(
-        self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
+        self, task: UnlearningTask, objectives: Objectives, *,
+        evaluator: MetricEvaluator | PredictionRecorder | None = None, executor: Any = None,
         checkpoint: Any = None, progress: bool | None = None,
     ) -> Front:
         """One IU update of θ0 and its point (one unit of work: ``executor`` and ``checkpoint`` unused)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 import torchjd.aggregation as tja
@@ -13,6 +13,12 @@ from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.solvers._gradient import GradientSolver, paired_batches
 from pareto_unlearn.solvers._names import JD, LS, jd_name
 from pareto_unlearn.solvers._pama import PAMA
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.solvers._cost import CostMeter
+    from pareto_unlearn.spaces._space import BoundSpace
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["JacobianDescent", "LinearScalarization", "make_aggregator", "AGGREGATORS", "jd_direction"]
 
@@ -81,7 +87,8 @@ def make_aggregator(name: str = "upgrad", pref_vector: Sequence[float] | None = 
         raise ConfigError(f"aggregator {name!r} cannot be built with defaults here ({exc})") from None
 
 
-def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter], aggregator) -> torch.Tensor:
+def jd_direction(losses: Sequence[torch.Tensor], params: Sequence[torch.Tensor],
+                 aggregator: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """The aggregated update [n]: one ``autograd.grad`` per objective, rows stacked into J [m, n], then
     the aggregator. Equals torchjd's ``autojac.backward`` + ``jac_to_grad`` (a test pins it), and costs
     no more backward work than LS when the objectives live on different batches. Objectives on one subset
@@ -105,7 +112,8 @@ def _assign_grad(params: Sequence[nn.Parameter], vector: torch.Tensor) -> None:
         offset += n
 
 
-def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Tensor]:
+def _batch_losses(model: nn.Module, task: UnlearningTask, objectives: Objectives, f_idx: torch.Tensor,
+                  r_idx: torch.Tensor, meter: CostMeter) -> list[torch.Tensor]:
     """One loss per objective; objectives on the same subset share one forward pass."""
     batches = {"forget": f_idx, "retain": r_idx}
     logits: dict[str, torch.Tensor] = {}
@@ -122,7 +130,7 @@ def _batch_losses(model, task, objectives, f_idx, r_idx, meter) -> list[torch.Te
     return losses
 
 
-def _backward_samples(objectives, f_idx: torch.Tensor, r_idx: torch.Tensor) -> int:
+def _backward_samples(objectives: Objectives, f_idx: torch.Tensor, r_idx: torch.Tensor) -> int:
     """Backward sample-passes of one Jacobian step: one ``autograd.grad`` per objective over its batch
     (two objectives on the forget set cost two backward passes over the forget batch)."""
     sizes = {"forget": len(f_idx), "retain": len(r_idx)}
@@ -160,25 +168,31 @@ class JacobianDescent(GradientSolver):
         self.pref_vector = None if pref_vector is None else [float(v) for v in pref_vector]
         self.name = name or jd_name(aggregator) + self._space_suffix()
 
-    def _warm_up(self, task) -> None:
+    def _warm_up(self, task: UnlearningTask) -> None:
         # The first UPGrad call of a process pays ~2.5 s of one-time initialisation: keep it off the clock.
         make_aggregator(self.aggregator, self.pref_vector)(torch.tensor([[1.0, 0.0], [-0.5, 1.0]]))
 
-    def _setup(self, model, task, objectives, meter) -> None:
+    def _setup(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               meter: CostMeter) -> None:
         self.aggregator_ = make_aggregator(self.aggregator, self.pref_vector, n_objectives=len(objectives))
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         params = [p for p in model.parameters() if p.requires_grad]
         # Random / GradDrop draw from torch's global generator: fork it, seeded, so runs repeat.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 100_003 + epoch)
             self._steps(model, task, objectives, optimizer, generator, meter, params)
 
-    def _space_step(self, losses, x, subsets, bound, meter) -> None:
+    def _space_step(self, losses: torch.Tensor, x: torch.Tensor, subsets: list[str], bound: BoundSpace,
+                    meter: CostMeter) -> None:
         x.grad = jd_direction(list(losses), [x], self.aggregator_).view_as(x).clone()
         meter.add(backward=sum(len(getattr(bound.task, s)) for s in subsets) * bound.suffix_fraction_)
 
-    def _steps(self, model, task, objectives, optimizer, generator, meter, params) -> None:
+    def _steps(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               params: list[nn.Parameter]) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
             losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
             direction = jd_direction(losses, params, self.aggregator_)
@@ -237,7 +251,8 @@ class LinearScalarization(GradientSolver):
             return {} if self.weights is not None else {"w": value}
         return super()._recorded(name, value)
 
-    def _setup(self, model, task, objectives, meter) -> None:
+    def _setup(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               meter: CostMeter) -> None:
         if self.weights is not None:
             weights = self.weights
         elif len(objectives) == 2:
@@ -248,11 +263,14 @@ class LinearScalarization(GradientSolver):
             raise ConfigError(f"{self.name}: need {len(objectives)} non-negative weights, got {weights}")
         self.weights_ = weights
 
-    def _space_step(self, losses, x, subsets, bound, meter) -> None:
+    def _space_step(self, losses: torch.Tensor, x: torch.Tensor, subsets: list[str], bound: BoundSpace,
+                    meter: CostMeter) -> None:
         cast(torch.Tensor, sum(w * loss for w, loss in zip(self.weights_, losses))).backward()
         meter.add(backward=bound.n_rows * bound.suffix_fraction_)
 
-    def _epoch(self, model, task, objectives, optimizer, generator, meter, epoch) -> None:
+    def _epoch(self, model: nn.Module, task: UnlearningTask, objectives: Objectives,
+               optimizer: torch.optim.Optimizer, generator: torch.Generator, meter: CostMeter,
+               epoch: int) -> None:
         for f_idx, r_idx in paired_batches(len(task.forget), len(task.retain), self.batch_size, generator):
             losses = _batch_losses(model, task, objectives, f_idx, r_idx, meter)
             loss = cast(torch.Tensor, sum(w * loss for w, loss in zip(self.weights_, losses)))

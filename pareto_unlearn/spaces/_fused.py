@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pareto_unlearn.objectives import ForgetKL, RetainCE
+from pareto_unlearn.objectives import ForgetKL, Objectives, RetainCE
 
 __all__ = ["FusedPlan", "fused_plan"]
 
@@ -171,7 +171,7 @@ def _lse_linear(rows: slice, const: float, q: torch.Tensor, h: torch.Tensor, W0:
 
 
 @torch.no_grad()
-def fused_plan(objectives, features: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+def fused_plan(objectives: Objectives, features: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                W0: torch.Tensor, b0: torch.Tensor, *, compile: bool = False) -> FusedPlan | None:
     """A :class:`FusedPlan` for ``objectives``, or None when one of them is not forget_kl / retain_ce.
 

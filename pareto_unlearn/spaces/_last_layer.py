@@ -38,7 +38,7 @@ of torch's ``exp``) and equal chunks: on the same machine, lightly loaded, 1.90�
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -51,6 +51,10 @@ from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 from pareto_unlearn.task import last_linear
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["LastLayerSpace", "LastLayerEvaluator", "genome_from_model", "build_last_layer_model",
            "DEFAULT_SCALE"]
@@ -111,8 +115,8 @@ class LastLayerEvaluator(BoundSpace):
         The last layer's share of the network's multiply-accumulates (a cached-suffix pass counts so).
     """
 
-    def __init__(self, task, objectives, *, scale: float = DEFAULT_SCALE, chunk_size: int | None = None,
-                 compile: bool = False) -> None:
+    def __init__(self, task: UnlearningTask, objectives: Objectives, *, scale: float = DEFAULT_SCALE,
+                 chunk_size: int | None = None, compile: bool = False) -> None:
         self.task = task
         self.objectives = objectives
         self.layer_name, layer = last_linear(task.original)
@@ -215,7 +219,7 @@ class LastLayerEvaluator(BoundSpace):
         return {"layer": self.layer_name, "unit": self.unit, "scale": float(self.scale)}
 
 
-def build_last_layer_model(task, genome: np.ndarray, *, layer: str, unit: float) -> nn.Module:
+def build_last_layer_model(task: UnlearningTask, genome: np.ndarray, *, layer: str, unit: float) -> nn.Module:
     """θ0 with its final linear layer moved by the genome (ΔW = unit · x[:C·d], Δb = unit · x[C·d:])."""
     model = task.copy_original()
     module = dict(model.named_modules()).get(layer)
@@ -235,11 +239,11 @@ def build_last_layer_model(task, genome: np.ndarray, *, layer: str, unit: float)
 
 
 @rebuilder("last_layer")
-def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _rebuild(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return build_last_layer_model(task, arrays[spec["array"]], layer=spec["layer"], unit=float(spec["unit"]))
 
 
-def genome_from_model(task, model: nn.Module, *, scale: float = DEFAULT_SCALE) -> np.ndarray:
+def genome_from_model(task: UnlearningTask, model: nn.Module, *, scale: float = DEFAULT_SCALE) -> np.ndarray:
     """The last-layer genome [n_var] of any model of the task's architecture (e.g. an LS or JD solution).
 
     Only its final linear layer is read: x = (W − W0) / unit. Entries beyond [-1, 1] mean the model moved
@@ -302,7 +306,7 @@ class LastLayerSpace(SearchSpace):
             raise ConfigError(f"LastLayerSpace: `chunk_size` must be None or an integer >= 1. "
                               f"Got {self.chunk_size!r}.")
 
-    def bind(self, task, objectives) -> LastLayerEvaluator:
+    def bind(self, task: UnlearningTask, objectives: Objectives) -> LastLayerEvaluator:
         return LastLayerEvaluator(task, objectives, scale=self.scale, chunk_size=self.chunk_size,
                                   compile=self.compile)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -37,6 +37,10 @@ from pareto_unlearn.metrics import PREDICTION_SPLITS, Predictions
 from pareto_unlearn.spaces._macs import count_macs
 from pareto_unlearn.spaces._rebuild import rebuilder
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["LoRASpace", "LoRAEvaluator", "build_lora_model", "default_lora_layers", "DEFAULT_LORA_SCALE"]
 
@@ -95,8 +99,8 @@ class LoRAEvaluator(BoundSpace):
     suffix_fraction_ : float
     """
 
-    def __init__(self, task, objectives, *, layers: Sequence[str] | None = None, rank: int = 2,
-                 scale: float = DEFAULT_LORA_SCALE, chunk_size: int | None = None) -> None:
+    def __init__(self, task: UnlearningTask, objectives: Objectives, *, layers: Sequence[str] | None = None,
+                 rank: int = 2, scale: float = DEFAULT_LORA_SCALE, chunk_size: int | None = None) -> None:
         model = task.original
         if not isinstance(model, nn.Sequential):
             raise ConfigError("LoRASpace: the model must be an nn.Sequential of named stages "
@@ -189,7 +193,7 @@ class LoRAEvaluator(BoundSpace):
             out.append(self._fast(chunk, h) if self.fast_path else self._vmap(chunk, h))
         return torch.cat(out)
 
-    def _fast(self, factors, h: torch.Tensor) -> torch.Tensor:
+    def _fast(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]], h: torch.Tensor) -> torch.Tensor:
         P = next(iter(factors.values()))[0].shape[0]
         batched = False
         for name, module in self.leaves:
@@ -211,7 +215,7 @@ class LoRAEvaluator(BoundSpace):
                 h = h.flatten(2) if batched else h.flatten(1)
         return h if batched else h.unsqueeze(0).expand(P, *h.shape)
 
-    def _vmap(self, factors, h: torch.Tensor) -> torch.Tensor:
+    def _vmap(self, factors: dict[str, tuple[torch.Tensor, torch.Tensor]], h: torch.Tensor) -> torch.Tensor:
         params = {**dict(self.suffix.named_parameters()), **dict(self.suffix.named_buffers())}
         names = list(factors)
 
@@ -267,7 +271,7 @@ class LoRAEvaluator(BoundSpace):
                 "scale": float(self.scale)}
 
 
-def build_lora_model(task, genome: np.ndarray, *, layers: Sequence[str], rank: int,
+def build_lora_model(task: UnlearningTask, genome: np.ndarray, *, layers: Sequence[str], rank: int,
                      units: Sequence[float]) -> nn.Module:
     """θ0 with W += B·A on each adapted layer (A = a·x_A, B = a·x_B, genome layout as in the space)."""
     model = task.copy_original()
@@ -293,7 +297,7 @@ def build_lora_model(task, genome: np.ndarray, *, layers: Sequence[str], rank: i
 
 
 @rebuilder("lora")
-def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _rebuild(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return build_lora_model(task, arrays[spec["array"]], layers=spec["layers"], rank=int(spec["rank"]),
                             units=[float(u) for u in spec["units"]])
 
@@ -349,7 +353,7 @@ class LoRASpace(SearchSpace):
             raise ConfigError(f"LoRASpace: `layers` must be a list of layer names. "
                               f"Got the string {self.layers!r}.")
 
-    def bind(self, task, objectives) -> LoRAEvaluator:
+    def bind(self, task: UnlearningTask, objectives: Objectives) -> LoRAEvaluator:
         return LoRAEvaluator(task, objectives, layers=self.layers, rank=self.rank, scale=self.scale,
                              chunk_size=self.chunk_size)
 

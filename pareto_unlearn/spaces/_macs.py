@@ -28,7 +28,7 @@ def count_macs(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     handles = []
 
     def hook(name: str):
-        def record(module: nn.Module, inputs, output) -> None:
+        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             if isinstance(module, nn.Linear):
                 macs[name] = macs.get(name, 0.0) + float(output.numel() * module.in_features)
             else:

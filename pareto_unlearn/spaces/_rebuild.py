@@ -19,13 +19,16 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["REBUILDERS", "Rebuilder", "flat_params", "rebuild_from_spec", "rebuilder", "set_flat_params"]
 
@@ -67,16 +70,16 @@ def set_flat_params(model: nn.Module, vector: np.ndarray) -> nn.Module:
 
 
 @rebuilder("params")
-def _from_params(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _from_params(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return set_flat_params(task.copy_original(), np.asarray(arrays[spec["array"]]))
 
 
 @rebuilder("original")
-def _original(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _original(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     return task.copy_original()
 
 
-def rebuild_from_spec(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def rebuild_from_spec(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     """The model of one point, in eval mode (its kind's rebuilder must be registered)."""
     kind = spec.get("kind")
     if kind not in REBUILDERS:

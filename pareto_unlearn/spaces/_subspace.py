@@ -21,7 +21,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -30,6 +30,10 @@ from torch import nn
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.spaces._rebuild import REBUILDERS, rebuilder
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+
+if TYPE_CHECKING:
+    from pareto_unlearn.objectives import Objectives
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["LinearSubspace", "SUBSPACE_BASES", "SubspaceEvaluator", "subspace_basis"]
 
@@ -146,7 +150,7 @@ class LinearSubspace(SearchSpace):
                               f"Got {sigma!r}.")
         self.inner_space().validate()
 
-    def bind(self, task, objectives) -> SubspaceEvaluator:
+    def bind(self, task: UnlearningTask, objectives: Objectives) -> SubspaceEvaluator:
         """Bind the wrapped space, then compute the basis from θ0 and the wrapped space's fields."""
         inner_space = self.inner_space()
         inner = inner_space.bind(task, objectives)
@@ -164,7 +168,7 @@ class LinearSubspace(SearchSpace):
 
 
 @rebuilder("subspace")
-def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _rebuild(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     basis_name, inner_kind = spec.get("basis"), spec.get("inner_kind")
     if basis_name not in SUBSPACE_BASES:
         raise CacheError(f"subspace rebuild: unknown basis {basis_name!r}; "

@@ -43,9 +43,9 @@ from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.spaces._last_layer import DEFAULT_SCALE, LastLayerSpace
-from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRASpace
-from pareto_unlearn.spaces._space import SearchSpace
-from pareto_unlearn.spaces._subspace import LinearSubspace, subspace_basis
+from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRAEvaluator, LoRASpace
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+from pareto_unlearn.spaces._subspace import LinearSubspace, SubspaceEvaluator, subspace_basis
 
 __all__ = ["LastLayerSVDSpace", "LoRASVDSpace"]
 
@@ -247,13 +247,15 @@ class LoRASVDSpace(LinearSubspace):
         """How many left singular vectors B spans."""
         return {"k": None if self.k is None else int(self.k), "free_a": bool(self.free_a)}
 
-    def gradient_start(self, bound, seed: int) -> np.ndarray:
+    def gradient_start(self, bound: BoundSpace, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts
         from a small seeded draw of the Z_A coordinates (B = 0, so the model is θ0's)."""
         start = np.zeros(bound.n_var)
         if not self.free_a:
             return start
-        inner, basis = bound.inner, bound.basis
+        # bound by LinearSubspace.bind: a SubspaceEvaluator over a LoRAEvaluator (inner_space)
+        subspace = cast(SubspaceEvaluator, bound)
+        inner, basis = cast(LoRAEvaluator, subspace.inner), subspace.basis
         a_rows = np.zeros(inner.n_var, dtype=bool)
         offset = 0
         for o, i in inner.shapes:  # the LoRA genome: A [r, i] then B [o, r] per layer

@@ -262,19 +262,19 @@ def _fingerprint(raw: RawDataset) -> str:
 
 
 def _assemble(
-    name,
-    raw,
-    splits,
-    spec,
-    architecture,
-    model_name,
-    seed,
-    recipe,
-    device,
-    cache_dir,
-    progress,
-    pretrained=None,
-    size="full",
+    name: str,
+    raw: RawDataset,
+    splits: Splits,
+    spec: ForgetSpec,
+    architecture: nn.Module,
+    model_name: str,
+    seed: int,
+    recipe: TrainRecipe,
+    device: str | torch.device,
+    cache_dir: str | None,
+    progress: bool,
+    pretrained: nn.Module | None = None,
+    size: str = "full",
 ) -> UnlearningTask:
     device = resolve_device(device)
     cache = ModelCache(cache_dir)

@@ -44,10 +44,10 @@ class TrainRecipe:
     augment: str = "none"
 
     def __post_init__(self) -> None:
-        def is_int(v) -> bool:
+        def is_int(v: object) -> bool:
             return isinstance(v, int) and not isinstance(v, bool)
 
-        def is_real(v) -> bool:
+        def is_real(v: object) -> bool:
             return isinstance(v, (int, float)) and not isinstance(v, bool)
 
         for name in ("epochs", "batch_size"):

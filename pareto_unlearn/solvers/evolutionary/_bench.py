@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from pymoo.core.problem import ElementwiseProblem
 
-from pareto_unlearn.objectives import make_objectives
+from pareto_unlearn.objectives import Objectives, make_objectives
 from pareto_unlearn.solvers.evolutionary._solver import SpaceProblem
 from pareto_unlearn.spaces._last_layer import DEFAULT_SCALE, LastLayerEvaluator, build_last_layer_model
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["LastLayerElementwiseProblem", "bench", "benchmark_last_layer"]
 
@@ -22,11 +25,12 @@ class LastLayerElementwiseProblem(ElementwiseProblem):
     """The per-individual twin of the vectorised problem (for timing): each genome builds the full model
     and runs it on the raw inputs of the objectives' splits."""
 
-    def __init__(self, task, objectives, *, layer: str, unit: float, n_var: int) -> None:
+    def __init__(self, task: UnlearningTask, objectives: Objectives, *, layer: str, unit: float,
+                 n_var: int) -> None:
         super().__init__(n_var=n_var, n_obj=len(objectives), xl=-np.ones(n_var), xu=np.ones(n_var))
         self.task, self.objectives, self.layer, self.unit = task, objectives, layer, unit
 
-    def _evaluate(self, x, out, *args, **kwargs):
+    def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args, **kwargs):
         model = build_last_layer_model(self.task, x, layer=self.layer, unit=self.unit)
         out["F"] = self.objectives.evaluate(model, self.task)
 
@@ -44,9 +48,9 @@ def _best_times(fns: dict[str, Any], repeats: int) -> dict[str, float]:
     return best
 
 
-def benchmark_last_layer(task, objectives, *, pop_size: int = 200, scale: float = DEFAULT_SCALE,
-                         seed: int = 0, repeats: int = 20, elementwise_repeats: int = 1,
-                         compile: bool = False) -> dict[str, float]:
+def benchmark_last_layer(task: UnlearningTask, objectives: Objectives, *, pop_size: int = 200,
+                         scale: float = DEFAULT_SCALE, seed: int = 0, repeats: int = 20,
+                         elementwise_repeats: int = 1, compile: bool = False) -> dict[str, float]:
     """Time one population evaluation: vectorised (fused), vectorised (plain ``from_logits``), the bare GEMM
     features [N, d] @ W_all [d, P·C], the elementwise twin (a full model per individual) and, with
     ``compile=True``, the ``torch.compile`` path, all on the same genomes x ~ N(0, 0.3²) clipped.
@@ -87,7 +91,8 @@ def benchmark_last_layer(task, objectives, *, pop_size: int = 200, scale: float 
     return out
 
 
-def bench(task, *, repeat: int = 10, pop_size: int = 200, compile: bool = False) -> dict[str, dict[str, Any]]:
+def bench(task: UnlearningTask, *, repeat: int = 10, pop_size: int = 200,
+          compile: bool = False) -> dict[str, dict[str, Any]]:
     """The NSGA-II ratios of ``pareto-unlearn bench``: vectorised vs elementwise population evaluation, and
     population evaluation vs the bare GEMM (forget_kl against the uniform reference, retain_ce).
 

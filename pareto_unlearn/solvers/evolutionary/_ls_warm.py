@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
-from pareto_unlearn.metrics import Predictions, predict
-from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.metrics import MetricEvaluator, Predictions, predict
+from pareto_unlearn.objectives import Objectives, reference_label
 from pareto_unlearn.solvers._jd import LinearScalarization
 from pareto_unlearn.solvers._names import LS_WARM_SPACE
 from pareto_unlearn.solvers.evolutionary._ls_weights import (
@@ -42,12 +42,16 @@ from pareto_unlearn.solvers.evolutionary._ls_weights import (
 from pareto_unlearn.solvers.evolutionary._solver import SpaceMeter
 from pareto_unlearn.spaces._rebuild import rebuild_from_spec
 
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
+
 __all__ = ["EvolutionaryLSWarm"]
 
 logger = logging.getLogger(__name__)
 
 
-def _warm_individual_on_worker(task, objectives, settings: dict[str, Any], item):
+def _warm_individual_on_worker(task: UnlearningTask, objectives: Objectives, settings: dict[str, Any],
+                               item: tuple[np.ndarray, int, np.ndarray | None, dict[str, Any] | None]):
     """One offspring (genome, seed, start params or None): its outcome and its final parameters."""
     genome, seed, start, override = item
     outcome = _fine_tune_from(task, objectives, genome, seed, start=start, override=override, **settings)
@@ -144,7 +148,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
             return super()._initial_rows()
         return self._seed_rows()
 
-    def _seed_points(self, front: Front, objectives) -> dict[bytes, int]:
+    def _seed_points(self, front: Front, objectives: Objectives) -> dict[bytes, int]:
         """Genome bytes of each seed row -> its point in ``front``, after checking the front is the seed
         sweep of these settings."""
         owner = "EvolutionaryLSWarm"
@@ -194,7 +198,7 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
             spent["forward_passes"], spent["backward_passes"], spent["wall_s"], None)
         return (outcome, np.asarray(front.arrays[front.rebuild[k]["array"]], dtype=np.float32).copy()), cost
 
-    def _setup(self, task, objectives, meter: SpaceMeter) -> None:
+    def _setup(self, task: UnlearningTask, objectives: Objectives, meter: SpaceMeter) -> None:
         super()._setup(task, objectives, meter)
         front = self.seed_front
         # genome bytes -> the point of seed_front that generation 1 takes instead of fine-tuning again
@@ -240,7 +244,8 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
         override = item[3]  # a seed point trains at its sweep's epochs
         return int(override["epochs"]) if override is not None else super()._unit_epochs(row, item)
 
-    def _keep(self, key: bytes, result) -> FineTuneOutcome:
+    # its unit returns the outcome and the final parameters (_warm_individual_on_worker)
+    def _keep(self, key: bytes, result: tuple[FineTuneOutcome, np.ndarray]) -> FineTuneOutcome:  # type: ignore[override]
         outcome, params = result
         self.params_[key] = params
         return super()._keep(key, outcome)
@@ -318,11 +323,14 @@ class EvolutionaryLSWarm(EvolutionaryLSWeights):
             arrays.get("archive_X", []), arrays.get("archive_F", []), arrays.get("archive_born", []))}
         self.survivors_ = np.asarray(X, dtype=np.float32).copy()
 
-    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
+    def _final_metrics(self, X: np.ndarray, task: UnlearningTask,
+                       evaluator: MetricEvaluator) -> list[dict[str, float]]:
         return self._score([self.predictions_[row.tobytes()] for row in np.asarray(X, dtype=np.float32)],
                            evaluator)
 
-    def _front(self, X, F, born, metrics, cost, objectives, task, anytime):
+    def _front(self, X: np.ndarray, F: np.ndarray, born: np.ndarray, metrics: list[dict[str, float]],
+               cost: dict[str, float], objectives: Objectives, task: UnlearningTask,
+               anytime: list[dict[str, Any]]):
         front = super()._front(X, F, born, metrics, cost, objectives, task, anytime)
         if self.seed_points_:  # generation 1 was a sweep that ran before this run, charged its cost
             for provenance in front.provenance:

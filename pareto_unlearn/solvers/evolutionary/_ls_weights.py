@@ -21,15 +21,16 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.metrics import PREDICTION_SPLITS, PredictionRecorder, Predictions
-from pareto_unlearn.objectives import objectives_from_spec
+from pareto_unlearn.metrics import PREDICTION_SPLITS, MetricEvaluator, PredictionRecorder, Predictions
+from pareto_unlearn.objectives import Objectives, objectives_from_spec
 from pareto_unlearn.solvers._jd import LinearScalarization
 from pareto_unlearn.solvers._names import LS_WEIGHTS_SPACE
 from pareto_unlearn.solvers.evolutionary._solver import (
@@ -39,6 +40,9 @@ from pareto_unlearn.solvers.evolutionary._solver import (
     retain_accuracy,
 )
 from pareto_unlearn.spaces._rebuild import rebuild_from_spec, rebuilder
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["EvolutionaryLSWeights", "FineTuneOutcome", "ls_finetune", "replay_ls_finetune", "individual_seed",
            "decode_genome", "DEFAULT_LR_BOUNDS"]
@@ -95,8 +99,9 @@ class FineTuneOutcome:
     measure_s: float = 0.0
 
 
-def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, momentum, weight_decay, start=None,
-               lr=None, epochs=None):
+def _fine_tune(task: UnlearningTask, objectives: Objectives, genome: np.ndarray, seed: int, *,
+               max_epochs: int, batch_size: int, momentum: float, weight_decay: float,
+               start: np.ndarray | None = None, lr: float | None = None, epochs: int | None = None):
     w, genome_lr, genome_epochs = decode_genome(genome, max_epochs=max_epochs)
     # a seed sweep's point trains at the sweep's own lr and epochs (its genome only places it in the box)
     lr = genome_lr if lr is None else float(lr)
@@ -108,7 +113,8 @@ def _fine_tune(task, objectives, genome, seed, *, max_epochs, batch_size, moment
     return solver.run(task, objectives, evaluator=capture), capture
 
 
-def _fine_tune_from(task, objectives, genome, seed, *, start=None, override=None,
+def _fine_tune_from(task: UnlearningTask, objectives: Objectives, genome: np.ndarray, seed: int, *,
+                    start: np.ndarray | None = None, override: dict[str, Any] | None = None,
                     **settings: Any) -> FineTuneOutcome:
     """:func:`ls_finetune` from the flat parameters ``start`` (θ0 when None); keeps the point's Front.
     ``override`` ({"lr", "epochs"}) replaces what the genome decodes to."""
@@ -120,8 +126,9 @@ def _fine_tune_from(task, objectives, genome, seed, *, start=None, override=None
                            measure_s=max(0.0, time.perf_counter() - begin - solver_s))
 
 
-def ls_finetune(task, objectives, genome: np.ndarray, seed: int, *, max_epochs: int, batch_size: int = 64,
-                momentum: float = 0.9, weight_decay: float = 5e-4) -> FineTuneOutcome:
+def ls_finetune(task: UnlearningTask, objectives: Objectives, genome: np.ndarray, seed: int, *,
+                max_epochs: int, batch_size: int = 64, momentum: float = 0.9,
+                weight_decay: float = 5e-4) -> FineTuneOutcome:
     """One individual: the LS fine-tune from θ0 that the genome describes, seeded by ``seed``.
 
     A pure function of (genome, seed) for a given task and objectives (the unit of work a Dask worker
@@ -131,7 +138,8 @@ def ls_finetune(task, objectives, genome: np.ndarray, seed: int, *, max_epochs: 
                            momentum=momentum, weight_decay=weight_decay)
 
 
-def _individual_on_worker(task, objectives, settings: dict[str, Any], item) -> FineTuneOutcome:
+def _individual_on_worker(task: UnlearningTask, objectives: Objectives, settings: dict[str, Any],
+                          item: tuple[np.ndarray, int]) -> FineTuneOutcome:
     """One individual as a unit of distributed work; its Front (the whole parameter vector) stays there."""
     genome, seed = item
     outcome = ls_finetune(task, objectives, genome, seed, **settings)
@@ -139,14 +147,15 @@ def _individual_on_worker(task, objectives, settings: dict[str, Any], item) -> F
     return outcome
 
 
-def replay_ls_finetune(task, objectives, genome: np.ndarray, seed: int, **settings: Any) -> nn.Module:
+def replay_ls_finetune(task: UnlearningTask, objectives: Objectives, genome: np.ndarray, seed: int,
+                       **settings: Any) -> nn.Module:
     """The model of an individual, by running its fine-tune again (same genome, same seed)."""
     front, _ = _fine_tune(task, objectives, genome, seed, **settings)
     return rebuild_from_spec(task, front.rebuild[0], front.arrays)
 
 
 @rebuilder("ls_finetune")
-def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
+def _rebuild(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Module:
     if not spec.get("objectives"):
         raise CacheError("ls_finetune rebuild: the point's objectives were not recorded; it cannot be "
                          "replayed")
@@ -203,7 +212,7 @@ class EvolutionaryLSWeights(EvolutionarySolver):
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
                 raise ConfigError(f"EvolutionaryLSWeights: `{key}` must be an integer >= 1. Got {value!r}.")
 
-    def _setup(self, task, objectives, meter: SpaceMeter) -> None:
+    def _setup(self, task: UnlearningTask, objectives: Objectives, meter: SpaceMeter) -> None:
         self.task_, self.objectives_ = task, objectives
         spec = objectives.spec()
         self.objectives_spec_ = spec if spec["rebuildable"] else None
@@ -229,7 +238,8 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         items = [(row, individual_seed(self.seed, row)) for row in rows]
         return self._evaluate_individuals(_individual_on_worker, rows, items, meter)
 
-    def _evaluate_individuals(self, fn, rows: np.ndarray, items: list, meter: SpaceMeter, *,
+    def _evaluate_individuals(self, fn: Callable[..., object], rows: np.ndarray, items: list,
+                              meter: SpaceMeter, *,
                               ready: dict[int, tuple[Any, dict[str, float]]] | None = None) -> np.ndarray:
         """Run ``fn`` on the item of every row not in ``ready`` (here or on the workers), record each
         outcome as it arrives and log the anytime HV of the previous population with the offspring
@@ -242,7 +252,7 @@ class EvolutionaryLSWeights(EvolutionarySolver):
             self._take_ready(ready, rows, F, RA, meter)
         todo = [i for i in range(len(rows)) if i not in ready]
 
-        def arrived(j: int, result) -> None:
+        def arrived(j: int, result: Any) -> None:
             i = todo[j]
             outcome = self._keep(rows[i].tobytes(), result)
             meter.add(forward=outcome.forward_passes, backward=outcome.backward_passes)
@@ -318,7 +328,8 @@ class EvolutionaryLSWeights(EvolutionarySolver):
         keep = {row.tobytes() for row in np.asarray(X, dtype=np.float32)}
         self.predictions_ = {k: v for k, v in self.predictions_.items() if k in keep}
 
-    def _final_metrics(self, X, task, evaluator) -> list[dict[str, float]]:
+    def _final_metrics(self, X: np.ndarray, task: UnlearningTask,
+                       evaluator: MetricEvaluator) -> list[dict[str, float]]:
         predictions = []
         for row in np.asarray(X, dtype=np.float32):
             pred = self.predictions_.get(row.tobytes())

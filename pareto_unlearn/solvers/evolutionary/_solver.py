@@ -16,7 +16,7 @@ import numbers
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -30,13 +30,18 @@ from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.front import COST_NAMES, Front
 from pareto_unlearn.indicators import UTILITY_MARGIN, hv_reference_point
-from pareto_unlearn.metrics import MetricEvaluator
+from pareto_unlearn.metrics import MetricEvaluator, Predictions
 from pareto_unlearn.metrics._metrics import _accuracy
-from pareto_unlearn.objectives import reference_label
+from pareto_unlearn.objectives import Objectives, reference_label
 from pareto_unlearn.solvers._base import Solver
 from pareto_unlearn.solvers._cost import CostMeter
 from pareto_unlearn.solvers._names import ALGORITHMS, MOEAD, NSGA2, NSGA3, SMS_EMOA, evolutionary_name
-from pareto_unlearn.spaces._space import SearchSpace
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
+
+if TYPE_CHECKING:
+    from pymoo.core.algorithm import Algorithm
+
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["EvolutionarySolver", "SpaceMeter", "SpaceProblem", "population_hv",
            "rank_penalty", "PENALTY"]
@@ -105,7 +110,7 @@ class SpaceProblem(Problem):
         self.evaluate_population = evaluate_population
         self.owner = owner
 
-    def _evaluate(self, X, out, *args, **kwargs):
+    def _evaluate(self, X: np.ndarray, out: dict[str, Any], *args, **kwargs):
         F_true = np.asarray(self.evaluate_population(np.asarray(X)), dtype=float)
         F_rank, n_bad = rank_penalty(F_true)
         if n_bad:
@@ -125,7 +130,7 @@ class _GenerationLog(Callback):
     or its archive) and its HV@utility (points with RA >= ``ra_min``) when the space can tell RA cheaply
     (``front.anytime``)."""
 
-    def __init__(self, solver: EvolutionarySolver, meter: SpaceMeter, ref_point: np.ndarray, bar,
+    def __init__(self, solver: EvolutionarySolver, meter: SpaceMeter, ref_point: np.ndarray, bar: tqdm,
                  ra_min: float | None = None) -> None:
         super().__init__()
         self.solver = solver
@@ -146,7 +151,7 @@ class _GenerationLog(Callback):
             return {}
         return {"hv_utility": population_hv(np.asarray(F)[np.asarray(ra) >= self.ra_min], self.ref_point)}
 
-    def notify(self, algorithm) -> None:
+    def notify(self, algorithm: Algorithm) -> None:
         cost = self.meter.snapshot()
         with self.meter.paused():
             self.solver._hold(algorithm.pop.get("X"), algorithm.pop.get("F_true"))
@@ -168,7 +173,7 @@ def _missing(values: np.ndarray, fill: float) -> np.ndarray:
     return np.array([fill if v is None else v for v in values.reshape(-1)])
 
 
-def _normalization_state(algorithm) -> dict[str, Any] | None:
+def _normalization_state(algorithm: Algorithm) -> dict[str, Any] | None:
     """NSGA-III's normalisation: the best and worst values and extreme points seen so far, which its next
     survival starts from (None for the other algorithms)."""
     norm = getattr(getattr(algorithm, "survival", None), "norm", None)
@@ -178,7 +183,7 @@ def _normalization_state(algorithm) -> dict[str, Any] | None:
             for key in ("ideal_point", "worst_point", "nadir_point", "extreme_points")}
 
 
-def _restore_normalization(algorithm, state: dict[str, Any]) -> None:
+def _restore_normalization(algorithm: Algorithm, state: dict[str, Any]) -> None:
     survival = algorithm.survival
     for key, value in state.items():
         setattr(survival.norm, key, None if value is None else np.asarray(value, dtype=float))
@@ -293,7 +298,7 @@ class EvolutionarySolver(Solver):
             raise ConfigError(f"{type(self).__name__}: `population_chunks` must be an integer >= 1. "
                               f"Got {self.population_chunks!r}.")
 
-    def _setup(self, task, objectives, meter: SpaceMeter) -> None:
+    def _setup(self, task: UnlearningTask, objectives: Objectives, meter: SpaceMeter) -> None:
         """Bind the space (its caching is charged to the solver's cost); set ``n_var_``, ``xl_``, ``xu_``."""
         assert self.space is not None
         self.evaluator_ = self.space.bind(task, objectives)
@@ -320,7 +325,8 @@ class EvolutionarySolver(Solver):
         assert self.space is not None
         return self.space.initial_rows(self.evaluator_, n, rng)
 
-    def _final_metrics(self, X: np.ndarray, task, evaluator: MetricEvaluator) -> list[dict[str, float]]:
+    def _final_metrics(self, X: np.ndarray, task: UnlearningTask,
+                       evaluator: MetricEvaluator) -> list[dict[str, float]]:
         return self._score(self.evaluator_.predictions(X), evaluator)
 
     def _score(self, predictions: Sequence, evaluator: MetricEvaluator) -> list[dict[str, float]]:
@@ -460,8 +466,9 @@ class EvolutionarySolver(Solver):
         return X
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
-            checkpoint: str | os.PathLike | None = None, progress: bool | None = None) -> Front:
+    def run(self, task: UnlearningTask, objectives: Objectives, *, evaluator: MetricEvaluator | None = None,
+            executor: Any = None, checkpoint: str | os.PathLike | None = None,
+            progress: bool | None = None) -> Front:
         """Run the search from θ0 and return the final population as a Front (θ0 is never modified).
 
         The caller's global RNG states (``random``, NumPy's, torch's) are given back on return, also after
@@ -472,8 +479,9 @@ class EvolutionarySolver(Solver):
             return self._run(task, objectives, evaluator=evaluator, executor=executor, checkpoint=checkpoint,
                              progress=progress)
 
-    def _run(self, task, objectives, *, evaluator: MetricEvaluator | None = None, executor: Any = None,
-             checkpoint: str | os.PathLike | None = None, progress: bool | None = None) -> Front:
+    def _run(self, task: UnlearningTask, objectives: Objectives, *, evaluator: MetricEvaluator | None = None,
+             executor: Any = None, checkpoint: str | os.PathLike | None = None,
+             progress: bool | None = None) -> Front:
         """Run NSGA-II from θ0 and return the final population as a Front (θ0 is never modified).
 
         Parameters
@@ -602,7 +610,7 @@ class EvolutionarySolver(Solver):
         return get_reference_directions("energy", n_obj, self.pop_size, seed=self.seed)
 
     # -- checkpoints ------------------------------------------------------------------------------
-    def _fingerprint(self, task, objectives, X0: np.ndarray) -> dict[str, Any]:
+    def _fingerprint(self, task: UnlearningTask, objectives: Objectives, X0: np.ndarray) -> dict[str, Any]:
         return {"solver": self.name, "hyperparameters": self.hyperparameters(), "seed": self.seed,
                 "theta0_sha256": getattr(task, "theta0_hash", None), "objectives": list(objectives.names),
                 "references": reference_label(objectives), "n_var": int(self.n_var_),
@@ -615,8 +623,8 @@ class EvolutionarySolver(Solver):
     def _restore_checkpoint_arrays(self, X: np.ndarray, arrays: dict[str, np.ndarray]) -> None:
         """Take back what :meth:`_checkpoint_arrays` saved."""
 
-    def _save_checkpoint(self, store: StateCheckpoint, algorithm, generation: int, meter: SpaceMeter,
-                         log: _GenerationLog) -> None:
+    def _save_checkpoint(self, store: StateCheckpoint, algorithm: Algorithm, generation: int,
+                         meter: SpaceMeter, log: _GenerationLog) -> None:
         pop = algorithm.pop
         rng_json, rng_arrays = rng_states()
         # MOEA/D keeps no rank or crowding: stored as -1 and NaN, read back as None
@@ -634,7 +642,8 @@ class EvolutionarySolver(Solver):
                     "cost": meter.snapshot(), "anytime": log.rows, "rng": rng_json,
                     "evaluated": sorted(pop[0].evaluated)}, arrays)
 
-    def _resume(self, store: StateCheckpoint, algorithm, meter: SpaceMeter, log: _GenerationLog) -> int:
+    def _resume(self, store: StateCheckpoint, algorithm: Algorithm, meter: SpaceMeter,
+                log: _GenerationLog) -> int:
         """Put the saved state back into ``algorithm``; the number of generations already done."""
         from pymoo.core.individual import Individual
         from pymoo.core.population import Population
@@ -683,7 +692,8 @@ class EvolutionarySolver(Solver):
                     self.n_gen, store.directory)
         return int(state["generation"])
 
-    def _ref_point(self, task, objectives, ref_point) -> np.ndarray:
+    def _ref_point(self, task: UnlearningTask, objectives: Objectives,
+                   ref_point: Sequence[float] | np.ndarray | None) -> np.ndarray:
         if ref_point is None:
             return np.asarray(hv_reference_point(task, objectives), dtype=float)
         ref = np.asarray(ref_point, dtype=float).reshape(-1)
@@ -692,7 +702,9 @@ class EvolutionarySolver(Solver):
                               f"one per objective. Got {ref_point!r}.")
         return ref
 
-    def _front(self, X, F, born, metrics, cost, objectives, task, anytime) -> Front:
+    def _front(self, X: np.ndarray, F: np.ndarray, born: np.ndarray, metrics: list[dict[str, float]],
+               cost: dict[str, float], objectives: Objectives, task: UnlearningTask,
+               anytime: list[dict[str, Any]]) -> Front:
         n = len(X)
         metric_keys = sorted({k for row in metrics for k in row})
         hp = self.hyperparameters()
@@ -718,11 +730,11 @@ class EvolutionarySolver(Solver):
         )
 
 
-def _score_on_worker(evaluator, predictions) -> dict[str, float]:
+def _score_on_worker(evaluator: MetricEvaluator, predictions: Predictions) -> dict[str, float]:
     """The metrics of one point from its logits: the unit a Dask worker runs at the end of a search."""
     return evaluator.from_predictions(predictions)
 
 
-def _evaluate_piece(evaluator, X: np.ndarray) -> np.ndarray:
+def _evaluate_piece(evaluator: BoundSpace, X: np.ndarray) -> np.ndarray:
     """Objectives of one piece of a population: the unit a Dask worker runs."""
     return evaluator.evaluate(X)

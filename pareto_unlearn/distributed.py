@@ -172,8 +172,8 @@ class DaskExecutor:
         :func:`connect` gives each worker the machine's cores divided among the workers). A serial run and
         a Dask run compute the same numbers when their thread counts agree (``--threads``).
     chunk_size : int, optional
-        Units per task; default: as many as leave about ``chunks_per_worker`` tasks to each worker of
-        the cluster (1 for fewer units than that).
+        Units per task; default: chunks that shrink with the work left, each about 1 / (workers ×
+        ``chunks_per_worker``) of it, down to single units at the end.
     chunks_per_worker : int
         With the default ``chunk_size``: more chunks balance uneven units better, fewer cost less.
     max_attempts : int
@@ -195,7 +195,7 @@ class DaskExecutor:
     distributed = True
 
     def __init__(self, client: Any, *, threads: int | None = None, chunk_size: int | None = None,
-                 chunks_per_worker: int = 4, max_attempts: int = 5, scatter_timeout_s: float = 20.0) -> None:
+                 chunks_per_worker: int = 2, max_attempts: int = 5, scatter_timeout_s: float = 20.0) -> None:
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ConfigError(
                 f"DaskExecutor: `chunk_size` must be an integer >= 1 or None. Got {chunk_size!r}."
@@ -255,18 +255,33 @@ class DaskExecutor:
         return self.client.run(_received)
 
     def _chunks(self, n: int, longest_first: Sequence[float] | None = None) -> list[list[int]]:
-        """Item indices of each task, in the order they are submitted."""
-        size = self.chunk_size
-        if size is None:
-            try:
-                n_workers = max(1, len(self.client.scheduler_info()["workers"]))
-            except Exception:  # noqa: BLE001 - no scheduler information: one unit a task
-                n_workers = n
-            size = max(1, n // (n_workers * self.chunks_per_worker))
+        """Item indices of each task, in the order they are submitted.
+
+        A fixed ``chunk_size`` cuts equal chunks. By default the chunks shrink as the work left shrinks
+        (guided self-scheduling): each takes about 1 / (workers × ``chunks_per_worker``) of the cost not yet
+        chunked, so the first tasks are large (Dask's cost per task is paid rarely) and the last are single
+        short units (a generation's barrier leaves a worker idle for at most one short unit).
+        """
         order = list(range(n))
         if longest_first is not None:  # the costliest units first, so the last to finish are short ones
             order = sorted(order, key=lambda i: -float(longest_first[i]))
-        return [order[a : a + size] for a in range(0, n, size)]
+        if self.chunk_size is not None:
+            return [order[a : a + self.chunk_size] for a in range(0, n, self.chunk_size)]
+        try:
+            n_workers = max(1, len(self.client.scheduler_info()["workers"]))
+        except Exception:  # noqa: BLE001 - no scheduler information: one unit a task
+            return [[i] for i in order]
+        cost = [1.0 if longest_first is None else max(float(longest_first[i]), 0.0) for i in order]
+        left, share = sum(cost), 1.0 / (n_workers * self.chunks_per_worker)
+        chunks: list[list[int]] = []
+        a = 0
+        while a < n:
+            b, taken, target = a + 1, cost[a], left * share
+            while b < n and taken + cost[b] <= target:
+                taken, b = taken + cost[b], b + 1
+            chunks.append(order[a:b])
+            left, a = left - taken, b
+        return chunks
 
     def _submit_chunk(self, fn: Callable[..., Any], items: list[Any],
                       shared: Sequence[Any]) -> tuple[Any, list[Any]]:

@@ -338,3 +338,26 @@ def test_longest_units_are_submitted_first_and_results_keep_item_order(client):
                                                  longest_first=costs)
     assert out == [3 * x for x in range(5)]
     assert sorted(seen) == [(i, 3 * i) for i in range(5)]
+
+
+class _TwoWorkers:
+    def scheduler_info(self):
+        return {"workers": {"a": {}, "b": {}}}
+
+
+def test_default_chunks_shrink_with_the_work_left():
+    """Guided chunks: every item once, longest first; each chunk at most 1 / (workers × chunks_per_worker)
+    of the cost left (or one unit), so the chunks shrink and the last ones are single units."""
+    costs = [float(c) for c in np.random.default_rng(0).integers(1, 6, size=32)]
+    chunks = DaskExecutor(_TwoWorkers())._chunks(32, costs)
+    order = [i for chunk in chunks for i in chunk]
+    assert sorted(order) == list(range(32))
+    assert [costs[i] for i in order] == sorted(costs, reverse=True)
+    left = sum(costs)
+    for chunk in chunks:
+        taken = sum(costs[i] for i in chunk)
+        assert len(chunk) == 1 or taken <= left / 4
+        left -= taken
+    assert len(chunks[0]) > 1 and len(chunks[-1]) == len(chunks[-2]) == 1
+    assert len(chunks) < 32  # fewer tasks than units: Dask's cost per task is paid less often
+    assert DaskExecutor(None)._chunks(3) == [[0], [1], [2]]  # no scheduler to ask: one unit a task

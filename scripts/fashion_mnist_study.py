@@ -15,7 +15,7 @@ output is already in W is reused with ``--reuse``, so an interrupted study conti
 
 Usage::
 
-    python scripts/fashion_mnist_study.py                          # the full study (see the doc for times)
+    python scripts/fashion_mnist_study.py --jobs 3                 # the full study, a process per forget set
     python scripts/fashion_mnist_study.py --forgets random:0.1 --seeds 0   # one forget set, one seed
     python scripts/fashion_mnist_study.py --quick --data-root DIR --work /tmp/w --md /tmp/f.md   # a test
 """
@@ -28,6 +28,8 @@ import importlib.util
 import io
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -123,22 +125,39 @@ def _slug(forget: str) -> str:
 
 class _Clock:
     """Wall-clock and CPU seconds of each step (the machine may be shared: CPU seconds say what one
-    core spent)."""
+    core spent). Each step's figures are kept in ``work/times/``, so a step reused from an earlier (or a
+    parallel) run of the study still shows what it cost when it ran."""
 
-    def __init__(self) -> None:
+    def __init__(self, work: Path) -> None:
+        self.folder = work / "times"
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.rows: list[tuple[str, float, float, bool]] = []
+
+    def _file(self, name: str) -> Path:
+        return self.folder / (_slug("".join(c if c.isalnum() or c in ":.," else "-" for c in name)) + ".json")
 
     @contextlib.contextmanager
     def step(self, name: str, reused: bool = False):
         wall, cpu = time.perf_counter(), time.process_time()
         yield
-        self.rows.append((name, time.perf_counter() - wall, time.process_time() - cpu, reused))
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        recorded = self._file(name)
+        if reused and recorded.is_file():
+            kept = json.loads(recorded.read_text())
+            self.rows.append((name, float(kept["wall_s"]), float(kept["cpu_s"]), True))
+            return
+        if not reused:
+            atomic_write_text(recorded, json.dumps({"wall_s": wall, "cpu_s": cpu}))
+        self.rows.append((name, wall, cpu, reused))
+
+    def total_s(self) -> float:
+        """The steps' wall seconds, reused ones as they were recorded."""
+        return sum(wall for _, wall, _, _ in self.rows)
 
     def markdown(self) -> list[str]:
         lines = ["| step | wall s | CPU s (this process) |", "|---|---|---|"]
-        for name, wall, cpu, reused in self.rows:
-            lines.append(f"| {name} | {'reused' if reused else f'{wall:.0f}'} | "
-                         f"{'reused' if reused else f'{cpu:.0f}'} |")
+        for name, wall, cpu, _ in self.rows:
+            lines.append(f"| {name} | {wall:.0f} | {cpu:.0f} |")
         return lines
 
 
@@ -185,6 +204,9 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--work", default="runs/fashion_mnist", help="folder of the runs")
     parser.add_argument("--md", default="docs/fashion_mnist.md", help="the markdown to write")
     parser.add_argument("--reuse", action="store_true", help="keep runs already finished in --work")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run the forget sets as this many processes at once (each --threads), then "
+                             "write the doc from their runs")
     args = parser.parse_args(argv)
     work, md = Path(args.work), Path(args.md)
     work.mkdir(parents=True, exist_ok=True)
@@ -203,9 +225,13 @@ def main(argv: list[str] | None = None) -> list[str]:
         explore_extra += ["--solvers", QUICK_SOLVERS]
     base_cfg = load_config(config).merged({"task": "fashion-mnist", "data_root": args.data_root})
     fair = _fair_comparison()
-    clock = _Clock()
+    clock = _Clock(work)
     started = time.perf_counter()
-    command = "python scripts/fashion_mnist_study.py" + (" --quick" if args.quick else "")
+    if args.jobs > 1 and len(forgets) > 1:
+        _run_jobs(args, forgets, seeds, work)
+        args.reuse = True  # what the jobs ran is read back below
+    command = "python scripts/fashion_mnist_study.py" + (" --quick" if args.quick else "") + (
+        f" --jobs {args.jobs}" if args.jobs > 1 else "")
     lines = ["# Fashion-MNIST on a CPU", "",
              f"Written by `{command}` (forget sets {', '.join(forgets)}; table seeds "
              f"{', '.join(map(str, seeds))}): `pareto-unlearn table`, `explore --quick --baselines` (seed "
@@ -280,14 +306,40 @@ def main(argv: list[str] | None = None) -> list[str]:
     return _write(md, lines, clock, started, done=True)
 
 
+def _run_jobs(args: argparse.Namespace, forgets: tuple[str, ...], seeds: tuple[int, ...], work: Path) -> None:
+    """Each forget set as its own process of this script (``args.jobs`` at a time), into the same work
+    folder and model cache; stops at the first that fails."""
+    base = [sys.executable, str(Path(__file__).resolve()), "--seeds", ",".join(map(str, seeds)),
+            "--threads", str(args.threads), "--work", str(work)]
+    base += ["--quick"] if args.quick else []
+    base += ["--data-root", args.data_root] if args.data_root else []
+    base += ["--reuse"] if args.reuse else []
+    waiting = list(forgets)
+    running: list[tuple[str, subprocess.Popen]] = []
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            forget = waiting.pop(0)
+            command = [*base, "--forgets", forget, "--md", str(work / f"{_slug(forget)}.md")]
+            running.append((forget, subprocess.Popen(command)))
+        time.sleep(1)
+        for forget, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((forget, proc))
+                if proc.returncode != 0:
+                    for _, other in running:
+                        other.terminate()
+                    raise SystemExit(f"the job for {forget} failed (exit {proc.returncode})")
+
+
 def _write(md: Path, lines: list[str], clock: _Clock, started: float, *, done: bool) -> list[str]:
     """Write the markdown so far (after every forget set, so that a cut study keeps what it finished)."""
     out = [*lines, "", "## Measured times", "",
            ("" if done else "**The study is still running or was cut here: the sections above are what it "
                             "finished.** ")
            + "On this machine (2 cores, shared with other work while it ran: the CPU seconds are what this "
-           f"process spent, all its threads, and say more than the wall seconds). Study so far: "
-           f"{time.perf_counter() - started:.0f} s wall.", "", *clock.markdown(), ""]
+           f"process spent, all its threads, and say more than the wall seconds). The study took "
+           f"{time.perf_counter() - started:.0f} s wall in all; its steps (run as --jobs processes at once "
+           f"where the command says so) add up to {clock.total_s():.0f} s.", "", *clock.markdown(), ""]
     atomic_write_text(md, "\n".join(out))
     return out
 

@@ -352,9 +352,8 @@ def test_every_module_imports_on_its_own():
 # --- imports inside functions ------------------------------------------------------------------
 
 # A package module imported inside a function hides an edge of the graph from a reader and delays its
-# errors to the first call. The package's ``__init__`` loads nearly every module anyway, so such an import
-# saves nothing; one is allowed only with its reason on the line, ``# lazy: <why>`` (an optional extra's
-# module, say).
+# errors to the first call. One is allowed only with its reason on the line, ``# lazy: <why>`` (an
+# optional extra's module, say, or the launcher's import of the commands after it has set up signals).
 _LAZY = "# lazy: "
 
 
@@ -386,3 +385,20 @@ def test_the_function_level_check_finds_one(tmp_path):
                     "def g():\n    from pareto_unlearn.distributed import connect  # lazy: needs dask\n")
     found = _unexplained_function_level_imports(f"{PACKAGE}.probe", path)
     assert [(site.line, site.where) for site in found] == [(5, "f")]
+
+
+# --- only the command line prints -------------------------------------------------------------------
+
+_PRINTERS = {f"{PACKAGE}.cli", f"{PACKAGE}.__main__"}  # the executable and its commands
+
+
+def test_only_the_command_line_prints():
+    """Library code logs (and shows tqdm bars that can be switched off); a print() anywhere else is a bug."""
+    found = []
+    for module, path in _modules().items():
+        if module in _PRINTERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not found, "print() outside the command line:\n" + "\n".join(found)

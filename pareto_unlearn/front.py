@@ -259,29 +259,28 @@ class Front:
         for name in self.solvers:
             rows = self.solver == name
             point[rows] = np.arange(rows.sum())
-        frame = pd.DataFrame(
-            {
-                "solver": self.solver.astype(str),
-                "space": [p.get("space", "") for p in self.provenance],
-                "reference": [p.get("reference", "") for p in self.provenance],
-                "point": point,
-                "feasible": self.feasible.astype(int),
-            }
-        )
+        columns: dict[str, Any] = {
+            "solver": self.solver.astype(str),
+            "space": [p.get("space", "") for p in self.provenance],
+            "reference": [p.get("reference", "") for p in self.provenance],
+            "point": point,
+            "feasible": self.feasible.astype(int),
+        }
         for j, name in enumerate(self.objective_names):
-            frame[name] = self.F[:, j]
+            columns[name] = self.F[:, j]
         for name in METRIC_NAMES:
-            frame[name] = self.metrics.get(name, np.full(len(self), np.nan))
-        frame["nondominated"] = self.nondominated().astype(int)
+            columns[name] = self.metrics.get(name, np.full(len(self), np.nan))
+        columns["nondominated"] = self.nondominated().astype(int)
         for name in COST_NAMES:
-            frame[name] = self.cost[name]
-        extra = sorted(set(self.metrics) - set(METRIC_NAMES))
-        for name in extra:
-            frame[name] = self.metrics[name]
-        frame["hyperparameters"] = [
+            columns[name] = self.cost[name]
+        for name in sorted(set(self.metrics) - set(METRIC_NAMES)):
+            columns[name] = self.metrics[name]
+        columns["hyperparameters"] = [
             json.dumps(p.get("hyperparameters", {}), sort_keys=True) for p in self.provenance
         ]
-        frame["seed"] = [p.get("seed", "") for p in self.provenance]
+        columns["seed"] = [p.get("seed", "") for p in self.provenance]
+        # one constructor call: column by column, a front with many per-sample metrics fragments the frame
+        frame = pd.DataFrame(columns)
         return frame
 
     def __repr__(self) -> str:

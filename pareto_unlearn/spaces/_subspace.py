@@ -3,7 +3,8 @@
 A :class:`LinearSubspace` wraps a space (the last layer, the LoRA adapters) and searches z ∈ [-1, 1]^k
 instead of its n_var-dimensional genome x: x = x0 + M z, clipped to x's own box [-1, 1]^n_var, so every
 point of the subspace is a point of the wrapped space (and z = 0 is θ0 whenever x0 is). The basis (x0, M)
-is computed from θ0's weights alone (never from D_f's gradients) by a named basis function
+is computed from θ0's weights, or θ0's activations on the task's splits (never from D_f's gradients), by a
+named basis function
 (:func:`subspace_basis`), so a point rebuilds from its z and the basis' name and parameters:
 ``{"kind": "subspace", "inner_kind": ..., "basis": ..., "basis_params": {...}, <the wrapped space's
 fields>}``.
@@ -33,15 +34,17 @@ from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 
 __all__ = ["LinearSubspace", "SUBSPACE_BASES", "SubspaceEvaluator", "subspace_basis"]
 
-# (θ0 model, wrapped rebuild kind, wrapped rebuild fields, basis params) → (x0 [n_var], M [n_var, k])
-Basis = Callable[[nn.Module, str, dict[str, Any], dict[str, Any]], tuple[np.ndarray, np.ndarray]]
+# (task, wrapped rebuild kind, wrapped rebuild fields, basis params) → (x0 [n_var], M [n_var, k]); a basis
+# reads θ0 (task.original) and, where it needs them, θ0's activations on the task's own splits
+Basis = Callable[[Any, str, dict[str, Any], dict[str, Any]], tuple[np.ndarray, np.ndarray]]
 
 # basis name → basis function; filled by ``@subspace_basis`` where each basis is defined
 SUBSPACE_BASES: dict[str, Basis] = {}
 
 
 def subspace_basis(name: str) -> Callable[[Basis], Basis]:
-    """Register ``fn(model, inner_kind, inner_fields, params) -> (x0, M)`` as the basis ``name``."""
+    """Register ``fn(task, inner_kind, inner_fields, params) -> (x0, M)`` as the basis ``name`` (θ0 is
+    ``task.original``; the same task, with the same seed, must give the same basis)."""
 
     def register(fn: Basis) -> Basis:
         if name in SUBSPACE_BASES and SUBSPACE_BASES[name] is not fn:
@@ -151,7 +154,7 @@ class LinearSubspace(SearchSpace):
         inner_space = self.inner_space()
         inner = inner_space.bind(task, objectives)
         params = {**self.basis_params(), "n_var": int(inner.n_var)}  # the wrapped genome's length
-        offset, basis = SUBSPACE_BASES[self.basis_name](task.original, inner_space.rebuild_kind,
+        offset, basis = SUBSPACE_BASES[self.basis_name](task, inner_space.rebuild_kind,
                                                         inner.rebuild_fields(), params)
         fields = {"inner_kind": inner_space.rebuild_kind, "basis": self.basis_name, "basis_params": params}
         return SubspaceEvaluator(inner, offset, basis, fields)
@@ -171,7 +174,7 @@ def _rebuild(task, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> nn.Mo
                          f"known: {', '.join(SUBSPACE_BASES)}")
     if inner_kind not in REBUILDERS or inner_kind == "subspace":
         raise CacheError(f"subspace rebuild: unknown wrapped space kind {inner_kind!r}")
-    offset, basis = SUBSPACE_BASES[basis_name](task.original, inner_kind, spec, dict(spec["basis_params"]))
+    offset, basis = SUBSPACE_BASES[basis_name](task, inner_kind, spec, dict(spec["basis_params"]))
     z = np.asarray(arrays[spec["array"]], dtype=np.float64).reshape(-1)
     if z.size != basis.shape[1]:
         raise CacheError(f"subspace rebuild: the genome has {z.size} values, the basis has {basis.shape[1]}")

@@ -1,0 +1,281 @@
+"""A LoRA genome from θ0's activations (``lora-act``): A spans the adapted layer's principal input directions.
+
+For a linear layer y = W a every gradient of W is a sum Σ δ aᵀ over samples, so any gradient-led Δ has its
+row space inside the span of the layer's inputs a on the training data. :class:`LoRAActivationSpace` builds
+the LoRA factors of each adapted layer from that span, read from θ0's activations on D_f ∪ D_r (the task's
+own splits; no gradient of either is read):
+
+- A: the top-``k_in`` principal directions V of the layer's inputs (uncentred: the span the gradients
+  live in), x_A = Z_A Vᵀ (Z_A [r, k_in], searched) or, with ``free_a=False``, fixed to the top-r of them;
+- B: the top-``k_out`` principal directions U of the layer's outputs, x_B = U Z_B (Z_B [k_out, r]), or
+  every entry of B free (``k_out=None``, the default: o·r dimensions, o = 10 for the final layer).
+
+Each direction is divided by its largest entry, so one z reaches the LoRA box's edge. Every point is a
+point of the LoRA space of the same layers and rank (x = clip(M z), z ∈ [-1, 1]^k), so it rebuilds
+through the ``subspace`` kind: the basis is recomputed from θ0 and the same task's splits (same θ0 and
+task seed ⇒ the same activations ⇒ the same basis, float64 eigendecompositions of the second-moment
+matrices, each direction's sign fixed by its largest entry).
+
+Examples
+--------
+>>> from pareto_unlearn.spaces import LoRAActivationSpace
+>>> LoRAActivationSpace().name, LoRAActivationSpace(k_in=8, free_a=False)
+('lora-act', LoRAActivationSpace(k_in=8, free_a=False))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from pareto_unlearn.exceptions import CacheError, ConfigError
+from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRASpace
+from pareto_unlearn.spaces._space import SearchSpace
+from pareto_unlearn.spaces._subspace import LinearSubspace, subspace_basis
+
+__all__ = ["LoRAActivationSpace", "activation_directions"]
+
+SOURCES = ("union", "stacked")
+_BATCH = 1024
+
+
+def _rows(module: nn.Module, tensor: torch.Tensor, *, side: str) -> torch.Tensor:
+    """A layer's input (``side`` "in", as unfolded patches for a conv) or output as rows [n, features]."""
+    if isinstance(module, nn.Conv2d):
+        if side == "in":
+            patches = nn.functional.unfold(tensor, module.kernel_size, module.dilation, module.padding,
+                                           module.stride)  # [n, in·k·k, L]
+            return patches.transpose(1, 2).reshape(-1, patches.shape[1])
+        return tensor.movedim(1, -1).reshape(-1, tensor.shape[1])
+    return tensor.reshape(-1, tensor.shape[-1])
+
+
+@torch.no_grad()
+def _second_moments(model: nn.Module, names: Sequence[str], x: torch.Tensor,
+                    max_rows: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per layer, (Σ a aᵀ, Σ y yᵀ) over the first ``max_rows`` samples of ``x`` (float64)."""
+    modules = dict(model.named_modules())
+    sums: dict[str, list[torch.Tensor]] = {}
+
+    def hook(name: str):
+        def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            a = _rows(module, inputs[0], side="in").double()
+            y = _rows(module, output, side="out").double()
+            moments = (a.T @ a, y.T @ y)
+            if name in sums:
+                sums[name] = [s + m for s, m in zip(sums[name], moments, strict=True)]
+            else:
+                sums[name] = list(moments)
+        return record
+
+    handles = [modules[n].register_forward_hook(hook(n)) for n in names]
+    was_training = model.training
+    model.eval()
+    try:
+        x = x[:max_rows]
+        for start in range(0, len(x), _BATCH):
+            model(x[start : start + _BATCH])
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: (sums[n][0].cpu().numpy(), sums[n][1].cpu().numpy()) for n in names}
+
+
+def _top_directions(moment: np.ndarray, k: int) -> np.ndarray:
+    """The top-``k`` eigenvectors [k, d] of a second-moment matrix, each with its largest entry positive."""
+    values, vectors = np.linalg.eigh(moment)
+    top = vectors[:, np.argsort(values)[::-1][:k]].T
+    signs = np.sign(top[np.arange(len(top)), np.abs(top).argmax(axis=1)])
+    return top * signs[:, None]
+
+
+def _stack(parts: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """The first ``k`` orthonormal directions of the parts interleaved (D_f's first, then D_r's, ...)."""
+    order = [p[j] for j in range(max(len(p) for p in parts)) for p in parts if j < len(p)]
+    Q, R = np.linalg.qr(np.stack(order, axis=1))
+    keep = np.abs(np.diag(R)) > 1e-10 * np.abs(np.diag(R)).max()  # a direction already spanned adds nothing
+    Q = Q[:, keep][:, :k].T
+    signs = np.sign(Q[np.arange(len(Q)), np.abs(Q).argmax(axis=1)])
+    return Q * signs[:, None]
+
+
+def activation_directions(task: Any, names: Sequence[str], *, k_in: int, k_out: int | None,
+                          source: str = "union", max_rows: int = 4096) -> dict[str, tuple[np.ndarray, Any]]:
+    """Per adapted layer, its top-``k_in`` principal input directions [k_in, in'] and top-``k_out`` output
+    directions [k_out, o] (None when ``k_out`` is None) from θ0's activations on the task's splits.
+
+    ``source`` "union": of D_f ∪ D_r together; "stacked": D_f's and D_r's own directions, interleaved and
+    orthonormalised. At most ``max_rows`` samples of each split are read (the first ones: deterministic).
+    """
+    modules = dict(task.original.named_modules())
+    for name in names:
+        if not isinstance(modules.get(name), (nn.Linear, nn.Conv2d)):
+            raise CacheError(f"activation basis: θ0 has no nn.Linear / nn.Conv2d named {name!r}")
+    splits = [_second_moments(task.original, names, getattr(task, s).x, max_rows)
+              for s in ("forget", "retain")]
+    out: dict[str, tuple[np.ndarray, Any]] = {}
+    for name in names:
+        if source == "union":
+            a_dirs = _top_directions(splits[0][name][0] + splits[1][name][0], k_in)
+            y_dirs = (None if k_out is None
+                      else _top_directions(splits[0][name][1] + splits[1][name][1], k_out))
+        else:
+            a_dirs = _stack([_top_directions(s[name][0], k_in) for s in splits], k_in)
+            y_dirs = None if k_out is None else _stack([_top_directions(s[name][1], k_out) for s in splits],
+                                                       k_out)
+        out[name] = (a_dirs, y_dirs)
+    return out
+
+
+@subspace_basis("activations")
+def activation_basis(task: Any, inner_kind: str, fields: dict[str, Any],
+                     params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(x0, M) of the activation genome of the LoRA space (``inner_kind`` "lora")."""
+    if inner_kind != "lora":
+        raise CacheError(f"activation basis: no activation genome of the {inner_kind!r} space")
+    r = int(fields["rank"])
+    free_a = bool(params["free_a"])
+    k_out = None if params["k_out"] is None else int(params["k_out"])
+    directions = activation_directions(task, fields["layers"], k_in=int(params["k_in"]), k_out=k_out,
+                                       source=str(params["source"]), max_rows=int(params["max_rows"]))
+    offset_parts, blocks = [], []
+    for name in fields["layers"]:
+        V, U = directions[name]
+        i = V.shape[1]
+        V = V / np.abs(V).max(axis=1, keepdims=True)
+        o = int(dict(task.original.named_modules())[name].weight.shape[0])
+        # B [o, r] row-major: free (identity) or x_B = Uᵀ Z_B, column (p, c) puts direction p into column c
+        if U is None:
+            M_B = np.eye(o * r)
+        else:
+            U = U / np.abs(U).max(axis=1, keepdims=True)
+            M_B = np.zeros((o * r, len(U) * r))
+            for p in range(len(U)):
+                for c in range(r):
+                    M_B[np.arange(o) * r + c, p * r + c] = U[p]
+        if free_a:  # x_A = Z_A V: column (c, p) puts direction p into row c of x_A [r, i]
+            M_A = np.zeros((r * i, r * len(V)))
+            for c in range(r):
+                for p in range(len(V)):
+                    M_A[c * i + np.arange(i), c * len(V) + p] = V[p]
+            offset_parts.append(np.zeros(r * i + o * r))
+            block = np.zeros((r * i + o * r, M_A.shape[1] + M_B.shape[1]))
+            block[: r * i, : M_A.shape[1]] = M_A
+            block[r * i :, M_A.shape[1] :] = M_B
+        else:  # A fixed to the top-r input directions: Δ = a² x_B x_A is linear in z
+            x_A = np.zeros((r, i))
+            x_A[: min(r, len(V))] = V[:r]
+            offset_parts.append(np.concatenate([x_A.reshape(-1), np.zeros(o * r)]))
+            block = np.vstack([np.zeros((r * i, M_B.shape[1])), M_B])
+        blocks.append(block)
+    offset = np.concatenate(offset_parts)
+    M = np.zeros((len(offset), sum(b.shape[1] for b in blocks)))
+    row = col = 0
+    for b in blocks:
+        M[row : row + len(b), col : col + b.shape[1]] = b
+        row, col = row + len(b), col + b.shape[1]
+    return offset, M
+
+
+def _check_count(key: str, value: Any, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        none = "None or " if optional else ""
+        raise ConfigError(f"LoRAActivationSpace: `{key}` must be {none}an integer >= 1. Got {value!r}.")
+
+
+class LoRAActivationSpace(LinearSubspace):
+    """LoRA factors from θ0's principal activation directions: A over the inputs', B over the outputs'.
+
+    Parameters
+    ----------
+    layers : sequence of str, optional
+        Adapted layers (default: the LoRA space's, the last two nn.Linear / nn.Conv2d).
+    rank : int
+        r, as the LoRA space's rank (default 2).
+    k_in : int
+        Principal input directions A spans (default 8).
+    k_out : int, optional
+        Principal output directions B spans (default None: every entry of B is searched).
+    free_a : bool
+        Search A (x_A = Z_A Vᵀ, default) or fix it to the top-r input directions (Δ linear in z).
+    source : {"union", "stacked"}
+        Directions of D_f ∪ D_r's activations, or D_f's and D_r's own interleaved.
+    max_rows : int
+        Samples of each split read (the first ones).
+    scale : float
+        The LoRA space's ``scale`` (its factors' unit).
+    init_sigma : float
+        Standard deviation of an evolutionary initial population's rows (default 0.3).
+    chunk_size : int, optional
+
+    Examples
+    --------
+    >>> from pareto_unlearn.solvers import EvolutionarySolver
+    >>> EvolutionarySolver(space=LoRAActivationSpace(), pop_size=20, n_gen=5).name
+    'nsga2-lora-act'
+    """
+
+    name = "lora-act"
+    basis_name = "activations"
+
+    unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # speed only: same points
+
+    def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2, k_in: int = 8,
+                 k_out: int | None = None, free_a: bool = True, source: str = "union", max_rows: int = 4096,
+                 scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3,
+                 chunk_size: int | None = None) -> None:
+        self.layers = layers
+        self.rank = rank
+        self.k_in = k_in
+        self.k_out = k_out
+        self.free_a = free_a
+        self.source = source
+        self.max_rows = max_rows
+        self.scale = scale
+        self.init_sigma = init_sigma
+        self.chunk_size = chunk_size
+
+    def validate(self) -> None:
+        """Check ``k_in``, ``k_out``, ``source``, ``max_rows`` and the wrapped space's settings."""
+        _check_count("k_in", self.k_in)
+        _check_count("k_out", self.k_out, optional=True)
+        _check_count("max_rows", self.max_rows)
+        if self.source not in SOURCES:
+            raise ConfigError(f"LoRAActivationSpace: `source` must be one of {', '.join(SOURCES)}. "
+                              f"Got {self.source!r}.")
+        if not isinstance(self.free_a, bool):
+            raise ConfigError(f"LoRAActivationSpace: `free_a` must be true or false. Got {self.free_a!r}.")
+        super().validate()
+
+    def inner_space(self) -> SearchSpace:
+        """The LoRA space whose box the points lie in."""
+        return LoRASpace(layers=self.layers, rank=self.rank, scale=self.scale, chunk_size=self.chunk_size)
+
+    def basis_params(self) -> dict[str, Any]:
+        """What, with θ0 and the task's splits, fixes the basis."""
+        return {"k_in": int(self.k_in), "k_out": None if self.k_out is None else int(self.k_out),
+                "free_a": bool(self.free_a), "source": str(self.source), "max_rows": int(self.max_rows)}
+
+    def gradient_start(self, bound, seed: int) -> np.ndarray:
+        """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts
+        from a small seeded draw of the Z_A coordinates (B = 0, so the model is θ0's)."""
+        start = np.zeros(bound.n_var)
+        if not self.free_a:
+            return start
+        inner, basis = bound.inner, bound.basis
+        a_rows = np.zeros(inner.n_var, dtype=bool)
+        offset = 0
+        for o, i in inner.shapes:  # the LoRA genome: A [r, i] then B [o, r] per layer
+            a_rows[offset : offset + self.rank * i] = True
+            offset += self.rank * (i + o)
+        a_columns = np.abs(basis[a_rows]).sum(axis=0) > 0
+        draw = np.random.default_rng([seed, 20251]).normal(0.0, self.init_sigma, size=bound.n_var)
+        start[a_columns] = draw[a_columns]
+        return start

@@ -40,6 +40,7 @@ from pareto_unlearn.spaces._subspace import LinearSubspace, subspace_basis
 __all__ = ["LoRAActivationSpace", "activation_directions"]
 
 SOURCES = ("union", "stacked")
+B_SIDES = ("free", "outputs", "response", "sensitivity")
 _BATCH = 1024
 
 
@@ -86,6 +87,44 @@ def _second_moments(model: nn.Module, names: Sequence[str], x: torch.Tensor,
     return {n: (sums[n][0].cpu().numpy(), sums[n][1].cpu().numpy()) for n in names}
 
 
+def _sensitivity_moments(model: nn.Module, names: Sequence[str], x: torch.Tensor,
+                         max_rows: int) -> dict[str, np.ndarray]:
+    """Per layer, Σ Jᵀ J over the first ``max_rows`` samples of ``x``, J = ∂ logits / ∂ (the layer's output)
+    at θ0 (one backward pass per logit; no loss, no label: what the model's outputs are sensitive to)."""
+    modules = dict(model.named_modules())
+    was_training = model.training
+    model.eval()
+    out: dict[str, np.ndarray] = {}
+    leaf: list[torch.Tensor] = []  # the hooked layer's output, a leaf the logits are differentiated by
+
+    def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+        y = output.detach().requires_grad_()
+        leaf.append(y)
+        return y
+
+    try:
+        for name in names:
+            handle = modules[name].register_forward_hook(record)
+            total: torch.Tensor | None = None
+            try:
+                for start in range(0, min(len(x), max_rows), _BATCH):
+                    batch = x[start : min(start + _BATCH, max_rows)]
+                    with torch.enable_grad():
+                        leaf.clear()
+                        logits = model(batch)
+                        for c in range(logits.shape[-1]):
+                            (g,) = torch.autograd.grad(logits[..., c].sum(), leaf[0], retain_graph=True)
+                            rows = _rows(modules[name], g, side="out").double()
+                            total = rows.T @ rows if total is None else total + rows.T @ rows
+            finally:
+                handle.remove()
+            assert total is not None
+            out[name] = total.cpu().numpy()
+    finally:
+        model.train(was_training)
+    return out
+
+
 def _top_directions(moment: np.ndarray, k: int) -> np.ndarray:
     """The top-``k`` eigenvectors [k, d] of a second-moment matrix, each with its largest entry positive."""
     values, vectors = np.linalg.eigh(moment)
@@ -105,12 +144,15 @@ def _stack(parts: Sequence[np.ndarray], k: int) -> np.ndarray:
 
 
 def activation_directions(task: Any, names: Sequence[str], *, k_in: int, k_out: int | None,
-                          source: str = "union", max_rows: int = 4096) -> dict[str, tuple[np.ndarray, Any]]:
+                          source: str = "union", max_rows: int = 4096,
+                          sensitivity: bool = False) -> dict[str, tuple[np.ndarray, Any]]:
     """Per adapted layer, its top-``k_in`` principal input directions [k_in, in'] and top-``k_out`` output
     directions [k_out, o] (None when ``k_out`` is None) from θ0's activations on the task's splits.
 
     ``source`` "union": of D_f ∪ D_r together; "stacked": D_f's and D_r's own directions, interleaved and
     orthonormalised. At most ``max_rows`` samples of each split are read (the first ones: deterministic).
+    ``sensitivity``: the output directions are those the logits are most sensitive to (top eigenvectors of
+    Σ JᵀJ, J = ∂ logits / ∂ output) instead of the outputs' principal directions.
     """
     modules = dict(task.original.named_modules())
     for name in names:
@@ -118,6 +160,11 @@ def activation_directions(task: Any, names: Sequence[str], *, k_in: int, k_out: 
             raise CacheError(f"activation basis: θ0 has no nn.Linear / nn.Conv2d named {name!r}")
     splits = [_second_moments(task.original, names, getattr(task, s).x, max_rows)
               for s in ("forget", "retain")]
+    if sensitivity and k_out is not None:  # the output side's moments replaced by the logits' sensitivity
+        for part, s in zip(splits, ("forget", "retain"), strict=True):
+            moments = _sensitivity_moments(task.original, names, getattr(task, s).x, max_rows)
+            for name in names:
+                part[name] = (part[name][0], moments[name])
     out: dict[str, tuple[np.ndarray, Any]] = {}
     for name in names:
         if source == "union":
@@ -140,17 +187,29 @@ def activation_basis(task: Any, inner_kind: str, fields: dict[str, Any],
         raise CacheError(f"activation basis: no activation genome of the {inner_kind!r} space")
     r = int(fields["rank"])
     free_a = bool(params["free_a"])
+    b_side = str(params["b_side"])
+    k_in = int(params["k_in"])
     k_out = None if params["k_out"] is None else int(params["k_out"])
-    directions = activation_directions(task, fields["layers"], k_in=int(params["k_in"]), k_out=k_out,
-                                       source=str(params["source"]), max_rows=int(params["max_rows"]))
+    directions = activation_directions(
+        task, fields["layers"], k_in=max(k_in, k_out or 0) if b_side == "response" else k_in,
+        k_out=k_out if b_side in ("outputs", "sensitivity") else None, source=str(params["source"]),
+        max_rows=int(params["max_rows"]), sensitivity=b_side == "sensitivity")
+    modules = dict(task.original.named_modules())
     offset_parts, blocks = [], []
     for name in fields["layers"]:
-        V, U = directions[name]
+        V_all, U = directions[name]
+        weight = modules[name].weight.detach().double().cpu().numpy()
+        weight = weight.reshape(len(weight), -1)
+        o = len(weight)
+        if b_side == "response":  # what θ0's layer makes of its principal inputs: W0 v, orthonormalised
+            U = np.linalg.qr(weight @ V_all[: k_out or k_in].T)[0].T
+            U = U * np.sign(U[np.arange(len(U)), np.abs(U).argmax(axis=1)])[:, None]
+        V = V_all[:k_in]
         i = V.shape[1]
         V = V / np.abs(V).max(axis=1, keepdims=True)
-        o = int(dict(task.original.named_modules())[name].weight.shape[0])
-        # B [o, r] row-major: free (identity) or x_B = Uᵀ Z_B, column (p, c) puts direction p into column c
-        if U is None:
+        # B [o, r] row-major: free (identity) or x_B = Uᵀ Z_B, column (p, c) puts direction p into column c;
+        # free wherever the directions would span every output (the final layer's C logits)
+        if b_side == "free" or (U is not None and len(U) >= o):
             M_B = np.eye(o * r)
         else:
             U = U / np.abs(U).max(axis=1, keepdims=True)
@@ -228,13 +287,15 @@ class LoRAActivationSpace(LinearSubspace):
     unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # speed only: same points
 
     def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2, k_in: int = 8,
-                 k_out: int | None = None, free_a: bool = True, source: str = "union", max_rows: int = 4096,
+                 k_out: int | None = None, b_side: str = "free", free_a: bool = True, source: str = "union",
+                 max_rows: int = 4096,
                  scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3,
                  chunk_size: int | None = None) -> None:
         self.layers = layers
         self.rank = rank
         self.k_in = k_in
         self.k_out = k_out
+        self.b_side = b_side
         self.free_a = free_a
         self.source = source
         self.max_rows = max_rows
@@ -247,6 +308,9 @@ class LoRAActivationSpace(LinearSubspace):
         _check_count("k_in", self.k_in)
         _check_count("k_out", self.k_out, optional=True)
         _check_count("max_rows", self.max_rows)
+        if self.b_side not in B_SIDES:
+            raise ConfigError(f"LoRAActivationSpace: `b_side` must be one of {', '.join(B_SIDES)}. "
+                              f"Got {self.b_side!r}.")
         if self.source not in SOURCES:
             raise ConfigError(f"LoRAActivationSpace: `source` must be one of {', '.join(SOURCES)}. "
                               f"Got {self.source!r}.")
@@ -261,7 +325,8 @@ class LoRAActivationSpace(LinearSubspace):
     def basis_params(self) -> dict[str, Any]:
         """What, with θ0 and the task's splits, fixes the basis."""
         return {"k_in": int(self.k_in), "k_out": None if self.k_out is None else int(self.k_out),
-                "free_a": bool(self.free_a), "source": str(self.source), "max_rows": int(self.max_rows)}
+                "b_side": str(self.b_side), "free_a": bool(self.free_a), "source": str(self.source),
+                "max_rows": int(self.max_rows)}
 
     def gradient_start(self, bound, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts

@@ -52,7 +52,13 @@ from pareto_unlearn.objectives import make_objectives  # noqa: E402
 from pareto_unlearn.plotting import solver_color  # noqa: E402
 from pareto_unlearn.rundir import load_run  # noqa: E402
 from pareto_unlearn.solvers import REGISTRY, EvolutionarySolver, default_settings, spread_first  # noqa: E402
-from pareto_unlearn.spaces import LastLayerSpace, LastLayerSVDSpace, LoRASVDSpace, ProjectionSpace  # noqa: E402
+from pareto_unlearn.spaces import (  # noqa: E402
+    LastLayerSpace,
+    LastLayerSVDSpace,
+    LoRAActivationSpace,
+    LoRASVDSpace,
+    ProjectionSpace,
+)
 from pareto_unlearn.task import load_task  # noqa: E402
 
 FORGETS = ("random:0.5", "class:3")
@@ -64,7 +70,8 @@ QUICK_SOLVERS = ("nsga2-last-layer,nsga2-last-layer-seeded,nsga2-last-layer-svd,
                  "nsga2-ls-warm,jd,ls")
 SEEDED = [n for n, e in REGISTRY.items() if e.fixed.get("seeded")]
 # a low-dimensional genome's space → the space it is a subspace of (its points are that space's points)
-SUBSPACE_OF = {LastLayerSVDSpace.name: "last-layer", LoRASVDSpace.name: "lora"}
+SUBSPACE_OF = {LastLayerSVDSpace.name: "last-layer", LoRASVDSpace.name: "lora",
+               LoRAActivationSpace.name: "lora"}
 # searches that continue a gradient sweep (seeded, or LS fine-tunes warm-started from one): not "unseeded"
 NOT_UNSEEDED = [*SEEDED, *(n for n, e in REGISTRY.items() if e.seeded_by)]
 TASK = "digits"

@@ -286,10 +286,10 @@ class LoRAActivationSpace(LinearSubspace):
 
     unrecorded: ClassVar[tuple[str, ...]] = ("chunk_size",)  # speed only: same points
 
-    def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2, k_in: int = 8,
-                 k_out: int | None = None, b_side: str = "free", free_a: bool = True, source: str = "union",
-                 max_rows: int = 4096,
-                 scale: float = DEFAULT_LORA_SCALE, init_sigma: float = 0.3,
+    def __init__(self, *, layers: Sequence[str] | None = None, rank: int = 2, k_in: int = 2,
+                 k_out: int | None = 12, b_side: str = "sensitivity", free_a: bool = True,
+                 source: str = "union", max_rows: int = 4096, scale: float = DEFAULT_LORA_SCALE,
+                 init_sigma: float = 0.3,
                  chunk_size: int | None = None) -> None:
         self.layers = layers
         self.rank = rank

@@ -112,3 +112,13 @@ def test_bad_settings_are_refused(settings, match, digits_task, digits_objective
     with pytest.raises(ConfigError, match=match):
         EvolutionarySolver(space=LoRAActivationSpace(**settings), pop_size=4, n_gen=1, progress=False).run(
             digits_task, digits_objectives)
+
+
+def test_the_basis_passes_over_the_data_are_charged(digits_task, digits_objectives):
+    bound = LoRAActivationSpace().bind(digits_task, digits_objectives)
+    inner = LoRASpace().bind(digits_task, digits_objectives)
+    rows = len(digits_task.forget) + len(digits_task.retain)
+    # one forward pass, then per adapted layer one forward and a backward (two passes) per logit
+    assert bound.setup_passes == pytest.approx(inner.setup_passes + rows * (1 + 2 * (1 + 2 * 10)))
+    free = LoRAActivationSpace(b_side="free").bind(digits_task, digits_objectives)
+    assert free.setup_passes == pytest.approx(inner.setup_passes + rows)

@@ -355,6 +355,14 @@ class LoRAActivationSpace(LinearSubspace):
                 "b_side": str(self.b_side), "free_a": bool(self.free_a), "source": str(self.source),
                 "max_rows": int(self.max_rows)}
 
+    def basis_passes(self, task, inner) -> float:
+        """One forward pass over the samples read, and per adapted layer, with ``b_side="sensitivity"``, one
+        forward and one backward per logit (a backward counted as two forward passes)."""
+        rows = sum(min(len(getattr(task, s)), int(self.max_rows)) for s in ("forget", "retain"))
+        sensitivity = self.b_side == "sensitivity" and self.k_out is not None
+        per_layer = 1 + 2 * int(task.n_classes) if sensitivity else 0
+        return float(rows * (1 + len(inner.layers) * per_layer))
+
     def gradient_start(self, bound, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts
         from a small seeded draw of the Z_A coordinates (B = 0, so the model is θ0's)."""

@@ -69,6 +69,8 @@ class SubspaceEvaluator(BoundSpace):
     fields : dict
         What a point's rebuild spec adds to the wrapped space's fields (``inner_kind``, ``basis``,
         ``basis_params``).
+    basis_passes : float
+        Forward sample-passes (a backward counted as two) computing the basis cost.
 
     Attributes
     ----------
@@ -77,8 +79,9 @@ class SubspaceEvaluator(BoundSpace):
     """
 
     def __init__(self, inner: BoundSpace, offset: np.ndarray, basis: np.ndarray,
-                 fields: dict[str, Any]) -> None:
+                 fields: dict[str, Any], basis_passes: float = 0.0) -> None:
         self.inner = inner
+        self.basis_passes = float(basis_passes)
         self.task = inner.task
         self.offset = np.asarray(offset, dtype=np.float64)
         self.basis = np.asarray(basis, dtype=np.float64)
@@ -95,8 +98,8 @@ class SubspaceEvaluator(BoundSpace):
 
     @property
     def setup_passes(self) -> float:
-        """The wrapped space's caching (the basis is a few small SVDs or a random draw: not counted)."""
-        return self.inner.setup_passes
+        """The wrapped space's caching and the basis' passes over the data (an SVD or a random draw: none)."""
+        return self.inner.setup_passes + self.basis_passes
 
     def full(self, X: np.ndarray) -> np.ndarray:
         """The wrapped space's genomes [P, n_inner] of the subspace genomes ``X`` [P, k]."""
@@ -157,7 +160,11 @@ class LinearSubspace(SearchSpace):
         offset, basis = SUBSPACE_BASES[self.basis_name](task, inner_space.rebuild_kind,
                                                         inner.rebuild_fields(), params)
         fields = {"inner_kind": inner_space.rebuild_kind, "basis": self.basis_name, "basis_params": params}
-        return SubspaceEvaluator(inner, offset, basis, fields)
+        return SubspaceEvaluator(inner, offset, basis, fields, self.basis_passes(task, inner))
+
+    def basis_passes(self, task, inner: BoundSpace) -> float:
+        """Forward sample-passes (a backward counted as two) the basis reads the data with: none here."""
+        return 0.0
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         """θ0 (z = 0) and ``n - 1`` rows z ~ N(0, init_sigma²)."""

@@ -19,11 +19,11 @@ Usage::
     python scripts/fair_comparison.py --quick --work /tmp/w --md /tmp/f.md   # one tiny run (a test)
     python scripts/fair_comparison.py --task fashion-mnist --md docs/fair_comparison_fashion.md
 
-The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``) search subspaces of the
-last-layer and LoRA spaces (each of their points is a point of that space, in its box), so they are counted
-as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set against the
-gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``, ``jd-lora``), which
-searches more freely than they do.
+The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``, ``nsga2-lora-act``) search
+subspaces of the last-layer and LoRA spaces (each of their points is a point of that space, in its box), so
+they are counted as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set
+against the gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``,
+``jd-lora``), which searches more freely than they do.
 """
 
 from __future__ import annotations
@@ -449,7 +449,8 @@ def main(argv: list[str] | None = None) -> list[str]:
              "cheapest full-space gradient front's total cost; every solver is cut at the same cost (its "
              "anytime log, set-up and seeding included). HV against the task's reference point; means over "
              "seeds. Definitions: [definitions.md](definitions.md). The low-dimensional genomes "
-             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`) search subspaces of the last-layer and LoRA spaces "
+             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`, `nsga2-lora-act`) search subspaces of the "
+             "last-layer and LoRA spaces "
              "(every point of theirs is a point of that space, in its box): `compare --budgets` lists them "
              "as spaces of their own, and the 'unseeded' tables below count them as searches of the space "
              "they are part of, against the gradient side of the whole space.", ""]

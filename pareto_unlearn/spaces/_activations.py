@@ -35,6 +35,12 @@ class:3; ``nsga2-lora-svd`` in the same screen: 2.25):
   **k_in = 2, k_out = 12 (52 dims, the default): 3.76 and 5.29**; k_out = 16: 3.65 and 3.93; k_out = 6:
   2.02 and 5.06; D_f's and D_r's directions stacked instead of pooled: 1.74.
 
+In ``scripts/fair_comparison.py --no-dense`` (3 seeds, wall-clock budgets, a loaded machine; base cost
+0.4–0.6 s), ``nsga2-lora-act`` (pop 40 × 250) against the same-space gradient side: at 10× 0.953 / 0.898
+/ 0.912 (random:0.5) and 0.987 / 0.944 / 0.635 (class:3; seed 2 stalls at HV 3.4); at 2× 0.35–0.60: the
+search needs generations that a 2× budget does not hold. (``nsga2-lora-svd`` in the same runs: at most 0.57
+at 10×.) Pop 20 × 500 did worse (10× means 0.78 and 0.83).
+
 Examples
 --------
 >>> from pareto_unlearn.spaces import LoRAActivationSpace

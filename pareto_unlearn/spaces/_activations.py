@@ -38,8 +38,8 @@ class:3; ``nsga2-lora-svd`` in the same screen: 2.25):
 In ``scripts/fair_comparison.py --no-dense`` (3 seeds, wall-clock budgets, a loaded machine; base cost
 0.4–0.6 s), ``nsga2-lora-act`` (pop 40 × 250) against the same-space gradient side: at 10× 0.953 / 0.898
 / 0.912 (random:0.5) and 0.987 / 0.944 / 0.635 (class:3; seed 2 stalls at HV 3.4); at 2× 0.35–0.60: the
-search needs generations that a 2× budget does not hold. (``nsga2-lora-svd`` in the same runs: at most 0.57
-at 10×.) Pop 20 × 500 did worse (10× means 0.78 and 0.83).
+search needs generations that a 2× budget does not hold. (``nsga2-lora-svd`` in the same runs: 0.40–0.57
+and 0.64–0.72 at 10×.) Pop 20 × 500 did worse (10× means 0.78 and 0.83).
 
 Examples
 --------

@@ -19,11 +19,11 @@ Usage::
     python scripts/fair_comparison.py --quick --work /tmp/w --md /tmp/f.md   # one tiny run (a test)
     python scripts/fair_comparison.py --task fashion-mnist --md docs/fair_comparison_fashion.md
 
-The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``) search subspaces of the
-last-layer and LoRA spaces (each of their points is a point of that space, in its box), so they are counted
-as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set against the
-gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``, ``jd-lora``), which
-searches more freely than they do.
+The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``, ``nsga2-lora-act``) search
+subspaces of the last-layer and LoRA spaces (each of their points is a point of that space, in its box), so
+they are counted as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set
+against the gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``,
+``jd-lora``), which searches more freely than they do.
 """
 
 from __future__ import annotations
@@ -52,7 +52,13 @@ from pareto_unlearn.objectives import make_objectives  # noqa: E402
 from pareto_unlearn.plotting import solver_color  # noqa: E402
 from pareto_unlearn.rundir import load_run  # noqa: E402
 from pareto_unlearn.solvers import REGISTRY, EvolutionarySolver, default_settings, spread_first  # noqa: E402
-from pareto_unlearn.spaces import LastLayerSpace, LastLayerSVDSpace, LoRASVDSpace, ProjectionSpace  # noqa: E402
+from pareto_unlearn.spaces import (  # noqa: E402
+    LastLayerSpace,
+    LastLayerSVDSpace,
+    LoRAActivationSpace,
+    LoRASVDSpace,
+    ProjectionSpace,
+)
 from pareto_unlearn.task import load_task  # noqa: E402
 
 FORGETS = ("random:0.5", "class:3")
@@ -64,7 +70,8 @@ QUICK_SOLVERS = ("nsga2-last-layer,nsga2-last-layer-seeded,nsga2-last-layer-svd,
                  "nsga2-ls-warm,jd,ls")
 SEEDED = [n for n, e in REGISTRY.items() if e.fixed.get("seeded")]
 # a low-dimensional genome's space → the space it is a subspace of (its points are that space's points)
-SUBSPACE_OF = {LastLayerSVDSpace.name: "last-layer", LoRASVDSpace.name: "lora"}
+SUBSPACE_OF = {LastLayerSVDSpace.name: "last-layer", LoRASVDSpace.name: "lora",
+               LoRAActivationSpace.name: "lora"}
 # searches that continue a gradient sweep (seeded, or LS fine-tunes warm-started from one): not "unseeded"
 NOT_UNSEEDED = [*SEEDED, *(n for n, e in REGISTRY.items() if e.seeded_by)]
 TASK = "digits"
@@ -442,7 +449,8 @@ def main(argv: list[str] | None = None) -> list[str]:
              "cheapest full-space gradient front's total cost; every solver is cut at the same cost (its "
              "anytime log, set-up and seeding included). HV against the task's reference point; means over "
              "seeds. Definitions: [definitions.md](definitions.md). The low-dimensional genomes "
-             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`) search subspaces of the last-layer and LoRA spaces "
+             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`, `nsga2-lora-act`) search subspaces of the "
+             "last-layer and LoRA spaces "
              "(every point of theirs is a point of that space, in its box): `compare --budgets` lists them "
              "as spaces of their own, and the 'unseeded' tables below count them as searches of the space "
              "they are part of, against the gradient side of the whole space.", ""]

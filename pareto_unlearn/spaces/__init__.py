@@ -7,7 +7,8 @@ model is rebuilt from θ0.
 - low-rank adapters Δ = B·A of chosen layers, the frozen prefix's activations cached
   (:class:`LoRASpace`; bound: :class:`LoRAEvaluator`; :func:`build_lora_model`);
 - low-dimensional genomes of those two, x = clip(x0 + M z) with a basis from θ0's own weights
-  (:class:`LastLayerSVDSpace`, :class:`LoRASVDSpace`) or a random one (:class:`ProjectionSpace`); bound:
+  (:class:`LastLayerSVDSpace`, :class:`LoRASVDSpace`), from θ0's activations (:class:`LoRAActivationSpace`)
+  or a random one (:class:`ProjectionSpace`); bound:
   :class:`SubspaceEvaluator`;
 - every parameter (a flat parameter vector: :func:`flat_params`, :func:`set_flat_params`).
 
@@ -21,6 +22,7 @@ Examples
 True
 """
 
+from pareto_unlearn.spaces._activations import LoRAActivationSpace
 from pareto_unlearn.spaces._last_layer import (
     DEFAULT_SCALE,
     LastLayerEvaluator,
@@ -50,7 +52,8 @@ from pareto_unlearn.spaces._svd import LastLayerSVDSpace, LoRASVDSpace
 
 __all__ = [
     "DEFAULT_LORA_SCALE", "DEFAULT_SCALE", "BoundSpace", "LastLayerEvaluator", "LastLayerSVDSpace",
-    "LastLayerSpace", "LinearSubspace", "LoRAEvaluator", "LoRASVDSpace", "LoRASpace", "ProjectionSpace",
+    "LastLayerSpace", "LinearSubspace", "LoRAActivationSpace", "LoRAEvaluator", "LoRASVDSpace", "LoRASpace",
+    "ProjectionSpace",
     "REBUILDERS", "SUBSPACE_BASES", "SearchSpace", "SubspaceEvaluator", "subspace_basis",
     "build_last_layer_model", "build_lora_model", "count_macs", "default_lora_layers", "flat_params",
     "genome_from_model", "rebuild_from_spec", "rebuilder", "set_flat_params",

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from torch import nn
 
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.spaces._last_layer import LastLayerSpace
@@ -30,7 +29,7 @@ _OVER = {"last-layer": LastLayerSpace, "lora": LoRASpace}
 
 
 @subspace_basis("projection")
-def projection_basis(model: nn.Module, inner_kind: str, fields: dict[str, Any],
+def projection_basis(task: Any, inner_kind: str, fields: dict[str, Any],
                      params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(0, P): P [n_var, dims] with N(0, span² / dims) entries from ``basis_seed`` (n_var: the sliced
     genome's length)."""

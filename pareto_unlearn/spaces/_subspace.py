@@ -3,7 +3,8 @@
 A :class:`LinearSubspace` wraps a space (the last layer, the LoRA adapters) and searches z ∈ [-1, 1]^k
 instead of its n_var-dimensional genome x: x = x0 + M z, clipped to x's own box [-1, 1]^n_var, so every
 point of the subspace is a point of the wrapped space (and z = 0 is θ0 whenever x0 is). The basis (x0, M)
-is computed from θ0's weights alone (never from D_f's gradients) by a named basis function
+is computed from θ0's weights, or θ0's activations on the task's splits (never from D_f's gradients), by a
+named basis function
 (:func:`subspace_basis`), so a point rebuilds from its z and the basis' name and parameters:
 ``{"kind": "subspace", "inner_kind": ..., "basis": ..., "basis_params": {...}, <the wrapped space's
 fields>}``.
@@ -37,15 +38,17 @@ if TYPE_CHECKING:
 
 __all__ = ["LinearSubspace", "SUBSPACE_BASES", "SubspaceEvaluator", "subspace_basis"]
 
-# (θ0 model, wrapped rebuild kind, wrapped rebuild fields, basis params) → (x0 [n_var], M [n_var, k])
-Basis = Callable[[nn.Module, str, dict[str, Any], dict[str, Any]], tuple[np.ndarray, np.ndarray]]
+# (task, wrapped rebuild kind, wrapped rebuild fields, basis params) → (x0 [n_var], M [n_var, k]); a basis
+# reads θ0 (task.original) and, where it needs them, θ0's activations on the task's own splits
+Basis = Callable[[Any, str, dict[str, Any], dict[str, Any]], tuple[np.ndarray, np.ndarray]]
 
 # basis name → basis function; filled by ``@subspace_basis`` where each basis is defined
 SUBSPACE_BASES: dict[str, Basis] = {}
 
 
 def subspace_basis(name: str) -> Callable[[Basis], Basis]:
-    """Register ``fn(model, inner_kind, inner_fields, params) -> (x0, M)`` as the basis ``name``."""
+    """Register ``fn(task, inner_kind, inner_fields, params) -> (x0, M)`` as the basis ``name`` (θ0 is
+    ``task.original``; the same task, with the same seed, must give the same basis)."""
 
     def register(fn: Basis) -> Basis:
         if name in SUBSPACE_BASES and SUBSPACE_BASES[name] is not fn:
@@ -70,6 +73,8 @@ class SubspaceEvaluator(BoundSpace):
     fields : dict
         What a point's rebuild spec adds to the wrapped space's fields (``inner_kind``, ``basis``,
         ``basis_params``).
+    basis_passes : float
+        Forward sample-passes (a backward counted as two) computing the basis cost.
 
     Attributes
     ----------
@@ -78,8 +83,9 @@ class SubspaceEvaluator(BoundSpace):
     """
 
     def __init__(self, inner: BoundSpace, offset: np.ndarray, basis: np.ndarray,
-                 fields: dict[str, Any]) -> None:
+                 fields: dict[str, Any], basis_passes: float = 0.0) -> None:
         self.inner = inner
+        self.basis_passes = float(basis_passes)
         self.task = inner.task
         self.offset = np.asarray(offset, dtype=np.float64)
         self.basis = np.asarray(basis, dtype=np.float64)
@@ -96,8 +102,8 @@ class SubspaceEvaluator(BoundSpace):
 
     @property
     def setup_passes(self) -> float:
-        """The wrapped space's caching (the basis is a few small SVDs or a random draw: not counted)."""
-        return self.inner.setup_passes
+        """The wrapped space's caching and the basis' passes over the data (an SVD or a random draw: none)."""
+        return self.inner.setup_passes + self.basis_passes
 
     def full(self, X: np.ndarray) -> np.ndarray:
         """The wrapped space's genomes [P, n_inner] of the subspace genomes ``X`` [P, k]."""
@@ -155,10 +161,14 @@ class LinearSubspace(SearchSpace):
         inner_space = self.inner_space()
         inner = inner_space.bind(task, objectives)
         params = {**self.basis_params(), "n_var": int(inner.n_var)}  # the wrapped genome's length
-        offset, basis = SUBSPACE_BASES[self.basis_name](task.original, inner_space.rebuild_kind,
+        offset, basis = SUBSPACE_BASES[self.basis_name](task, inner_space.rebuild_kind,
                                                         inner.rebuild_fields(), params)
         fields = {"inner_kind": inner_space.rebuild_kind, "basis": self.basis_name, "basis_params": params}
-        return SubspaceEvaluator(inner, offset, basis, fields)
+        return SubspaceEvaluator(inner, offset, basis, fields, self.basis_passes(task, inner))
+
+    def basis_passes(self, task, inner: BoundSpace) -> float:
+        """Forward sample-passes (a backward counted as two) the basis reads the data with: none here."""
+        return 0.0
 
     def initial_rows(self, bound: BoundSpace, n: int, rng: np.random.Generator) -> np.ndarray:
         """θ0 (z = 0) and ``n - 1`` rows z ~ N(0, init_sigma²)."""
@@ -175,7 +185,7 @@ def _rebuild(task: UnlearningTask, spec: dict[str, Any], arrays: dict[str, np.nd
                          f"known: {', '.join(SUBSPACE_BASES)}")
     if inner_kind not in REBUILDERS or inner_kind == "subspace":
         raise CacheError(f"subspace rebuild: unknown wrapped space kind {inner_kind!r}")
-    offset, basis = SUBSPACE_BASES[basis_name](task.original, inner_kind, spec, dict(spec["basis_params"]))
+    offset, basis = SUBSPACE_BASES[basis_name](task, inner_kind, spec, dict(spec["basis_params"]))
     z = np.asarray(arrays[spec["array"]], dtype=np.float64).reshape(-1)
     if z.size != basis.shape[1]:
         raise CacheError(f"subspace rebuild: the genome has {z.size} values, the basis has {basis.shape[1]}")

@@ -65,13 +65,13 @@ def _module(model: nn.Module, name: str) -> nn.Module:
 
 
 @subspace_basis("svd")
-def svd_basis(model: nn.Module, inner_kind: str, fields: dict[str, Any],
+def svd_basis(task: Any, inner_kind: str, fields: dict[str, Any],
               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """(x0, M) of the SVD genome of the last-layer (``inner_kind`` "last_layer") or LoRA ("lora") space."""
     if inner_kind == "last_layer":
-        return _last_layer_basis(model, fields, params)
+        return _last_layer_basis(task.original, fields, params)
     if inner_kind == "lora":
-        return _lora_basis(model, fields, params)
+        return _lora_basis(task.original, fields, params)
     raise CacheError(f"svd basis: no SVD genome of the {inner_kind!r} space")
 
 

@@ -51,16 +51,20 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
-from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRASpace
-from pareto_unlearn.spaces._space import SearchSpace
+from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRAEvaluator, LoRASpace
+from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 from pareto_unlearn.spaces._subspace import LinearSubspace, subspace_basis
+from pareto_unlearn.spaces._svd import free_a_gradient_start
+
+if TYPE_CHECKING:
+    from pareto_unlearn.task import UnlearningTask
 
 __all__ = ["LoRAActivationSpace", "activation_directions"]
 
@@ -361,27 +365,18 @@ class LoRAActivationSpace(LinearSubspace):
                 "b_side": str(self.b_side), "free_a": bool(self.free_a), "source": str(self.source),
                 "max_rows": int(self.max_rows)}
 
-    def basis_passes(self, task, inner) -> float:
+    def basis_passes(self, task: UnlearningTask, inner: BoundSpace) -> float:
         """One forward pass over the samples read, and per adapted layer, with ``b_side="sensitivity"``, one
         forward and one backward per logit (a backward counted as two forward passes)."""
         rows = sum(min(len(getattr(task, s)), int(self.max_rows)) for s in ("forget", "retain"))
         sensitivity = self.b_side == "sensitivity" and self.k_out is not None
         per_layer = 1 + 2 * int(task.n_classes) if sensitivity else 0
-        return float(rows * (1 + len(inner.layers) * per_layer))
+        layers = cast(LoRAEvaluator, inner).layers  # bound by LoRASpace (inner_space)
+        return float(rows * (1 + len(layers) * per_layer))
 
-    def gradient_start(self, bound, seed: int) -> np.ndarray:
+    def gradient_start(self, bound: BoundSpace, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts
         from a small seeded draw of the Z_A coordinates (B = 0, so the model is θ0's)."""
-        start = np.zeros(bound.n_var)
         if not self.free_a:
-            return start
-        inner, basis = bound.inner, bound.basis
-        a_rows = np.zeros(inner.n_var, dtype=bool)
-        offset = 0
-        for o, i in inner.shapes:  # the LoRA genome: A [r, i] then B [o, r] per layer
-            a_rows[offset : offset + self.rank * i] = True
-            offset += self.rank * (i + o)
-        a_columns = np.abs(basis[a_rows]).sum(axis=0) > 0
-        draw = np.random.default_rng([seed, 20251]).normal(0.0, self.init_sigma, size=bound.n_var)
-        start[a_columns] = draw[a_columns]
-        return start
+            return np.zeros(bound.n_var)
+        return free_a_gradient_start(bound, rank=self.rank, init_sigma=self.init_sigma, seed=seed)

@@ -166,7 +166,7 @@ class LinearSubspace(SearchSpace):
         fields = {"inner_kind": inner_space.rebuild_kind, "basis": self.basis_name, "basis_params": params}
         return SubspaceEvaluator(inner, offset, basis, fields, self.basis_passes(task, inner))
 
-    def basis_passes(self, task, inner: BoundSpace) -> float:
+    def basis_passes(self, task: UnlearningTask, inner: BoundSpace) -> float:
         """Forward sample-passes (a backward counted as two) the basis reads the data with: none here."""
         return 0.0
 

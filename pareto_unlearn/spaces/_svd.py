@@ -250,18 +250,24 @@ class LoRASVDSpace(LinearSubspace):
     def gradient_start(self, bound: BoundSpace, seed: int) -> np.ndarray:
         """With a free A, z = 0 has B = A = 0, where every gradient of B·A is zero: a gradient solver starts
         from a small seeded draw of the Z_A coordinates (B = 0, so the model is θ0's)."""
-        start = np.zeros(bound.n_var)
         if not self.free_a:
-            return start
-        # bound by LinearSubspace.bind: a SubspaceEvaluator over a LoRAEvaluator (inner_space)
-        subspace = cast(SubspaceEvaluator, bound)
-        inner, basis = cast(LoRAEvaluator, subspace.inner), subspace.basis
-        a_rows = np.zeros(inner.n_var, dtype=bool)
-        offset = 0
-        for o, i in inner.shapes:  # the LoRA genome: A [r, i] then B [o, r] per layer
-            a_rows[offset : offset + self.rank * i] = True
-            offset += self.rank * (i + o)
-        a_columns = np.abs(basis[a_rows]).sum(axis=0) > 0
-        draw = np.random.default_rng([seed, 20251]).normal(0.0, self.init_sigma, size=bound.n_var)
-        start[a_columns] = draw[a_columns]
-        return start
+            return np.zeros(bound.n_var)
+        return free_a_gradient_start(bound, rank=self.rank, init_sigma=self.init_sigma, seed=seed)
+
+
+def free_a_gradient_start(bound: BoundSpace, *, rank: int, init_sigma: float, seed: int) -> np.ndarray:
+    """A gradient solver's start in a LoRA subspace whose A is searched: a seeded draw of the coordinates
+    that move A (B stays 0, so the model is θ0's), zeros elsewhere."""
+    # bound by LinearSubspace.bind: a SubspaceEvaluator over a LoRAEvaluator (the inner space)
+    subspace = cast(SubspaceEvaluator, bound)
+    inner, basis = cast(LoRAEvaluator, subspace.inner), subspace.basis
+    a_rows = np.zeros(inner.n_var, dtype=bool)
+    offset = 0
+    for o, i in inner.shapes:  # the LoRA genome: A [r, i] then B [o, r] per layer
+        a_rows[offset : offset + rank * i] = True
+        offset += rank * (i + o)
+    a_columns = np.abs(basis[a_rows]).sum(axis=0) > 0
+    start = np.zeros(bound.n_var)
+    draw = np.random.default_rng([seed, 20251]).normal(0.0, init_sigma, size=bound.n_var)
+    start[a_columns] = draw[a_columns]
+    return start

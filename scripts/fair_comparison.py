@@ -279,7 +279,7 @@ def _limits(run_dir: Path, quick: bool) -> list[str]:
         (LastLayerSVDSpace(), {"algorithm": "sms-emoa"}),
         (ProjectionSpace(dims=30), {}), (LoRASVDSpace(), {}), (LoRASVDSpace(), low_eta),
         (LoRASVDSpace(k=16), {}), (LoRASVDSpace(free_a=False, k=None), {}),
-        (ProjectionSpace(over="lora", dims=32), {})]
+        (ProjectionSpace(over="lora", dims=32), {}), (LoRAActivationSpace(), {})]
     if quick:  # the SVD genome against a random slice of its dimension
         genomes = [genomes[0], genomes[3]]
     # the genome (θ0's SVD against random slices of the same dimension) and the operators

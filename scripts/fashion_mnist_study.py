@@ -274,17 +274,17 @@ def main(argv: list[str] | None = None) -> list[str]:
     for forget in forgets:
         slug = _slug(forget)
         table_dir, explore_dir = work / f"table-{slug}", work / f"explore-{slug}"
-        reuse_table = args.reuse and (table_dir / "results.json").is_file()
+        reuse_table = args.reuse and _complete(table_dir / "results.json")
         with clock.step(f"table {forget}, seeds {','.join(map(str, seeds))}", reuse_table):
             if not reuse_table:
                 _cli(["table", *common, "--forget", forget, "--seeds", ",".join(map(str, seeds)),
-                      "--out", str(table_dir), "--force"])
+                      "--out", str(table_dir), *_continue(table_dir, args.reuse)])
         lines += [f"## {forget}", "", "### Table 1", "", (table_dir / "table.md").read_text().strip(), ""]
-        reuse_explore = args.reuse and (explore_dir / "summary.json").is_file()
+        reuse_explore = args.reuse and _complete(explore_dir / "summary.json")
         with clock.step(f"explore --quick --baselines {forget}, seed {seeds[0]}", reuse_explore):
             if not reuse_explore:
                 _cli(["explore", *common, "--forget", forget, "--seeds", str(seeds[0]), *explore_extra,
-                      "--baselines", "--out", str(explore_dir), "--force"])
+                      "--baselines", "--out", str(explore_dir), *_continue(explore_dir, args.reuse)])
         figure = md.with_name(f"{md.stem}_{slug}.png")
         if (explore_dir / "fronts.png").is_file():
             shutil.copyfile(explore_dir / "fronts.png", figure)
@@ -306,9 +306,22 @@ def main(argv: list[str] | None = None) -> list[str]:
     return _write(md, lines, clock, started, done=True)
 
 
+def _complete(result: Path) -> bool:
+    """Whether a run's results.json / summary.json says it finished (a cut run writes complete: false)."""
+    try:
+        return bool(json.loads(result.read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
+
+
+def _continue(run_dir: Path, reuse: bool) -> list[str]:
+    """--resume for a cut run's checkpoints when reusing, else --force (start over)."""
+    return ["--resume"] if reuse and (run_dir / "checkpoints").is_dir() else ["--force"]
+
+
 def _run_jobs(args: argparse.Namespace, forgets: tuple[str, ...], seeds: tuple[int, ...], work: Path) -> None:
     """Each forget set as its own process of this script (``args.jobs`` at a time), into the same work
-    folder and model cache; stops at the first that fails."""
+    folder and model cache; every job runs to its end (they are independent), then a failure is raised."""
     base = [sys.executable, str(Path(__file__).resolve()), "--seeds", ",".join(map(str, seeds)),
             "--threads", str(args.threads), "--work", str(work)]
     base += ["--quick"] if args.quick else []
@@ -316,6 +329,7 @@ def _run_jobs(args: argparse.Namespace, forgets: tuple[str, ...], seeds: tuple[i
     base += ["--reuse"] if args.reuse else []
     waiting = list(forgets)
     running: list[tuple[str, subprocess.Popen]] = []
+    failed: list[str] = []
     while waiting or running:
         while waiting and len(running) < args.jobs:
             forget = waiting.pop(0)
@@ -326,9 +340,9 @@ def _run_jobs(args: argparse.Namespace, forgets: tuple[str, ...], seeds: tuple[i
             if proc.poll() is not None:
                 running.remove((forget, proc))
                 if proc.returncode != 0:
-                    for _, other in running:
-                        other.terminate()
-                    raise SystemExit(f"the job for {forget} failed (exit {proc.returncode})")
+                    failed.append(f"{forget} (exit {proc.returncode})")
+    if failed:
+        raise SystemExit(f"the jobs for {', '.join(failed)} failed; rerun with --reuse to continue them")
 
 
 def _write(md: Path, lines: list[str], clock: _Clock, started: float, *, done: bool) -> list[str]:

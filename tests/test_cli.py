@@ -376,3 +376,18 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"pareto-unlearn {pareto_unlearn.__version__}"
+
+
+@pytest.mark.fault(what="table: every grid point of one row diverges (non-finite objectives)",
+                   answer="the table is written; that row is NaN and recorded as diverged")
+def test_table_with_a_row_whose_every_grid_point_diverges(tmp_path: Path, cache_dir: Path) -> None:
+    config = _write(tmp_path / "diverge.toml", TABLE_CONFIG.replace("[methods.GA]\nepochs = 1\nlr = [0.05]",
+                                                                     "[methods.GA]\nepochs = 1\nlr = [1e30]"))
+    out = tmp_path / "out"
+    assert main(["table", "--task", "digits", "--forget", "random:0.1", "--seeds", "0", "--out", str(out),
+                 "--cache-dir", str(cache_dir), "--config", str(config), "--no-progress"]) == 0
+    frame = pd.read_csv(out / "table.csv").set_index("method")
+    assert frame.loc["GA", ["UA", "RA", "TA", "MIA"]].isna().all()
+    assert frame.drop(index="GA")[["UA", "RA", "TA", "MIA"]].notna().all().all()
+    ga = [r for r in json.loads((out / "results.json").read_text())["rows"] if r["method"] == "GA"]
+    assert ga and all(r["hyperparameters"]["diverged"] for r in ga)

@@ -200,6 +200,15 @@ def _seed_rows(seed: int, task: UnlearningTask, evaluator: MetricEvaluator, cfg:
             continue
         grid_fronts = [fronts[f"seed{seed}.{row}.{i}"] for i in range(len(units[row]))]
         front = Front.concat(grid_fronts)
+        if not np.isfinite(front.F).all(axis=1).any():
+            # every grid point diverged: the row says so (NaN) instead of stopping the whole table
+            logger.warning("table: %s, seed %d: every grid point has non-finite objectives", row, seed)
+            nan = float("nan")
+            results.append(_row(row, seed, dict.fromkeys(("UA", "RA", "TA", "MIA", "gap"), nan),
+                                np.array([nan, nan]), float(sum(f.cost["wall_s"][-1] for f in grid_fronts)),
+                                {"grid": [f.provenance[0]["hyperparameters"] for f in grid_fronts],
+                                 "chosen": None, "diverged": True}))
+            continue
         hp = grid_choice(rule, front, [f.provenance[0]["hyperparameters"] for f in grid_fronts])
         chosen = hp["chosen_index"]
         hp["grid_wall_s"] = float(sum(f.cost["wall_s"][-1] for f in grid_fronts))

@@ -137,11 +137,13 @@ class _Clock:
         return self.folder / (_slug("".join(c if c.isalnum() or c in ":.," else "-" for c in name)) + ".json")
 
     @contextlib.contextmanager
-    def step(self, name: str, reused: bool = False):
+    def step(self, name: str, reused: bool = False, continued: bool = False):
         wall, cpu = time.perf_counter(), time.process_time()
         yield
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         recorded = self._file(name)
+        if continued and not reused:  # the cut part's time was lost with it: say that this is the rest only
+            name += " (only the part after a cut: continued with --resume)"
         if reused and recorded.is_file():
             kept = json.loads(recorded.read_text())
             self.rows.append((name, float(kept["wall_s"]), float(kept["cpu_s"]), True))
@@ -275,16 +277,20 @@ def main(argv: list[str] | None = None) -> list[str]:
         slug = _slug(forget)
         table_dir, explore_dir = work / f"table-{slug}", work / f"explore-{slug}"
         reuse_table = args.reuse and _complete(table_dir / "results.json")
-        with clock.step(f"table {forget}, seeds {','.join(map(str, seeds))}", reuse_table):
+        how = _continue(table_dir, args.reuse)
+        with clock.step(f"table {forget}, seeds {','.join(map(str, seeds))}", reuse_table,
+                        continued=how == ["--resume"]):
             if not reuse_table:
                 _cli(["table", *common, "--forget", forget, "--seeds", ",".join(map(str, seeds)),
-                      "--out", str(table_dir), *_continue(table_dir, args.reuse)])
+                      "--out", str(table_dir), *how])
         lines += [f"## {forget}", "", "### Table 1", "", (table_dir / "table.md").read_text().strip(), ""]
         reuse_explore = args.reuse and _complete(explore_dir / "summary.json")
-        with clock.step(f"explore --quick --baselines {forget}, seed {seeds[0]}", reuse_explore):
+        how = _continue(explore_dir, args.reuse)
+        with clock.step(f"explore --quick --baselines {forget}, seed {seeds[0]}", reuse_explore,
+                        continued=how == ["--resume"]):
             if not reuse_explore:
                 _cli(["explore", *common, "--forget", forget, "--seeds", str(seeds[0]), *explore_extra,
-                      "--baselines", "--out", str(explore_dir), *_continue(explore_dir, args.reuse)])
+                      "--baselines", "--out", str(explore_dir), *how])
         figure = md.with_name(f"{md.stem}_{slug}.png")
         if (explore_dir / "fronts.png").is_file():
             shutil.copyfile(explore_dir / "fronts.png", figure)

@@ -139,13 +139,17 @@ def _docstring_ids(tree: ast.AST) -> set[int]:
 
 
 def _string_constants(path: Path):
-    """(line, text) of every string constant outside docstrings and ``__all__`` lists, f-strings' literal
-    parts included."""
+    """(line, text) of every string constant outside docstrings, ``__all__`` lists and the keys of the
+    package's ``_EXPORTS``, f-strings' literal parts included."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped = _docstring_ids(tree)
     for node in ast.walk(tree):  # ``__all__`` lists name the classes (SalUn is both a class and a solver)
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
             skipped |= {id(c) for c in ast.walk(node.value)}
+        # the package's lazy exports map those class names to their modules
+        if (isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "_EXPORTS"
+                and isinstance(node.value, ast.Dict)):
+            skipped |= {id(k) for k in node.value.keys if k is not None}
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
             yield node.lineno, node.value

@@ -391,3 +391,5 @@ def test_table_with_a_row_whose_every_grid_point_diverges(tmp_path: Path, cache_
     assert frame.drop(index="GA")[["UA", "RA", "TA", "MIA"]].notna().all().all()
     ga = [r for r in json.loads((out / "results.json").read_text())["rows"] if r["method"] == "GA"]
     assert ga and all(r["hyperparameters"]["diverged"] for r in ga)
+    assert "| GA † |" in (out / "table.md").read_text() and "† GA: every grid point diverged" in (
+        out / "table.md").read_text()

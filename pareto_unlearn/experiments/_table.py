@@ -258,6 +258,7 @@ def summarize(results: list[dict[str, Any]], rows: tuple[str, ...]) -> pd.DataFr
             entry[f"{k}_std"] = part[k].std(ddof=0)
             entry[f"{k}_gap"] = gap
         entry["gap"] = part["gap"].mean()
+        entry["diverged_seeds"] = int(part["UA"].isna().sum())  # means are over the other seeds
         if "TA_forgotten" in part:
             entry["TA_forgotten"] = part["TA_forgotten"].mean()
         entry["forget_kl"] = part["forget_kl"].mean()
@@ -284,8 +285,9 @@ def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> st
             f"{getattr(r, k):.2f} ± {getattr(r, k + '_std'):.2f} ({getattr(r, k + '_gap'):.2f})"
             for k in ("UA", "RA", "TA", "MIA")
         ]
+        diverged = int(getattr(r, "diverged_seeds", 0) or 0)
         lines.append(
-            f"| {r.method} | "
+            f"| {r.method}{' †' if diverged else ''} | "
             + " | ".join(cells)
             + f" | {r.gap:.2f}"
             + (f" | {r.TA_forgotten:.2f}" if forgotten else "")
@@ -297,7 +299,12 @@ def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> st
         "metrics in %, mean ± std "
         "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n"
     )
-    foot = (
+    diverged_rows = {r.method: int(r.diverged_seeds) for r in frame.itertuples(index=False)
+                     if int(getattr(r, "diverged_seeds", 0) or 0)}
+    note = "".join(f"\n† {method}: every grid point diverged (non-finite objectives) at {n} of "
+                   f"{len(cfg.seeds)} seeds; its figures are over the other seeds.\n"
+                   for method, n in diverged_rows.items())
+    foot = note + (
         f"\nMachine: {man['hardware']['cpu']} ({man['hardware']['cpu_count']} cores), torch "
         f"{man['versions']['torch']}, device {man['hardware']['device']}.\n"
     )

@@ -17,6 +17,7 @@ Usage::
 
     python scripts/fashion_mnist_study.py --jobs 3                 # the full study, a process per forget set
     python scripts/fashion_mnist_study.py --forgets random:0.1 --seeds 0   # one forget set, one seed
+    python scripts/fashion_mnist_study.py --reuse --write-only     # the doc from the runs finished so far
     python scripts/fashion_mnist_study.py --quick --data-root DIR --work /tmp/w --md /tmp/f.md   # a test
 """
 
@@ -209,6 +210,8 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--jobs", type=int, default=1,
                         help="run the forget sets as this many processes at once (each --threads), then "
                              "write the doc from their runs")
+    parser.add_argument("--write-only", action="store_true",
+                        help="with --reuse: write the doc from the finished runs in --work, run nothing new")
     args = parser.parse_args(argv)
     work, md = Path(args.work), Path(args.md)
     work.mkdir(parents=True, exist_ok=True)
@@ -229,11 +232,12 @@ def main(argv: list[str] | None = None) -> list[str]:
     fair = _fair_comparison()
     clock = _Clock(work)
     started = time.perf_counter()
-    if args.jobs > 1 and len(forgets) > 1:
+    if args.jobs > 1 and len(forgets) > 1 and not args.write_only:
         _run_jobs(args, forgets, seeds, work)
         args.reuse = True  # what the jobs ran is read back below
     command = "python scripts/fashion_mnist_study.py" + (" --quick" if args.quick else "") + (
-        f" --jobs {args.jobs}" if args.jobs > 1 else "")
+        f" --jobs {args.jobs}" if args.jobs > 1 else "") + (
+        " --reuse --write-only" if args.write_only else "")
     lines = ["# Fashion-MNIST on a CPU", "",
              f"Written by `{command}` (forget sets {', '.join(forgets)}; table seeds "
              f"{', '.join(map(str, seeds))}): `pareto-unlearn table`, `explore --quick --baselines` (seed "
@@ -277,6 +281,9 @@ def main(argv: list[str] | None = None) -> list[str]:
         slug = _slug(forget)
         table_dir, explore_dir = work / f"table-{slug}", work / f"explore-{slug}"
         reuse_table = args.reuse and _complete(table_dir / "results.json")
+        if args.write_only and not reuse_table:
+            lines += [f"## {forget}", "", f"Not finished (`table-{slug}` was cut before it completed).", ""]
+            continue
         how = _continue(table_dir, args.reuse)
         with clock.step(f"table {forget}, seeds {','.join(map(str, seeds))}", reuse_table,
                         continued=how == ["--resume"]):
@@ -285,6 +292,11 @@ def main(argv: list[str] | None = None) -> list[str]:
                       "--out", str(table_dir), *how])
         lines += [f"## {forget}", "", "### Table 1", "", (table_dir / "table.md").read_text().strip(), ""]
         reuse_explore = args.reuse and _complete(explore_dir / "summary.json")
+        if args.write_only and not reuse_explore:
+            lines += [f"### Fronts, pick and comparison: not finished (`explore-{slug}` was cut before it "
+                      "completed; rerun the study with `--reuse` to continue it)", ""]
+            _write(md, lines, clock, started, done=False)
+            continue
         how = _continue(explore_dir, args.reuse)
         with clock.step(f"explore --quick --baselines {forget}, seed {seeds[0]}", reuse_explore,
                         continued=how == ["--resume"]):
@@ -309,7 +321,8 @@ def main(argv: list[str] | None = None) -> list[str]:
                   "[fair_comparison.md](fair_comparison.md), one seed):", "",
                   *fair._markdown(mean, tuple(dict.fromkeys(mean.space))), ""]
         _write(md, lines, clock, started, done=forget == forgets[-1])
-    return _write(md, lines, clock, started, done=True)
+    return _write(md, lines, clock, started, done=not args.write_only or all(
+        _complete(work / f"explore-{_slug(f)}" / "summary.json") for f in forgets))
 
 
 def _complete(result: Path) -> bool:

@@ -143,14 +143,14 @@ class _Clock:
         yield
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         recorded = self._file(name)
-        if continued and not reused:  # the cut part's time was lost with it: say that this is the rest only
-            name += " (only the part after a cut: continued with --resume)"
         if reused and recorded.is_file():
             kept = json.loads(recorded.read_text())
-            self.rows.append((name, float(kept["wall_s"]), float(kept["cpu_s"]), True))
-            return
-        if not reused:
-            atomic_write_text(recorded, json.dumps({"wall_s": wall, "cpu_s": cpu}))
+            continued = bool(kept.get("continued"))
+            wall, cpu = float(kept["wall_s"]), float(kept["cpu_s"])
+        elif not reused:
+            atomic_write_text(recorded, json.dumps({"wall_s": wall, "cpu_s": cpu, "continued": continued}))
+        if continued:  # the cut part's time was lost with it: say that this is the rest only
+            name += " (only the part after a cut: continued with --resume)"
         self.rows.append((name, wall, cpu, reused))
 
     def total_s(self) -> float:

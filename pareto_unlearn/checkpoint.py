@@ -39,7 +39,8 @@ from pareto_unlearn._io import atomic_save_npz, atomic_write_json, read_json, sh
 from pareto_unlearn.exceptions import CacheError, RunDirError
 from pareto_unlearn.front import Front
 
-__all__ = ["StateCheckpoint", "UnitStore", "rng_states", "restore_rng_states", "preserved_rng_states"]
+__all__ = ["StateCheckpoint", "UnitStore", "unit_key", "rng_states", "restore_rng_states",
+           "preserved_rng_states"]
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,22 @@ class StateCheckpoint:
     def clear(self) -> None:
         """Remove the checkpoint folder (a finished run no longer needs it)."""
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def unit_key(prefix: str, configuration: dict[str, Any]) -> str:
+    """The store key of one unit: ``prefix`` and a short hash of what the unit computes with.
+
+    A unit named by its configuration, not by its place in a grid, stays valid when the grid around it
+    changes: a run resumed with a longer grid computes only the new points.
+
+    Examples
+    --------
+    >>> unit_key("seed0.RL", {"lr": 0.001, "epochs": 2}) == unit_key("seed0.RL", {"epochs": 2, "lr": 0.001})
+    True
+    >>> unit_key("seed0.RL", {"lr": 0.001}) == unit_key("seed0.RL", {"lr": 0.0003})
+    False
+    """
+    return f"{prefix}.{stable_hash(configuration)[:12]}"
 
 
 class UnitStore:

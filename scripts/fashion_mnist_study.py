@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> list[str]:
              "on `--size small`, random:0.1, seed 0 (its figures stand beside the settings): CIFAR's lrs "
              "(≤ 0.01) barely leave θ0 of this CNN (trained at lr 0.05), so `jd`/`ls` sweep 0.005–0.05 and"
              " every baseline grid runs 2 epochs from 'barely leaves θ0' to 'retain accuracy collapses'. "
+             "GA's, RL's and SalUn's grids reach lower for large forget sets: on random:0.5 (seeds 0, 1) "
+             "every GA point down to 0.005 diverged or collapsed and RL / SalUn at 0.001 lost 20–36 points "
+             "of RA, so their grids end at GA 0.001 and RL / SalUn 1e-4. "
              "`--quick` keeps 2-epoch `jd`/`ls` sweeps, a 4 × 2 LS-weights search and 3 × 2 one-epoch warm"
              " offspring.", ""]
     # Phase 1, every forget set and seed: θ0 and Retrain alone (their training measured apart) and how far

@@ -361,3 +361,17 @@ def test_default_chunks_shrink_with_the_work_left():
     assert len(chunks[0]) > 1 and len(chunks[-1]) == len(chunks[-2]) == 1
     assert len(chunks) < 32  # fewer tasks than units: Dask's cost per task is paid less often
     assert DaskExecutor(None)._chunks(3) == [[0], [1], [2]]  # no scheduler to ask: one unit a task
+
+
+def test_warm_up_pays_the_first_optimizer_imports(tmp_path):
+    # The first torch.optim optimizer of a process imports torch._dynamo (1-2 s). A worker's warm-up must
+    # pay it at start-up, or the first unit on each worker carries it inside the timed search.
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pareto_unlearn.distributed import warm_up\n"
+            "assert 'torch._dynamo' not in sys.modules\nwarm_up()\nprint('torch._dynamo' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

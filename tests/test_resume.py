@@ -332,13 +332,14 @@ def test_sweep_resumes_from_its_finished_points(tmp_path, cache_dir):
     assert main(args) == 0
     before = _points(out)
     units = out / "checkpoints" / "units"
-    kept = (units / "ls.0" / "front.json").stat().st_mtime_ns
-    for path in (units / "ls.2", out / "summary.json", out / "points.csv"):  # killed before its last point
+    first, *_, last = sorted(units.glob("ls.*"))  # one unit per sweep point, named by its configuration
+    kept = (first / "front.json").stat().st_mtime_ns
+    for path in (last, out / "summary.json", out / "points.csv"):  # killed before its last point
         path.unlink() if path.is_file() else shutil.rmtree(path)
     assert main([*args, "--resume"]) == 0
     pd.testing.assert_frame_equal(_points(out), before)
-    assert (units / "ls.0" / "front.json").stat().st_mtime_ns == kept  # finished points are not rerun
-    assert (units / "ls.2" / "front.json").is_file()
+    assert (first / "front.json").stat().st_mtime_ns == kept  # finished points are not rerun
+    assert (last / "front.json").is_file()
 
 
 def _table_args(tmp_path: Path, cache_dir: Path, lrs: str) -> tuple[list[str], Path]:
@@ -361,11 +362,26 @@ def test_table_resumes_from_its_finished_grid_points(tmp_path, cache_dir):
     before = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
     units = out / "checkpoints" / "units"
     assert len([p for p in units.iterdir() if p.is_dir()]) == 18  # 8 rows × 2 lr + ℓ1-sparse, IU × 1
-    shutil.rmtree(units / "seed0.HeldDist-RAUL-UPGrad.1")
+    shutil.rmtree(sorted(units.glob("seed0.HeldDist-RAUL-UPGrad.*"))[-1])
     (out / "results.json").unlink()
     assert main([*args, "--resume"]) == 0
     after = pd.read_csv(out / "table.csv").drop(columns=["wall_s", "wall_rel_retrain"])
     pd.testing.assert_frame_equal(after, before)
+
+
+def test_table_resumed_with_a_longer_grid_computes_only_the_new_points(tmp_path, cache_dir):
+    args, out = _table_args(tmp_path, cache_dir, "0.05")
+    assert main(args) == 0
+    units = out / "checkpoints" / "units"
+    stamps = {p.name: (p / "front.json").stat().st_mtime_ns for p in units.iterdir() if p.is_dir()}
+    assert len(stamps) == 10  # 8 rows × 1 lr + ℓ1-sparse, IU
+    longer, _ = _table_args(tmp_path, cache_dir, "0.05, 0.01")  # the same --out, each grid one lr longer
+    assert main([*longer, "--resume"]) == 0
+    after = {p.name: (p / "front.json").stat().st_mtime_ns for p in units.iterdir() if p.is_dir()}
+    assert len(after) == 18 and {k: after[k] for k in stamps} == stamps  # 8 new points, none rerun
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    ft = next(r for r in rows if r["method"] == "FT")
+    assert [g["lr"] for g in ft["hyperparameters"]["grid"]] == [0.05, 0.01]
 
 
 def test_table_ctrl_c_keeps_finished_grid_points(tmp_path, cache_dir, monkeypatch, capsys):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from tqdm.auto import tqdm
 
-from pareto_unlearn.checkpoint import UnitStore
+from pareto_unlearn.checkpoint import UnitStore, unit_key
 from pareto_unlearn.config import RunConfig, task_from_config
 from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.experiments._table import grid_candidates, grid_choice
@@ -149,6 +149,11 @@ def _original_front(task: UnlearningTask, objectives: Objectives, evaluator: Met
     )
 
 
+def _unit_key(name: str, solver: Solver) -> str:
+    """A sweep point's or grid candidate's checkpoint key: its solver and configuration, not its place."""
+    return unit_key(name, {"solver": type(solver).__name__, **solver.hyperparameters()})
+
+
 def _unit_solvers(name: str, cfg: RunConfig, settings: dict[str, dict[str, Any]], seed: int,
                   batch_size: int) -> list:
     """The independent runs of a sweep or a baseline's grid; none for an evolutionary solver (one run
@@ -216,13 +221,12 @@ def explore(
         store = UnitStore(checkpoints / "units", {
             "seed": seed, "theta0_sha256": task.theta0_hash, "task": task.describe(),
             "objectives": objectives.describe(), "settings": settings, "batch_size": batch_size,
-            "baseline_grids": {n: vars(cfg.method_specs()[n]) for n in baseline_names if n in names},
-        })
+        })  # no baseline grids: a grid candidate's key holds its configuration (a longer grid resumes)
     executor = make_executor(client, threads=cfg.threads)
 
     # Every sweep point and grid candidate is an independent unit; NSGA-II runs here meanwhile.
     plan = {name: _unit_solvers(name, cfg, settings, seed, batch_size) for name in names}
-    units = [(f"{name}.{i}", solver) for name, solvers in plan.items() for i, solver in enumerate(solvers)]
+    units = [(_unit_key(name, solver), solver) for name, solvers in plan.items() for solver in solvers]
     done: dict[str, Front] = {}
     if store is not None:
         stored = {key: store.get(key, task) for key, _ in units + [(n, None) for n in names]}
@@ -237,7 +241,7 @@ def explore(
         family = get_entry(name).family
         if family == "evolutionary":
             return None
-        parts = [done.get(f"{name}.{i}") for i in range(len(plan[name]))]
+        parts = [done.get(_unit_key(name, solver)) for solver in plan[name]]
         if any(p is None for p in parts):
             return None
         fronts = cast("list[Front]", parts)  # none is None

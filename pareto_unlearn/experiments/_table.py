@@ -17,7 +17,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pareto_unlearn._io import atomic_write_json, atomic_write_text
-from pareto_unlearn.checkpoint import UnitStore
+from pareto_unlearn.checkpoint import UnitStore, unit_key
 from pareto_unlearn.config import MethodSpec, RunConfig, task_from_config
 from pareto_unlearn.distributed import make_executor
 from pareto_unlearn.exceptions import ConfigError
@@ -70,6 +70,11 @@ def grid_candidates(row: str, spec: MethodSpec, batch_size: int, seed: int):
         return [JacobianDescent(aggregator="upgrad", lr=lr, name=row, **common) for lr in spec.lr]
     return baseline_candidates(method, epochs=spec.epochs, lr=spec.lr, alpha=spec.alpha,
                                batch_size=batch_size, seed=seed)
+
+
+def _unit_key(seed: int, row: str, solver: Solver) -> str:
+    """A grid candidate's checkpoint key: its seed, row and configuration, not its place in the grid."""
+    return unit_key(f"seed{seed}.{row}", {"solver": type(solver).__name__, **solver.hyperparameters()})
 
 
 def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
@@ -131,15 +136,17 @@ def run_table(
             for row in rows if row not in ("Retrain", "Original")
         }
         per_seed.append((seed, task, evaluator, objectives, units))
+    # The grids are not in the fingerprint: each unit's key holds its configuration, so a run resumed with
+    # other grids or rows keeps the candidates it shares with them and computes only the new ones.
     store = UnitStore(out / "checkpoints" / "units", {
-        "seeds": list(cfg.seeds), "rows": list(rows), "task": per_seed[0][1].describe(),
+        "seeds": list(cfg.seeds), "task": per_seed[0][1].describe(),
         "theta0_sha256": [task.theta0_hash for _, task, *_ in per_seed], "kl_direction": cfg.kl_direction,
-        "methods": {k: vars(v) for k, v in specs.items()}, "batch_size": batch_size,
+        "batch_size": batch_size,
     })
     fronts: dict[str, Front] = {}
     pending = []
     for seed, task, evaluator, objectives, units in per_seed:
-        keys = [f"seed{seed}.{row}.{i}" for row, items in units.items() for i in range(len(items))]
+        keys = [_unit_key(seed, row, solver) for row, items in units.items() for _, solver in items]
         items = [item for row_items in units.values() for item in row_items]
         for key in keys:
             front = store.get(key, task)
@@ -198,7 +205,7 @@ def _seed_rows(seed: int, task: UnlearningTask, evaluator: MetricEvaluator, cfg:
             results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task), wall,
                                 {"recipe": task.recipe.to_dict()}))
             continue
-        grid_fronts = [fronts[f"seed{seed}.{row}.{i}"] for i in range(len(units[row]))]
+        grid_fronts = [fronts[_unit_key(seed, row, solver)] for _, solver in units[row]]
         front = Front.concat(grid_fronts)
         if not np.isfinite(front.F).all(axis=1).any():
             # every grid point diverged: the row says so (NaN) instead of stopping the whole table

@@ -55,13 +55,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import torch
+from scipy.linalg import block_diag
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
 from pareto_unlearn.spaces._lora import DEFAULT_LORA_SCALE, LoRAEvaluator, LoRASpace
 from pareto_unlearn.spaces._space import BoundSpace, SearchSpace
 from pareto_unlearn.spaces._subspace import LinearSubspace, subspace_basis
-from pareto_unlearn.spaces._svd import free_a_gradient_start
+from pareto_unlearn.spaces._svd import a_factor_columns, b_factor_columns, free_a_gradient_start
 
 if TYPE_CHECKING:
     from pareto_unlearn.task import UnlearningTask
@@ -245,33 +246,16 @@ def activation_basis(task: Any, inner_kind: str, fields: dict[str, Any],
         if b_side == "free" or (U is not None and len(U) >= o):
             M_B = np.eye(o * r)
         else:
-            U = U / np.abs(U).max(axis=1, keepdims=True)
-            M_B = np.zeros((o * r, len(U) * r))
-            for p in range(len(U)):
-                for c in range(r):
-                    M_B[np.arange(o) * r + c, p * r + c] = U[p]
-        if free_a:  # x_A = Z_A V: column (c, p) puts direction p into row c of x_A [r, i]
-            M_A = np.zeros((r * i, r * len(V)))
-            for c in range(r):
-                for p in range(len(V)):
-                    M_A[c * i + np.arange(i), c * len(V) + p] = V[p]
+            M_B = b_factor_columns(U / np.abs(U).max(axis=1, keepdims=True), r)
+        if free_a:  # x_A = Z_A V
             offset_parts.append(np.zeros(r * i + o * r))
-            block = np.zeros((r * i + o * r, M_A.shape[1] + M_B.shape[1]))
-            block[: r * i, : M_A.shape[1]] = M_A
-            block[r * i :, M_A.shape[1] :] = M_B
+            blocks.append(block_diag(a_factor_columns(V, r), M_B))
         else:  # A fixed to the top-r input directions: Δ = a² x_B x_A is linear in z
             x_A = np.zeros((r, i))
             x_A[: min(r, len(V))] = V[:r]
             offset_parts.append(np.concatenate([x_A.reshape(-1), np.zeros(o * r)]))
-            block = np.vstack([np.zeros((r * i, M_B.shape[1])), M_B])
-        blocks.append(block)
-    offset = np.concatenate(offset_parts)
-    M = np.zeros((len(offset), sum(b.shape[1] for b in blocks)))
-    row = col = 0
-    for b in blocks:
-        M[row : row + len(b), col : col + b.shape[1]] = b
-        row, col = row + len(b), col + b.shape[1]
-    return offset, M
+            blocks.append(np.vstack([np.zeros((r * i, M_B.shape[1])), M_B]))
+    return np.concatenate(offset_parts), block_diag(*blocks)
 
 
 def _check_count(key: str, value: Any, *, optional: bool = False) -> None:

@@ -39,6 +39,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
+from scipy.linalg import block_diag
 from torch import nn
 
 from pareto_unlearn.exceptions import CacheError, ConfigError
@@ -105,35 +106,40 @@ def _lora_basis(model: nn.Module, fields: dict[str, Any],
         o, i = U.shape[0], Vt.shape[1]
         q = min(r, len(Vt))
         k = U.shape[1] if k_max is None else min(int(k_max), U.shape[1])
-        Uk = U[:, :k] / np.abs(U[:, :k]).max()
-        # x_B = Uk Z, Z [k, r]: column (p, c) of M puts Uk[:, p] into column c of x_B [o, r]
-        M_B = np.zeros((o * r, k * r))
-        for p in range(k):
-            for c in range(r):
-                M_B[np.arange(o) * r + c, p * r + c] = Uk[:, p]
-        if free_a:  # x_A = Z_A V_kᵀ, Z_A [r, k]: column (c, p) puts row p of V_kᵀ into row c of x_A [r, i]
-            Vk = Vt[:k] / np.abs(Vt[:k]).max()
-            M_A = np.zeros((r * i, r * k))
-            for c in range(r):
-                for p in range(k):
-                    M_A[c * i + np.arange(i), c * k + p] = Vk[p]
+        M_B = b_factor_columns(U[:, :k].T / np.abs(U[:, :k]).max(), r)  # x_B = U_k Z_B
+        if free_a:  # x_A = Z_A V_kᵀ
             offset_parts.append(np.zeros(r * i + o * r))
-            block = np.zeros((r * i + o * r, 2 * k * r))
-            block[: r * i, : k * r] = M_A
-            block[r * i :, k * r :] = M_B
-            blocks.append(block)
+            blocks.append(block_diag(a_factor_columns(Vt[:k] / np.abs(Vt[:k]).max(), r), M_B))
             continue
         x_A = np.zeros((r, i))
         x_A[:q] = Vt[:q] / np.abs(Vt[:q]).max()
         offset_parts.append(np.concatenate([x_A.reshape(-1), np.zeros(o * r)]))
         blocks.append(np.vstack([np.zeros((r * i, k * r)), M_B]))
-    offset = np.concatenate(offset_parts)
-    M = np.zeros((len(offset), sum(b.shape[1] for b in blocks)))
-    row = col = 0
-    for b in blocks:
-        M[row : row + len(b), col : col + b.shape[1]] = b
-        row, col = row + len(b), col + b.shape[1]
-    return offset, M
+    return np.concatenate(offset_parts), block_diag(*blocks)
+
+
+def b_factor_columns(directions: np.ndarray, rank: int) -> np.ndarray:
+    """The columns that put each of ``directions`` [k, o] into each column of a LoRA factor B [o, r]
+    (row-major): column (p, c) holds direction p in column c, i.e. ``kron(directionsᵀ, I_r)``.
+
+    Examples
+    --------
+    >>> b_factor_columns(np.array([[1.0, 2.0]]), 2).tolist()  # o = 2, one direction, r = 2
+    [[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 2.0]]
+    """
+    return np.kron(directions.T, np.eye(rank))
+
+
+def a_factor_columns(directions: np.ndarray, rank: int) -> np.ndarray:
+    """The columns that put each of ``directions`` [k, i] into each row of a LoRA factor A [r, i]
+    (row-major): column (c, p) holds direction p in row c, i.e. ``kron(I_r, directionsᵀ)``.
+
+    Examples
+    --------
+    >>> a_factor_columns(np.array([[1.0, 2.0]]), 2).tolist()  # i = 2, one direction, r = 2
+    [[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 2.0]]
+    """
+    return np.kron(np.eye(rank), directions.T)
 
 
 def _check_positive(owner: str, key: str, value: Any) -> None:

@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -349,20 +350,14 @@ def _run_jobs(args: argparse.Namespace, forgets: tuple[str, ...], seeds: tuple[i
     base += ["--quick"] if args.quick else []
     base += ["--data-root", args.data_root] if args.data_root else []
     base += ["--reuse"] if args.reuse else []
-    waiting = list(forgets)
-    running: list[tuple[str, subprocess.Popen]] = []
-    failed: list[str] = []
-    while waiting or running:
-        while waiting and len(running) < args.jobs:
-            forget = waiting.pop(0)
-            command = [*base, "--forgets", forget, "--md", str(work / f"{_slug(forget)}.md")]
-            running.append((forget, subprocess.Popen(command)))
-        time.sleep(1)
-        for forget, proc in list(running):
-            if proc.poll() is not None:
-                running.remove((forget, proc))
-                if proc.returncode != 0:
-                    failed.append(f"{forget} (exit {proc.returncode})")
+
+    def job(forget: str) -> int:
+        md = work / f"{_slug(forget)}.md"
+        return subprocess.run([*base, "--forgets", forget, "--md", str(md)]).returncode
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        codes = list(pool.map(job, forgets))
+    failed = [f"{forget} (exit {code})" for forget, code in zip(forgets, codes) if code != 0]
     if failed:
         raise SystemExit(f"the jobs for {', '.join(failed)} failed; rerun with --reuse to continue them")
 

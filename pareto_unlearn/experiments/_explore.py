@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from tqdm.auto import tqdm
 
-from pareto_unlearn.checkpoint import UnitStore, unit_key
+from pareto_unlearn.checkpoint import UnitStore
 from pareto_unlearn.config import RunConfig, task_from_config
 from pareto_unlearn.distributed import make_executor
-from pareto_unlearn.experiments._table import grid_candidates, grid_choice
+from pareto_unlearn.experiments._table import grid_candidates, grid_choice, solver_unit_key
 from pareto_unlearn.front import COST_NAMES, ORIGINAL, Front
 from pareto_unlearn.indicators import anytime_hv, hv_reference_point
 from pareto_unlearn.manifest import manifest
@@ -149,11 +149,6 @@ def _original_front(task: UnlearningTask, objectives: Objectives, evaluator: Met
     )
 
 
-def _unit_key(name: str, solver: Solver) -> str:
-    """A sweep point's or grid candidate's checkpoint key: its solver and configuration, not its place."""
-    return unit_key(name, {"solver": type(solver).__name__, **solver.hyperparameters()})
-
-
 def _unit_solvers(name: str, cfg: RunConfig, settings: dict[str, dict[str, Any]], seed: int,
                   batch_size: int) -> list:
     """The independent runs of a sweep or a baseline's grid; none for an evolutionary solver (one run
@@ -226,7 +221,7 @@ def explore(
 
     # Every sweep point and grid candidate is an independent unit; NSGA-II runs here meanwhile.
     plan = {name: _unit_solvers(name, cfg, settings, seed, batch_size) for name in names}
-    units = [(_unit_key(name, solver), solver) for name, solvers in plan.items() for solver in solvers]
+    units = [(solver_unit_key(name, solver), solver) for name, solvers in plan.items() for solver in solvers]
     done: dict[str, Front] = {}
     if store is not None:
         stored = {key: store.get(key, task) for key, _ in units + [(n, None) for n in names]}
@@ -241,7 +236,7 @@ def explore(
         family = get_entry(name).family
         if family == "evolutionary":
             return None
-        parts = [done.get(_unit_key(name, solver)) for solver in plan[name]]
+        parts = [done.get(solver_unit_key(name, solver)) for solver in plan[name]]
         if any(p is None for p in parts):
             return None
         fronts = cast("list[Front]", parts)  # none is None

@@ -72,9 +72,10 @@ def grid_candidates(row: str, spec: MethodSpec, batch_size: int, seed: int):
                                batch_size=batch_size, seed=seed)
 
 
-def _unit_key(seed: int, row: str, solver: Solver) -> str:
-    """A grid candidate's checkpoint key: its seed, row and configuration, not its place in the grid."""
-    return unit_key(f"seed{seed}.{row}", {"solver": type(solver).__name__, **solver.hyperparameters()})
+def solver_unit_key(prefix: str, solver: Solver) -> str:
+    """The checkpoint key of one run (a grid candidate, a sweep point): ``prefix`` and the solver's class
+    and configuration, not its place in a grid."""
+    return unit_key(prefix, {"solver": type(solver).__name__, **solver.hyperparameters()})
 
 
 def _row(method: str, seed: int, metrics: dict, F: np.ndarray, wall_s: float, hp: dict) -> dict[str, Any]:
@@ -146,7 +147,8 @@ def run_table(
     fronts: dict[str, Front] = {}
     pending = []
     for seed, task, evaluator, objectives, units in per_seed:
-        keys = [_unit_key(seed, row, solver) for row, items in units.items() for _, solver in items]
+        keys = [solver_unit_key(f"seed{seed}.{row}", solver)
+                for row, items in units.items() for _, solver in items]
         items = [item for row_items in units.values() for item in row_items]
         for key in keys:
             front = store.get(key, task)
@@ -205,20 +207,21 @@ def _seed_rows(seed: int, task: UnlearningTask, evaluator: MetricEvaluator, cfg:
             results.append(_row(row, seed, metrics, report_objectives.evaluate(model, task), wall,
                                 {"recipe": task.recipe.to_dict()}))
             continue
-        grid_fronts = [fronts[_unit_key(seed, row, solver)] for _, solver in units[row]]
+        grid_fronts = [fronts[solver_unit_key(f"seed{seed}.{row}", solver)] for _, solver in units[row]]
         front = Front.concat(grid_fronts)
+        grid = [f.provenance[0]["hyperparameters"] for f in grid_fronts]
+        grid_wall_s = float(sum(f.cost["wall_s"][-1] for f in grid_fronts))
         if not np.isfinite(front.F).all(axis=1).any():
             # every grid point diverged: the row says so (NaN) instead of stopping the whole table
             logger.warning("table: %s, seed %d: every grid point has non-finite objectives", row, seed)
             nan = float("nan")
             results.append(_row(row, seed, dict.fromkeys(("UA", "RA", "TA", "MIA", "gap"), nan),
-                                np.array([nan, nan]), float(sum(f.cost["wall_s"][-1] for f in grid_fronts)),
-                                {"grid": [f.provenance[0]["hyperparameters"] for f in grid_fronts],
-                                 "chosen": None, "diverged": True}))
+                                np.array([nan, nan]), grid_wall_s,
+                                {"grid": grid, "chosen": None, "diverged": True}))
             continue
-        hp = grid_choice(rule, front, [f.provenance[0]["hyperparameters"] for f in grid_fronts])
+        hp = grid_choice(rule, front, grid)
         chosen = hp["chosen_index"]
-        hp["grid_wall_s"] = float(sum(f.cost["wall_s"][-1] for f in grid_fronts))
+        hp["grid_wall_s"] = grid_wall_s
         model = rebuild_model(task, front, chosen)
         metrics = {k: front.metrics[k][chosen] for k in ("UA", "RA", "TA", "MIA", "gap", "TA_forgotten")
                    if k in front.metrics}
@@ -286,15 +289,16 @@ def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> st
         + "|---" * (10 + forgotten)
         + "|\n"
     )
+    # rows with a seed whose every grid point diverged: marked † and named under the table
+    diverged = {r.method: int(getattr(r, "diverged_seeds", 0) or 0) for r in frame.itertuples(index=False)}
     lines = []
     for r in frame.itertuples(index=False):
         cells = [
             f"{getattr(r, k):.2f} ± {getattr(r, k + '_std'):.2f} ({getattr(r, k + '_gap'):.2f})"
             for k in ("UA", "RA", "TA", "MIA")
         ]
-        diverged = int(getattr(r, "diverged_seeds", 0) or 0)
         lines.append(
-            f"| {r.method}{' †' if diverged else ''} | "
+            f"| {r.method}{' †' if diverged[r.method] else ''} | "
             + " | ".join(cells)
             + f" | {r.gap:.2f}"
             + (f" | {r.TA_forgotten:.2f}" if forgotten else "")
@@ -306,11 +310,9 @@ def format_table(frame: pd.DataFrame, cfg: RunConfig, man: dict[str, Any]) -> st
         "metrics in %, mean ± std "
         "over seeds (mean |gap to Retrain|); forget_kl against the uniform reference.\n\n"
     )
-    diverged_rows = {r.method: int(r.diverged_seeds) for r in frame.itertuples(index=False)
-                     if int(getattr(r, "diverged_seeds", 0) or 0)}
     note = "".join(f"\n† {method}: every grid point diverged (non-finite objectives) at {n} of "
                    f"{len(cfg.seeds)} seeds; its figures are over the other seeds.\n"
-                   for method, n in diverged_rows.items())
+                   for method, n in diverged.items() if n)
     foot = note + (
         f"\nMachine: {man['hardware']['cpu']} ({man['hardware']['cpu_count']} cores), torch "
         f"{man['versions']['torch']}, device {man['hardware']['device']}.\n"

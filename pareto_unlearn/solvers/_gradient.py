@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from pareto_unlearn.distributed import warm_up
 from pareto_unlearn.exceptions import ConfigError
 from pareto_unlearn.front import Front
 from pareto_unlearn.metrics import MetricEvaluator, PredictionRecorder, predict
@@ -165,7 +166,7 @@ class GradientSolver(Solver):
         modified). One run is one unit of work: it runs here whatever ``executor`` is, and is short enough
         not to checkpoint (``explore`` checkpoints each finished run)."""
         self._validate()
-        _warm_up_optimizer()
+        warm_up()  # one-time imports (the first optimizer's), not charged to whichever solver runs first
         self._warm_up(task)
         meter = CostMeter()
         evaluator = evaluator or MetricEvaluator(task)
@@ -287,13 +288,6 @@ class GradientSolver(Solver):
         )
         return front
 
-
-
-def _warm_up_optimizer() -> None:
-    """Build one throwaway SGD optimizer: the first ``torch.optim`` construction of a process imports
-    ``torch._dynamo`` (over a second on a laptop CPU), a one-time cost that would otherwise be charged to
-    whichever gradient solver happens to run first."""
-    torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
 
 
 def forward_loss(model: nn.Module, objective: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

@@ -4,6 +4,7 @@ results of the oracle-free estimate (SPEC §3, §6)."""
 from __future__ import annotations
 
 import math
+import pickle
 from types import SimpleNamespace
 
 import numpy as np
@@ -336,3 +337,23 @@ def test_metric_evaluator_on_real_tasks(digits_task, digits_class_task, digits_e
     keep = task.test.y != 3
     assert out["TA"] == pytest.approx(100.0 * float(right[keep].double().mean()))
     assert out["TA_forgotten"] == pytest.approx(100.0 * float(right[~keep].double().mean()))
+
+
+def test_predictions_pickle_as_arrays_and_come_back_equal() -> None:
+    """Dask moves each point's logits as pickles: CPU float tensors go as NumPy arrays (no torch storage
+    in the payload) and come back equal, writable and of the same dtype; other dtypes as torch pickles."""
+    gen = torch.Generator().manual_seed(0)
+    pred = Predictions(*(torch.randn(n, 3, generator=gen) for n in (5, 6, 4, 2)))
+    payload = pickle.dumps(pred, protocol=5)
+    assert b"_rebuild_tensor" not in payload
+    back = pickle.loads(payload)
+    assert back.heldout_reference is None
+    for name in ("forget", "retain", "test", "heldout_selection"):
+        got, want = getattr(back, name), getattr(pred, name)
+        assert got.dtype == want.dtype and torch.equal(got, want)
+    back.forget.add_(1.0)  # a writable tensor, not a view of the pickle's buffer
+    assert not torch.equal(back.forget, pred.forget)
+    half = Predictions(*(t.to(torch.bfloat16) for t in (pred.forget, pred.retain, pred.test,
+                                                        pred.heldout_selection)))
+    again = pickle.loads(pickle.dumps(half))
+    assert again.retain.dtype == torch.bfloat16 and torch.equal(again.retain, half.retain)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -56,6 +56,27 @@ class Predictions:
     test: torch.Tensor
     heldout_selection: torch.Tensor
     heldout_reference: torch.Tensor | None = None  # needed by the oracle-free columns, not by the metrics
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # Pickled as NumPy arrays: Dask moves every evaluated point's logits between processes, and a
+        # torch tensor pickles through torch's own serializer, 10-25x slower per tensor than an array
+        # (0.7 ms against 0.03 ms to unpickle one point's five splits on the digits MLP).
+        values = [getattr(self, name) for name in PREDICTION_SPLITS]
+        if not all(v is None or (v.dtype in _NUMPY_DTYPES and v.device.type == "cpu") for v in values):
+            return super().__reduce__()  # other dtypes and devices as torch pickles them
+        return (_predictions_from_arrays, tuple(None if v is None else v.detach().numpy() for v in values))
+
+
+_NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64, torch.int64)
+
+
+def _predictions_from_arrays(*arrays: np.ndarray | None) -> Predictions:
+    """A :class:`Predictions` back from the arrays its ``__reduce__`` gave (unpickled arrays may be
+    read-only buffers; those are copied, as torch keeps no read-only tensors)."""
+    tensors = [None if a is None else torch.from_numpy(a if a.flags.writeable else a.copy()) for a in arrays]
+    forget, retain, test, selection, reference = tensors
+    return Predictions(cast(torch.Tensor, forget), cast(torch.Tensor, retain), cast(torch.Tensor, test),
+                       cast(torch.Tensor, selection), reference)
 
 
 def predict(model: torch.nn.Module, task: UnlearningTask, *, batch_size: int = 2048) -> Predictions:

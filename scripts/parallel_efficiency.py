@@ -12,6 +12,7 @@ import argparse
 import json
 import statistics
 
+from pareto_unlearn._io import atomic_write_json
 from pareto_unlearn.bench import EFFICIENCY_SEARCHES, bench_parallel_efficiency
 from pareto_unlearn.task import load_task
 
@@ -41,8 +42,7 @@ def main() -> None:
         print(f"parallel_efficiency_{name}: min {ratios[0]:.3f} median {statistics.median(ratios):.3f} "
               f"max {ratios[-1]:.3f} (with start-up {startup[0]:.3f}-{startup[-1]:.3f})")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(records, fh, indent=1)
+        atomic_write_json(args.json, records)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -70,13 +70,16 @@ class Predictions:
 _NUMPY_DTYPES = (torch.float16, torch.float32, torch.float64, torch.int64)
 
 
-def _predictions_from_arrays(*arrays: np.ndarray | None) -> Predictions:
-    """A :class:`Predictions` back from the arrays its ``__reduce__`` gave (unpickled arrays may be
-    read-only buffers; those are copied, as torch keeps no read-only tensors)."""
-    tensors = [None if a is None else torch.from_numpy(a if a.flags.writeable else a.copy()) for a in arrays]
-    forget, retain, test, selection, reference = tensors
-    return Predictions(cast(torch.Tensor, forget), cast(torch.Tensor, retain), cast(torch.Tensor, test),
-                       cast(torch.Tensor, selection), reference)
+def _predictions_from_arrays(forget: np.ndarray, retain: np.ndarray, test: np.ndarray,
+                             selection: np.ndarray, reference: np.ndarray | None) -> Predictions:
+    """A :class:`Predictions` back from the arrays its ``__reduce__`` gave."""
+    return Predictions(_tensor(forget), _tensor(retain), _tensor(test), _tensor(selection),
+                       None if reference is None else _tensor(reference))
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    # an unpickled array may be a read-only buffer, and torch keeps no read-only tensors: copy those
+    return torch.from_numpy(array if array.flags.writeable else array.copy())
 
 
 def predict(model: torch.nn.Module, task: UnlearningTask, *, batch_size: int = 2048) -> Predictions:

@@ -15,15 +15,21 @@ full-space gradient family, and whether the goals hold.
 
 Usage::
 
-    python scripts/fair_comparison.py                         # 2 forget sets x 3 seeds, 6 minutes unloaded
+    python scripts/fair_comparison.py --no-dense              # 2 forget sets x 3 seeds, 13 minutes unloaded
     python scripts/fair_comparison.py --quick --work /tmp/w --md /tmp/f.md   # one tiny run (a test)
     python scripts/fair_comparison.py --task fashion-mnist --md docs/fair_comparison_fashion.md
 
-The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``, ``nsga2-lora-act``) search
-subspaces of the last-layer and LoRA spaces (each of their points is a point of that space, in its box), so
-they are counted as evolutionary searches of the last-layer and LoRA spaces: their HV within a budget is set
-against the gradient side of the whole space (``ls-last-layer``, ``jd-last-layer``, ``ls-lora``,
-``jd-lora``), which searches more freely than they do.
+The LoRA space alone on Fashion-MNIST, one seed (docs/fair_comparison_fashion.md, about 27 minutes)::
+
+    python scripts/fair_comparison.py --task fashion-mnist --forgets random:0.5 --seeds 0 --no-dense
+        --no-limits --solvers jd,ls,ls-lora,jd-lora,nsga2-lora-act,nsde-lora-act
+        --md docs/fair_comparison_fashion.md
+
+(one command, wrapped here). The low-dimensional genomes (``nsga2-last-layer-svd``, ``nsga2-lora-svd``,
+``nsga2-lora-act``, ``nsde-lora-act``) search subspaces of the last-layer and LoRA spaces (each of their
+points is a point of that space, in its box), so they are counted as evolutionary searches of the
+last-layer and LoRA spaces: their HV within a budget is set against the gradient side of the whole space
+(``ls-last-layer``, ``jd-last-layer``, ``ls-lora``, ``jd-lora``), which searches more freely than they do.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from pareto_unlearn.spaces import (  # noqa: E402
     LastLayerSpace,
     LastLayerSVDSpace,
     LoRAActivationSpace,
+    LoRASpace,
     LoRASVDSpace,
     ProjectionSpace,
 )
@@ -77,13 +84,15 @@ NOT_UNSEEDED = [*SEEDED, *(n for n, e in REGISTRY.items() if e.seeded_by)]
 TASK = "digits"
 
 
-def _explore(forget: str, seed: int, out: Path, quick: bool, reuse: bool) -> Path:
+def _explore(forget: str, seed: int, out: Path, quick: bool, reuse: bool, solvers: str | None = None) -> Path:
     if reuse and (out / "summary.json").is_file():
         return out
     args = ["explore", "--task", TASK, "--forget", forget, "--seeds", str(seed), "--threads", "1",
             "--no-progress", "--out", str(out), "--force"]
     if quick:
-        args += ["--quick", "--solvers", QUICK_SOLVERS]
+        args += ["--quick", "--solvers", solvers or QUICK_SOLVERS]
+    elif solvers:
+        args += ["--solvers", solvers]
     with contextlib.redirect_stdout(io.StringIO()):
         code = cli_main(args)
     if code != 0:
@@ -175,11 +184,13 @@ def _without_seeded(run_dir: Path, left_out: list[str] = SEEDED) -> tuple[dict[s
     return summary, front.take(np.flatnonzero(keep))
 
 
-def _dominated_share(run_dir: Path) -> tuple[str, float]:
+def _dominated_share(run_dir: Path) -> tuple[str, float] | None:
     """The best LS-settings search of a run (largest final HV) and the share of its own non-dominated
-    points that some point of the run's gradient fronts (every space) dominates."""
+    points that some point of the run's gradient fronts (every space) dominates; None without one."""
     summary, front = load_run(run_dir)
     searches = [n for n in summary["solvers"] if n in REGISTRY and REGISTRY[n].space in LS_SPACES]
+    if not searches:
+        return None
     best = max(searches, key=lambda n: summary["solvers"][n]["hv"] or 0.0)
     gradient = np.isin(front.solver.astype(str), [n for n in front.solvers
                                                  if n in REGISTRY and REGISTRY[n].family == "gradient"])
@@ -228,6 +239,8 @@ def _unseeded_markdown(unseeded: pd.DataFrame) -> list[str]:
     lines = ["| space | budget | best unseeded evolutionary | HV | same-space gradient HV | ratio (min over "
              "seeds) | vs best full-space gradient (min) |", "|---|---|---|---|---|---|---|"]
     for (space, budget), r in out.sort_index(level=1, sort_remaining=False).iterrows():
+        if np.isnan(r.evolutionary_hv) and np.isnan(r.gradient_hv):  # a space no solver of the run searched
+            continue
         gradient = _fmt(r.gradient_hv) if space in SAME_SPACES else f"(full space) {_fmt(r.gradient_hv)}"
         lines.append(f"| {space} | {budget:g}× | {r.evolutionary} | {_fmt(r.evolutionary_hv)} | {gradient} | "
                      f"{_fmt(r.ratio)} ({_fmt(r.min_ratio)}) | {_fmt(r.vs_full)} ({_fmt(r.min_vs_full)}) |")
@@ -279,7 +292,8 @@ def _limits(run_dir: Path, quick: bool) -> list[str]:
         (LastLayerSVDSpace(), {"algorithm": "sms-emoa"}),
         (ProjectionSpace(dims=30), {}), (LoRASVDSpace(), {}), (LoRASVDSpace(), low_eta),
         (LoRASVDSpace(k=16), {}), (LoRASVDSpace(free_a=False, k=None), {}),
-        (ProjectionSpace(over="lora", dims=32), {}), (LoRAActivationSpace(), {})]
+        (ProjectionSpace(over="lora", dims=32), {}), (LoRAActivationSpace(), {}),
+        (LoRAActivationSpace(), {"algorithm": "nsde"}), (LoRASpace(), {"algorithm": "nsde"})]
     if quick:  # the SVD genome against a random slice of its dimension
         genomes = [genomes[0], genomes[3]]
     # the genome (θ0's SVD against random slices of the same dimension) and the operators
@@ -356,7 +370,7 @@ def _goals(mean: pd.DataFrame, plain: pd.DataFrame) -> list[str]:
     for label, table in (("with the seeded searches", mean), ("plain search only", plain)):
         for space in SAME_SPACES:
             rows = table[(table.space == space) & table.budget_multiple.isin([5, 10])]
-            if rows.empty:
+            if rows.empty or rows.min_ratio.isna().all():  # no evolutionary search of the space ran
                 continue
             worst = float(rows.min_ratio.min())
             verdict = "met" if worst >= 0.95 else "missed"
@@ -413,6 +427,19 @@ def _figure(tables: dict[str, pd.DataFrame], path: Path) -> None:
     plt.close(fig)
 
 
+def _flags(args: argparse.Namespace) -> str:
+    """The options that differ from the defaults, as typed (the command that rewrites the markdown)."""
+    flags = [" --quick" * args.quick, " --no-dense" * args.no_dense, " --no-limits" * args.no_limits]
+    for name, default in (("task", "digits"), ("forgets", ",".join(FORGETS)),
+                          ("seeds", ",".join(map(str, SEEDS))), ("solvers", None)):
+        value = getattr(args, name)
+        if value != default:
+            flags.append(f" --{name} {value}")
+    if args.md != "docs/fair_comparison.md":
+        flags.append(f" --md {args.md}")
+    return "".join(flags)
+
+
 def main(argv: list[str] | None = None) -> list[str]:
     """Run the study; returns the lines of the written markdown."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -422,6 +449,10 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--reuse", action="store_true", help="keep explore runs already in --work")
     parser.add_argument("--task", default="digits", help="the task explored (digits, fashion-mnist, ...)")
     parser.add_argument("--forgets", default=",".join(FORGETS), help="comma-separated forget sets")
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated seeds")
+    parser.add_argument("--solvers", default=None,
+                        help="explore only these solvers (comma-separated; default: explore's default list, "
+                             "or a small list with --quick); the tables hold the spaces they search")
     parser.add_argument("--no-dense", action="store_true",
                         help="leave out the dense gradient sweeps (the gradient side is the default sweeps)")
     parser.add_argument("--no-limits", action="store_true",
@@ -434,30 +465,34 @@ def main(argv: list[str] | None = None) -> list[str]:
     TASK = args.task
     work, md = Path(args.work), Path(args.md)
     forgets = tuple(f for f in args.forgets.split(",") if f)
-    forgets, seeds = (forgets[:1], SEEDS[:1]) if args.quick else (forgets, SEEDS)
+    seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
+    forgets, seeds = (forgets[:1], seeds[:1]) if args.quick else (forgets, seeds)
     if args.explore_only:
         for forget in forgets:
             for s in seeds:
-                _explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
+                _explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse,
+                         args.solvers)
         return []
     lines = ["# Evolutionary against gradient fronts: the same space, every budget", "",
-             f"Written by `python scripts/fair_comparison.py{' --quick' if args.quick else ''}"
-             f"{' --no-dense' if args.no_dense else ''}{'' if TASK == 'digits' else ' --task ' + TASK}`: "
-             f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread) for "
+             f"Written by `python scripts/fair_comparison.py{_flags(args)}`: "
+             f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread"
+             f"{'; solvers ' + args.solvers if args.solvers else ''}) for "
              f"{', '.join(forgets)} and seeds {', '.join(map(str, seeds))}, then `budget_table` "
              "(`pareto-unlearn compare RUN... --budgets 1,2,5,10`). A budget is a multiple of the run's "
              "cheapest full-space gradient front's total cost; every solver is cut at the same cost (its "
              "anytime log, set-up and seeding included). HV against the task's reference point; means over "
              "seeds. Definitions: [definitions.md](definitions.md). The low-dimensional genomes "
-             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`, `nsga2-lora-act`) search subspaces of the "
+             "(`nsga2-last-layer-svd`, `nsga2-lora-svd`, `nsga2-lora-act`, and `nsde-lora-act`: the same "
+             "genome as `nsga2-lora-act` searched with differential-evolution variation) search subspaces "
+             "of the "
              "last-layer and LoRA spaces "
              "(every point of theirs is a point of that space, in its box): `compare --budgets` lists them "
              "as spaces of their own, and the 'unseeded' tables below count them as searches of the space "
              "they are part of, against the gradient side of the whole space.", ""]
     figure_tables = {}
     for forget in forgets:
-        runs = [_explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse)
-                for s in seeds]
+        runs = [_explore(forget, s, work / f"{forget.replace(':', '-')}-seed{s}", args.quick, args.reuse,
+                         args.solvers) for s in seeds]
         # one table per seed: each seed has its own θ0, so its own reference point and base cost
         per_seed = [budget_table([r], BUDGETS) for r in runs]
         table = pd.concat([t.assign(run_index=k) for k, t in enumerate(per_seed)], ignore_index=True)
@@ -502,10 +537,12 @@ def main(argv: list[str] | None = None) -> list[str]:
                   if against_dense is None else [*_dense_markdown(against_dense), ""])
         lines += ["### Goals", "", *_unseeded_goals(unseeded), *_goals(mean, mean_plain),
                   *([] if against_dense is None else _dense_goals(against_dense))]
-        shares = [_dominated_share(r) for r in runs]
-        lines += ["- not dominated: share of the best LS-settings search's own non-dominated points that a "
-                  "gradient point of the same run (any space) dominates, per seed: "
-                  + ", ".join(f"{name} {share:.0%}" for name, share in shares), ""]
+        shares = [share for share in map(_dominated_share, runs) if share is not None]
+        if shares:
+            lines += ["- not dominated: share of the best LS-settings search's own non-dominated points that "
+                      "a gradient point of the same run (any space) dominates, per seed: "
+                      + ", ".join(f"{name} {share:.0%}" for name, share in shares)]
+        lines += [""]
         if forget == forgets[0] and not args.no_limits:
             lines += ["### What limits the plain search (seed 0, one torch thread)", "",
                       "The same search with ten times its generations, far past the 10× budget, against the "

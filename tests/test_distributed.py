@@ -52,6 +52,20 @@ def _same_front(a, b) -> None:
     np.testing.assert_array_equal(a.cost["forward_passes"], b.cost["forward_passes"])
 
 
+def test_a_local_cluster_wakes_the_client_process_seldom(client):
+    """The scheduler and the nannies run in the client's process: their ticks and monitors at the intervals
+    of LOCAL_QUIET_CONFIG, not Dask's 20-500 ms; the workers' sampling profiler off."""
+    import dask
+
+    in_process = [client.cluster.scheduler, *client.cluster.workers.values()]
+    for server in in_process:
+        times = {name: pc.callback_time for name, pc in server.periodic_callbacks.items()}
+        assert times["tick"] >= 1000 and times["monitor"] >= 2000, times
+        assert times.get("memory_monitor", 1000) >= 1000, times
+    profiling = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert len(profiling) == 2 and not any(profiling.values())
+
+
 @pytest.mark.parametrize("spec, parsed", [("local:2", ("local", 2)), ("tcp://10.1.2.3:8786",
                                                                          ("remote", "tcp://10.1.2.3:8786"))])
 def test_parse_dask_address(spec, parsed):

@@ -45,6 +45,7 @@ SPACES = [
     (EvolutionaryLSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "sms-emoa"}),
     (EvolutionaryLSWarm, {"pop_size": 4, "n_gen": 4, "max_epochs": 1, "algorithm": "moead"}),
     (EvolutionaryLastLayer, {"pop_size": 8, "n_gen": 5, "algorithm": "nsga3"}),
+    (EvolutionaryLastLayer, {"pop_size": 8, "n_gen": 5, "algorithm": "nsde"}),
 ]
 
 

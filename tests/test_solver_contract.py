@@ -36,6 +36,7 @@ TINY = {
     "nsga2-last-layer-svd": {"pop_size": 6, "n_gen": 2},
     "nsga2-lora-svd": {"pop_size": 6, "n_gen": 2},
     "nsga2-lora-act": {"pop_size": 6, "n_gen": 2},
+    "nsde-lora-act": {"pop_size": 6, "n_gen": 2},
     "nsga2-ls-weights": {"pop_size": 3, "n_gen": 1, "max_epochs": 1},
     "nsga2-ls-warm": {"pop_size": 2, "n_offsprings": 1, "n_gen": 2, "max_epochs": 1,
                       "seed_sweep": {"weights": [0.5, 0.2], "lr": 0.1, "epochs": 1}},

@@ -6,7 +6,7 @@ Evolutionary solvers are named ``{algorithm}-{space}`` from their configuration 
 """
 
 __all__ = ["ALGORITHMS", "BASELINE_NAMES", "FT", "GA", "IU", "JD", "L1_SPARSE", "LS", "LS_WARM_SPACE",
-           "LS_WEIGHTS_SPACE", "MOEAD", "NSGA2", "NSGA3", "RL", "SALUN", "SEEDED", "SMS_EMOA",
+           "LS_WEIGHTS_SPACE", "MOEAD", "NSDE", "NSGA2", "NSGA3", "RL", "SALUN", "SEEDED", "SMS_EMOA",
            "evolutionary_name", "jd_name"]
 
 JD = "jd"  # Jacobian descent with UPGrad; other torchjd aggregators: ``jd-<aggregator>``
@@ -16,7 +16,8 @@ BASELINE_NAMES = (FT, GA, IU, L1_SPARSE, RL, SALUN)  # the order of the paper's 
 
 # An evolutionary solver's name: its pymoo algorithm, its space, and whether it continues a sweep.
 NSGA2, SMS_EMOA, MOEAD, NSGA3 = "nsga2", "sms-emoa", "moead", "nsga3"
-ALGORITHMS = (NSGA2, SMS_EMOA, MOEAD, NSGA3)
+NSDE = "nsde"  # NSGA-II's survival with differential-evolution variation (Iorio & Li, 2004)
+ALGORITHMS = (NSGA2, SMS_EMOA, MOEAD, NSGA3, NSDE)
 LS_WEIGHTS_SPACE, LS_WARM_SPACE = "ls-weights", "ls-warm"  # the LS-settings searches' own spaces
 SEEDED = "seeded"
 

@@ -39,7 +39,11 @@ In ``scripts/fair_comparison.py --no-dense`` (3 seeds, wall-clock budgets, a loa
 0.4–0.6 s), ``nsga2-lora-act`` (pop 40 × 250) against the same-space gradient side: at 10× 0.953 / 0.898
 / 0.912 (random:0.5) and 0.987 / 0.944 / 0.635 (class:3; seed 2 stalls at HV 3.4); at 2× 0.35–0.60: the
 search needs generations that a 2× budget does not hold. (``nsga2-lora-svd`` in the same runs: 0.40–0.57
-and 0.64–0.72 at 10×.) Pop 20 × 500 did worse (10× means 0.78 and 0.83).
+and 0.64–0.72 at 10×.) Pop 20 × 500 did worse (10× means 0.78 and 0.83). The same genome under NSDE
+(``nsde-lora-act``: differential-evolution variation, whose steps follow the population's spread) in a
+later run of the script: 0.976 / 0.942 / 0.938 and 0.992 / 0.983 / 0.979 at 10×, 0.87–1.01 and
+0.93–0.97 at 2×, where ``nsga2-lora-act`` gave 0.36–0.73 and 0.55–0.96 at 2× and stalled on class:3
+seed 2 again (0.71 at 10×).
 
 Examples
 --------

@@ -484,8 +484,7 @@ def main(argv: list[str] | None = None) -> list[str]:
              "seeds. Definitions: [definitions.md](definitions.md). The low-dimensional genomes "
              "(`nsga2-last-layer-svd`, `nsga2-lora-svd`, `nsga2-lora-act`, and `nsde-lora-act`: the same "
              "genome as `nsga2-lora-act` searched with differential-evolution variation) search subspaces "
-             "of the "
-             "last-layer and LoRA spaces "
+             "of the last-layer and LoRA spaces "
              "(every point of theirs is a point of that space, in its box): `compare --budgets` lists them "
              "as spaces of their own, and the 'unseeded' tables below count them as searches of the space "
              "they are part of, against the gradient side of the whole space.", ""]

@@ -209,30 +209,51 @@ def bench_parallel_efficiency(task: UnlearningTask, *, settings: dict[str, Any],
     cluster's start-up (processes, imports, warm-up) excluded and included, and the per-task overhead.
 
     Both runs use one thread per process, so they compute the same front (checked: ``identical_front``)
-    and the ratio measures the engine, not torch's own threads.
+    and the ratio measures the engine, not torch's own threads. The serial search runs before and after
+    the parallel one and the ratio takes the mean of the two: a host whose speed drifts over minutes
+    would bias a single serial run (``serial_after_s / serial_before_s`` shows the drift).
+
+    The ratio is about ``workers_cpu_share / workers_cpu_per_serial_cpu``:
+
+    - ``workers_cpu_share``: the CPU seconds of the worker processes over N × the parallel wall seconds,
+      the share of the cores the workers had (the rest went to the client and scheduler, or was idle);
+      a host that is slower all through leaves it as it is;
+    - ``workers_cpu_per_serial_cpu``: those CPU seconds over the serial search's (mean of the two): about
+      1 when the same fine-tunes cost the workers what they cost serially, above 1 when they cost more
+      there (the workers' own Dask work, or a host on which two busy cores are slower than one).
     """
     import numpy as np
 
 
     objectives = make_objectives(task, reference="uniform")
-    with one_cpu_thread():
-        warm_up()  # the one-time imports the workers pay at start-up, paid here before the clock too
-        start = time.perf_counter()
-        serial = EvolutionaryLSWeights(**settings).run(task, objectives)
-        serial_s = time.perf_counter() - start
+
+    def serial_search() -> tuple[Front, float, float]:
+        with one_cpu_thread():
+            warm_up()  # the one-time imports the workers pay at start-up, paid here before the clock too
+            start, cpu = time.perf_counter(), time.process_time()
+            front = EvolutionaryLSWeights(**settings).run(task, objectives)
+            return front, time.perf_counter() - start, time.process_time() - cpu
+
+    serial, serial_before_s, cpu_before_s = serial_search()
     start = time.perf_counter()
     with connect(f"local:{workers}", threads=1) as client:
         startup_s = time.perf_counter() - start
         solver = EvolutionaryLSWeights(**settings)
+        cpu_before = client.run(time.process_time)
         begun = time.perf_counter()
         parallel = solver.run(task, objectives, executor=client)
         search_s = time.perf_counter() - begun
+        cpu_after = client.run(time.process_time)
         overhead = per_task_overhead_ms(client)
+    _, serial_after_s, cpu_after_s = serial_search()
+    serial_s = (serial_before_s + serial_after_s) / 2
+    workers_cpu_s = sum(cpu_after[w] - cpu_before[w] for w in cpu_before.keys() & cpu_after.keys())
     same = bool(np.array_equal(serial.F, parallel.F, equal_nan=True))
     dask_executor = cast(DaskExecutor, solver.executor_)  # the run had a client
     return _ratio(
         f"parallel_efficiency{label}",
-        f"serial LS-settings search, {task.describe()['model']}, 1 torch thread",
+        f"serial LS-settings search, {task.describe()['model']}, 1 torch thread (mean of a run before and "
+        "one after)",
         serial_s * 1e3,
         f"{workers} × the same on --dask local:{workers} (1 thread each), start-up excluded",
         workers * search_s * 1e3,
@@ -240,6 +261,10 @@ def bench_parallel_efficiency(task: UnlearningTask, *, settings: dict[str, Any],
         with_startup=serial_s / (workers * (startup_s + search_s)),
         startup_s=startup_s,
         serial_s=serial_s,
+        serial_before_s=serial_before_s,
+        serial_after_s=serial_after_s,
+        workers_cpu_share=workers_cpu_s / (workers * search_s),
+        workers_cpu_per_serial_cpu=workers_cpu_s / ((cpu_before_s + cpu_after_s) / 2),
         fine_tunes=settings["pop_size"] * settings["n_gen"],
         tasks=dask_executor.tasks_,
         workers_used=len(dask_executor.workers_),

@@ -134,6 +134,7 @@ class _Clock:
         self.folder = work / "times"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.rows: list[tuple[str, float, float, bool]] = []
+        self.started = time.time()  # a step recorded before this is from an earlier run, not this run's jobs
 
     def _file(self, name: str) -> Path:
         return self.folder / (_slug("".join(c if c.isalnum() or c in ":.," else "-" for c in name)) + ".json")
@@ -144,7 +145,9 @@ class _Clock:
         yield
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         recorded = self._file(name)
+        earlier = False
         if reused and recorded.is_file():
+            earlier = recorded.stat().st_mtime < self.started
             kept = json.loads(recorded.read_text())
             continued = bool(kept.get("continued"))
             wall, cpu = float(kept["wall_s"]), float(kept["cpu_s"])
@@ -152,16 +155,21 @@ class _Clock:
             atomic_write_text(recorded, json.dumps({"wall_s": wall, "cpu_s": cpu, "continued": continued}))
         if continued:  # the cut part's time was lost with it: say that this is the rest only
             name += " (only the part after a cut: continued with --resume)"
-        self.rows.append((name, wall, cpu, reused))
+        self.rows.append((name, wall, cpu, earlier))
 
     def total_s(self) -> float:
         """The steps' wall seconds, reused ones as they were recorded."""
         return sum(wall for _, wall, _, _ in self.rows)
 
+    def reused(self) -> int:
+        """How many steps were taken from an earlier run of the study (their recorded figures shown)."""
+        return sum(earlier for *_, earlier in self.rows)
+
     def markdown(self) -> list[str]:
         lines = ["| step | wall s | CPU s (this process) |", "|---|---|---|"]
-        for name, wall, cpu, _ in self.rows:
-            lines.append(f"| {name} | {wall:.0f} | {cpu:.0f} |")
+        for name, wall, cpu, earlier in self.rows:
+            lines.append(f"| {name}{' (reused: as recorded when it ran)' if earlier else ''} | {wall:.0f} | "
+                         f"{cpu:.0f} |")
         return lines
 
 
@@ -368,8 +376,11 @@ def _write(md: Path, lines: list[str], clock: _Clock, started: float, *, done: b
            ("" if done else "**The study is still running or was cut here: the sections above are what it "
                             "finished.** ")
            + "On this machine (2 cores, shared with other work while it ran: the CPU seconds are what this "
-           f"process spent, all its threads, and say more than the wall seconds). The study took "
-           f"{time.perf_counter() - started:.0f} s wall in all; its steps (run as --jobs processes at once "
+           "process spent, all its threads, and say more than the wall seconds). "
+           + (f"{clock.reused()} steps were reused from an earlier run of the study in the same work folder "
+              "(`--reuse`): they show the figures recorded when they ran, and this run took "
+              if clock.reused() else "The study took ")
+           + f"{time.perf_counter() - started:.0f} s wall in all; its steps (run as --jobs processes at once "
            f"where the command says so) add up to {clock.total_s():.0f} s.", "", *clock.markdown(), ""]
     atomic_write_text(md, "\n".join(out))
     return out

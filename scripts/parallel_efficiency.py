@@ -32,15 +32,20 @@ def main() -> None:
             out = bench_parallel_efficiency(task, settings={**EFFICIENCY_SEARCHES[name], "seed": 0,
                                                             "progress": False}, label=f"_{name}")
             record = {"run": run, "model": name, **{k: out[k] for k in (
-                "ratio", "with_startup", "serial_s", "startup_s", "tasks", "identical_front",
+                "ratio", "with_startup", "serial_s", "serial_before_s", "serial_after_s", "workers_cpu_share",
+                "workers_cpu_per_serial_cpu", "startup_s", "tasks", "identical_front",
                 "per_task_overhead_ms")}}
             records.append(record)
             print(json.dumps(record), flush=True)
     for name in models:
         ratios = sorted(r["ratio"] for r in records if r["model"] == name)
         startup = sorted(r["with_startup"] for r in records if r["model"] == name)
+        share = sorted(r["workers_cpu_share"] for r in records if r["model"] == name)
+        per_serial = sorted(r["workers_cpu_per_serial_cpu"] for r in records if r["model"] == name)
         print(f"parallel_efficiency_{name}: min {ratios[0]:.3f} median {statistics.median(ratios):.3f} "
-              f"max {ratios[-1]:.3f} (with start-up {startup[0]:.3f}-{startup[-1]:.3f})")
+              f"max {ratios[-1]:.3f} (with start-up {startup[0]:.3f}-{startup[-1]:.3f}; workers' CPU share "
+              f"{share[0]:.3f}-{share[-1]:.3f}; workers' CPU / serial CPU {per_serial[0]:.3f}-"
+              f"{per_serial[-1]:.3f})")
     if args.json:
         atomic_write_json(args.json, records)
 

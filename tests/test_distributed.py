@@ -389,3 +389,17 @@ def test_warm_up_pays_the_first_optimizer_imports(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_parallel_efficiency_takes_the_mean_of_the_serial_runs_around_the_parallel_one(digits_task):
+    """bench's parallel efficiency: the same front serially and on two workers; its numerator is the mean
+    of the serial search before and after the parallel one, and the workers' CPU is read from them."""
+    from pareto_unlearn.bench import bench_parallel_efficiency
+
+    out = bench_parallel_efficiency(digits_task, settings={**SEARCH, "pop_size": 4, "n_gen": 2})
+    assert out["identical_front"]
+    assert out["serial_s"] == pytest.approx((out["serial_before_s"] + out["serial_after_s"]) / 2)
+    assert out["numerator_ms"] == pytest.approx(out["serial_s"] * 1e3)
+    assert out["ratio"] == pytest.approx(out["numerator_ms"] / out["denominator_ms"])
+    assert 0 < out["workers_cpu_share"] < 2  # two threads at most busy in a worker: its unit and its loop
+    assert out["workers_cpu_per_serial_cpu"] > 0

@@ -248,8 +248,10 @@ def test_study_script_quick(tmp_path: Path) -> None:
     # a second run reuses the finished runs and still shows what each step cost when it ran
     again = study.main(["--quick", "--data-root", str(root), "--work", str(tmp_path / "w"), "--md",
                         str(tmp_path / "g.md"), "--reuse", "--write-only"])
-    first_rows = {line.split(" | ")[0]: line for line in lines if line.startswith("| table ")}
-    assert first_rows and all(row in again for row in first_rows.values())
+    first_rows = [line for line in lines if line.startswith("| table ")]
+    marked = [row.replace(" |", " (reused: as recorded when it ran) |", 1) for row in first_rows]
+    assert first_rows and all(row in again for row in marked)
+    assert any("steps were reused from an earlier run of the study" in line for line in again)
     # report (the last command of the list) on the study's explore run of fashion-mnist
     run = tmp_path / "w" / "explore-random-01"
     assert main(["report", str(run)]) == 0

@@ -427,16 +427,14 @@ def _figure(tables: dict[str, pd.DataFrame], path: Path) -> None:
     plt.close(fig)
 
 
-def _flags(args: argparse.Namespace) -> str:
-    """The options that differ from the defaults, as typed (the command that rewrites the markdown)."""
+def _flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The options that differ from the parser's defaults, as typed (the command that rewrites the
+    markdown)."""
     flags = [" --quick" * args.quick, " --no-dense" * args.no_dense, " --no-limits" * args.no_limits]
-    for name, default in (("task", "digits"), ("forgets", ",".join(FORGETS)),
-                          ("seeds", ",".join(map(str, SEEDS))), ("solvers", None)):
+    for name in ("task", "forgets", "seeds", "solvers", "md"):
         value = getattr(args, name)
-        if value != default:
+        if value != parser.get_default(name):
             flags.append(f" --{name} {value}")
-    if args.md != "docs/fair_comparison.md":
-        flags.append(f" --md {args.md}")
     return "".join(flags)
 
 
@@ -474,7 +472,7 @@ def main(argv: list[str] | None = None) -> list[str]:
                          args.solvers)
         return []
     lines = ["# Evolutionary against gradient fronts: the same space, every budget", "",
-             f"Written by `python scripts/fair_comparison.py{_flags(args)}`: "
+             f"Written by `python scripts/fair_comparison.py{_flags(parser, args)}`: "
              f"`pareto-unlearn explore` on {TASK} (uniform reference, one torch thread"
              f"{'; solvers ' + args.solvers if args.solvers else ''}) for "
              f"{', '.join(forgets)} and seeds {', '.join(map(str, seeds))}, then `budget_table` "

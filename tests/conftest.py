@@ -81,3 +81,16 @@ def digits_objectives(digits_task: UnlearningTask):
 @pytest.fixture(scope="session")
 def digits_evaluator(digits_task: UnlearningTask) -> MetricEvaluator:
     return MetricEvaluator(digits_task)
+
+
+class _NoMetrics:
+    """Stands in for MetricEvaluator where a test does not read metrics (skips the SVC fits)."""
+
+    def from_predictions(self, pred) -> dict[str, float]:
+        return {}
+
+
+@pytest.fixture(scope="session")
+def no_metrics() -> _NoMetrics:
+    """An evaluator that computes no metrics, for tests that read only fronts and genomes."""
+    return _NoMetrics()

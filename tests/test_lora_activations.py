@@ -21,13 +21,6 @@ from pareto_unlearn.spaces._activations import activation_directions
 SOLVER = f"nsga2-{LoRAActivationSpace.name}"
 
 
-class NoMetrics:
-    """Stands in for MetricEvaluator where a test does not read metrics (skips the SVC fits)."""
-
-    def from_predictions(self, pred) -> dict[str, float]:
-        return {}
-
-
 def _in_span(vectors: np.ndarray, directions: np.ndarray) -> float:
     """The largest share of a vector's squared norm outside the span of orthonormal ``directions`` rows."""
     outside = vectors - (vectors @ directions.T) @ directions
@@ -92,7 +85,7 @@ def test_a_point_rebuilds_and_an_exported_point_gives_the_front_objectives(cache
         np.testing.assert_allclose(again, front.F[i], rtol=1e-5, atol=1e-6)
 
 
-def test_a_conv_layer_gets_its_basis_from_unfolded_patches(digits_cnn_task):
+def test_a_conv_layer_gets_its_basis_from_unfolded_patches(digits_cnn_task, no_metrics):
     objectives = make_objectives(digits_cnn_task)
     space = LoRAActivationSpace(layers=["conv2.0", "fc"], k_in=3, k_out=4)
     bound = space.bind(digits_cnn_task, objectives)
@@ -100,7 +93,7 @@ def test_a_conv_layer_gets_its_basis_from_unfolded_patches(digits_cnn_task):
     Z = np.random.default_rng(1).uniform(-0.2, 0.2, size=(3, bound.n_var))
     np.testing.assert_allclose(bound.evaluate(Z), inner.evaluate(bound.full(Z)), rtol=0, atol=1e-6)
     front = EvolutionarySolver(space=space, pop_size=4, n_gen=1, progress=False).run(
-        digits_cnn_task, objectives, evaluator=NoMetrics())
+        digits_cnn_task, objectives, evaluator=no_metrics)
     again = objectives.evaluate(rebuild_model(digits_cnn_task, front, 1), digits_cnn_task)
     np.testing.assert_allclose(again, front.F[1], rtol=1e-4, atol=1e-5)
 

@@ -20,14 +20,6 @@ from pareto_unlearn.spaces import (
     rebuild_from_spec,
 )
 
-
-class NoMetrics:
-    """Stands in for MetricEvaluator where a test does not read metrics (skips the SVC fits)."""
-
-    def from_predictions(self, pred) -> dict[str, float]:
-        return {}
-
-
 GENOMES = [LastLayerSVDSpace(), LoRASVDSpace(), LoRASVDSpace(free_a=False, k=None),
            ProjectionSpace(dims=8), ProjectionSpace(over="lora", dims=8)]
 
@@ -78,23 +70,23 @@ def test_both_families_search_a_subspace_and_every_point_rebuilds(space, digits_
                                    atol=1e-5, err_msg=f"point {i} ({loaded.solver[i]})")
 
 
-def test_the_same_settings_give_the_same_basis_and_front(digits_task, digits_objectives):
+def test_the_same_settings_give_the_same_basis_and_front(digits_task, digits_objectives, no_metrics):
     a = ProjectionSpace(dims=8, basis_seed=3).bind(digits_task, digits_objectives)
     b = ProjectionSpace(dims=8, basis_seed=3).bind(digits_task, digits_objectives)
     c = ProjectionSpace(dims=8, basis_seed=4).bind(digits_task, digits_objectives)
     np.testing.assert_array_equal(a.basis, b.basis)
     assert not np.array_equal(a.basis, c.basis)
     runs = [EvolutionarySolver(space=LastLayerSVDSpace(), pop_size=6, n_gen=2, progress=False).run(
-        digits_task, digits_objectives, evaluator=NoMetrics()) for _ in range(2)]
+        digits_task, digits_objectives, evaluator=no_metrics) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].F, runs[1].F)
 
 
-def test_svd_basis_beats_a_random_slice_of_the_same_space(digits_task, digits_objectives):
+def test_svd_basis_beats_a_random_slice_of_the_same_space(digits_task, digits_objectives, no_metrics):
     ref = np.asarray(hv_reference_point(digits_task, digits_objectives))
     hv = {}
     for label, space in (("svd", LastLayerSVDSpace()), ("random", ProjectionSpace(dims=30))):
         front = EvolutionarySolver(space=space, pop_size=20, n_gen=10, progress=False).run(
-            digits_task, digits_objectives, evaluator=NoMetrics())
+            digits_task, digits_objectives, evaluator=no_metrics)
         hv[label] = hypervolume(front.F, ref)
     assert hv["svd"] > 1.2 * hv["random"], hv
 

@@ -18,13 +18,6 @@ from pareto_unlearn.solvers.evolutionary._operators import SeededDEX
 from pareto_unlearn.spaces import LastLayerSpace, LoRAActivationSpace
 
 
-class NoMetrics:
-    """Stands in for MetricEvaluator where a test does not read metrics (skips the SVC fits)."""
-
-    def from_predictions(self, pred) -> dict[str, float]:
-        return {}
-
-
 def _matings(rng: np.random.Generator, n: int, n_var: int, spread: float) -> tuple[Population, np.ndarray]:
     X = rng.uniform(-spread, spread, size=(3 * n, n_var))
     return Population.new("X", X), np.arange(3 * n).reshape(n, 3)
@@ -70,12 +63,13 @@ def test_seeded_dex_repairs_with_the_callers_generator():
     assert not np.array_equal(first[repaired], other[repaired])
 
 
-def test_nsde_searches_with_de_and_the_same_seed_gives_the_same_front(digits_task, digits_objectives):
+def test_nsde_searches_with_de_and_the_same_seed_gives_the_same_front(digits_task, digits_objectives,
+                                                                       no_metrics):
     settings = {"space": LastLayerSpace(), "pop_size": 8, "n_gen": 4, "progress": False}
     runs = [EvolutionarySolver(algorithm="nsde", seed=seed, **settings) for seed in (1, 1, 2)]
-    fronts = [s.run(digits_task, digits_objectives, evaluator=NoMetrics()) for s in runs]
+    fronts = [s.run(digits_task, digits_objectives, evaluator=no_metrics) for s in runs]
     nsga2 = EvolutionarySolver(seed=1, **settings)
-    plain = nsga2.run(digits_task, digits_objectives, evaluator=NoMetrics())
+    plain = nsga2.run(digits_task, digits_objectives, evaluator=no_metrics)
     solver = runs[0]
     assert solver.name == "nsde-last-layer" and set(fronts[0].solver) == {"nsde-last-layer"}
     assert type(solver.algorithm_).__name__ == "NSGA2"  # NSGA-II's survival ...
@@ -99,11 +93,11 @@ def test_nsde_searches_with_de_and_the_same_seed_gives_the_same_front(digits_tas
     ("de_cr", 1.5, r"`de_cr` \(DE's crossover rate\) must be in \[0, 1\]"),
     ("de_cr", "0.9", r"`de_cr` \(DE's crossover rate\) must be in \[0, 1\]"),
 ])
-def test_bad_de_settings_are_refused(key, value, message, digits_task, digits_objectives):
+def test_bad_de_settings_are_refused(key, value, message, digits_task, digits_objectives, no_metrics):
     solver = EvolutionarySolver(space=LastLayerSpace(), algorithm="nsde", pop_size=4, n_gen=1,
                                 progress=False, **{key: value})
     with pytest.raises(ConfigError, match=message):
-        solver.run(digits_task, digits_objectives, evaluator=NoMetrics())
+        solver.run(digits_task, digits_objectives, evaluator=no_metrics)
 
 
 def test_nsde_lora_act_is_registered_beside_nsga2_lora_act():
